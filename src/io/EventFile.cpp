@@ -1,1 +1,276 @@
-// placeholder: being written
+#include "trkaas/io/EventFile.hpp"
+
+#include <cstdio>
+#include <unordered_map>
+
+#include "ColumnGroup.hpp"
+#include "Hdf5Util.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/core/Logger.hpp"
+#include "trkaas/core/TextFile.hpp"
+
+namespace trkaas {
+
+namespace {
+
+/// One row per event: where its rows lie in each table.
+struct EventIndexRows {
+  std::vector<std::int64_t> eventId, hitOffset, hitCount, cellOffset, cellCount, particleOffset,
+      particleCount;
+
+  template <class Self, class F>
+  static void visitImpl(Self& s, F&& f) {
+    f("event_id", s.eventId);
+    f("hit_offset", s.hitOffset);
+    f("hit_count", s.hitCount);
+    f("cell_offset", s.cellOffset);
+    f("cell_count", s.cellCount);
+    f("particle_offset", s.particleOffset);
+    f("particle_count", s.particleCount);
+  }
+  template <class F>
+  void visit(F&& f) {
+    visitImpl(*this, f);
+  }
+  template <class F>
+  void visit(F&& f) const {
+    visitImpl(*this, f);
+  }
+  std::size_t size() const { return eventId.size(); }
+};
+
+constexpr std::size_t kIndexChunkRows = 1024;
+
+}  // namespace
+
+// ---- reader ------------------------------------------------------------------------------
+
+struct EventFileReader::Impl {
+  std::string path;
+  h5::Handle file;
+  EventIndexRows index;
+  h5::ColumnGroup hits, truth, cells, particles;
+  std::unordered_map<std::int64_t, std::size_t> positionOf;
+
+  /// Rows [offset, offset+count) of `group` for event i, checked against the table.
+  void checkRange(std::size_t i, const char* what, std::int64_t offset, std::int64_t count,
+                  const h5::ColumnGroup& group) const {
+    if (offset < 0 || count < 0 || offset + count > group.rows()) {
+      throw InputError(path, index.eventId[i],
+                       std::string("index points outside the tables: ") + what + " rows [" +
+                           std::to_string(offset) + ", " + std::to_string(offset + count) +
+                           ") but /" + group.name() + " has " + std::to_string(group.rows()) +
+                           " rows");
+    }
+  }
+
+  template <class Table>
+  void readTable(std::size_t i, const h5::ColumnGroup& group, Table& table, std::int64_t offset,
+                 std::int64_t count) const {
+    const std::string error =
+        group.read(table, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(count));
+    if (!error.empty()) throw InputError(path, index.eventId[i], error);
+  }
+};
+
+EventFileReader::EventFileReader(const std::string& path) : m_impl(std::make_unique<Impl>()) {
+  Impl& d = *m_impl;
+  d.path = path;
+  d.file = h5::openForReading(path);
+  h5::checkFormat(d.file.get(), path, kEventFileFormat, kEventFileSchemaVersion);
+  for (const char* group : {"index", "hits"}) {
+    if (!h5::exists(d.file.get(), std::string("/") + group)) {
+      throw InputError(path, InputError::kNoEvent, std::string("missing group /") + group);
+    }
+  }
+  h5::ColumnGroup indexGroup = h5::ColumnGroup::open<EventIndexRows>(d.file.get(), "index", path);
+  d.hits = h5::ColumnGroup::open<Hits>(d.file.get(), "hits", path);
+  if (h5::exists(d.file.get(), "/truth")) {
+    d.truth = h5::ColumnGroup::open<HitTruth>(d.file.get(), "truth", path);
+    if (d.truth.rows() != d.hits.rows()) {
+      throw InputError(path, InputError::kNoEvent,
+                       "truncated data: /truth has " + std::to_string(d.truth.rows()) +
+                           " rows but /hits has " + std::to_string(d.hits.rows()));
+    }
+  }
+  if (h5::exists(d.file.get(), "/cells")) {
+    d.cells = h5::ColumnGroup::open<Cells>(d.file.get(), "cells", path);
+  }
+  if (h5::exists(d.file.get(), "/particles")) {
+    d.particles = h5::ColumnGroup::open<Particles>(d.file.get(), "particles", path);
+  }
+  const std::string error = indexGroup.read(d.index, 0, indexGroup.rows());
+  if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
+  d.positionOf.reserve(d.index.size());
+  for (std::size_t i = 0; i < d.index.size(); ++i) {
+    const auto [it, inserted] = d.positionOf.emplace(d.index.eventId[i], i);
+    if (!inserted) {
+      throw InputError(path, d.index.eventId[i],
+                       "event id appears twice in the index (rows " + std::to_string(it->second) +
+                           " and " + std::to_string(i) + ")");
+    }
+  }
+}
+
+EventFileReader::~EventFileReader() = default;
+EventFileReader::EventFileReader(EventFileReader&&) noexcept = default;
+EventFileReader& EventFileReader::operator=(EventFileReader&&) noexcept = default;
+
+const std::string& EventFileReader::path() const { return m_impl->path; }
+std::size_t EventFileReader::numEvents() const { return m_impl->index.size(); }
+std::int64_t EventFileReader::eventId(std::size_t i) const { return m_impl->index.eventId.at(i); }
+std::int64_t EventFileReader::numHits(std::size_t i) const { return m_impl->index.hitCount.at(i); }
+bool EventFileReader::hasTruth() const { return m_impl->truth.valid(); }
+bool EventFileReader::hasCells() const { return m_impl->cells.valid(); }
+bool EventFileReader::hasParticles() const { return m_impl->particles.valid(); }
+
+std::int64_t EventFileReader::find(std::int64_t eventId) const {
+  const auto it = m_impl->positionOf.find(eventId);
+  return it == m_impl->positionOf.end() ? -1 : static_cast<std::int64_t>(it->second);
+}
+
+Event EventFileReader::read(std::size_t i) const {
+  const Impl& d = *m_impl;
+  if (i >= d.index.size()) {
+    throw Error("file '" + d.path + "': event position " + std::to_string(i) +
+                " is out of range (the file has " + std::to_string(d.index.size()) + " events)");
+  }
+  const EventIndexRows& ix = d.index;
+  Event event;
+  event.eventId = ix.eventId[i];
+  d.checkRange(i, "hit", ix.hitOffset[i], ix.hitCount[i], d.hits);
+  d.readTable(i, d.hits, event.hits, ix.hitOffset[i], ix.hitCount[i]);
+  if (d.truth.valid()) {
+    d.readTable(i, d.truth, event.truth, ix.hitOffset[i], ix.hitCount[i]);
+  }
+  if (d.cells.valid()) {
+    d.checkRange(i, "cell", ix.cellOffset[i], ix.cellCount[i], d.cells);
+    d.readTable(i, d.cells, event.cells, ix.cellOffset[i], ix.cellCount[i]);
+  } else if (ix.cellCount[i] != 0) {
+    d.checkRange(i, "cell", ix.cellOffset[i], ix.cellCount[i], d.cells);
+  }
+  if (d.particles.valid()) {
+    d.checkRange(i, "particle", ix.particleOffset[i], ix.particleCount[i], d.particles);
+    d.readTable(i, d.particles, event.particles, ix.particleOffset[i], ix.particleCount[i]);
+  } else if (ix.particleCount[i] != 0) {
+    d.checkRange(i, "particle", ix.particleOffset[i], ix.particleCount[i], d.particles);
+  }
+  validateEvent(event, d.path);
+  return event;
+}
+
+// ---- writer ------------------------------------------------------------------------------
+
+struct EventFileWriter::Impl {
+  std::string path, partPath;
+  Config config;
+  h5::Handle file;
+  h5::ColumnGroup index, hits, truth, cells, particles;
+  bool hasTruth = false, hasCells = false, hasParticles = false;
+  std::unordered_map<std::int64_t, std::size_t> seen;
+  bool closed = false;
+};
+
+EventFileWriter::EventFileWriter(const std::string& path) : EventFileWriter(path, Config{}) {}
+
+EventFileWriter::EventFileWriter(const std::string& path, Config config)
+    : m_impl(std::make_unique<Impl>()) {
+  if (config.chunkRows == 0) throw Error("EventFileWriter: chunkRows must be positive");
+  if (config.deflateLevel < 0 || config.deflateLevel > 9) {
+    throw Error("EventFileWriter: deflateLevel must be 0-9, got " +
+                std::to_string(config.deflateLevel));
+  }
+  h5::silenceErrors();
+  Impl& d = *m_impl;
+  d.path = path;
+  d.partPath = path + ".part";
+  d.config = config;
+  h5::Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_obj_track_times(fcpl.get(), false);
+  h5::Handle fapl = h5::fileAccessProperties();
+  d.file = h5::Handle(H5Fcreate(d.partPath.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()));
+  if (!d.file.valid()) {
+    throw Error("cannot create event file '" + d.partPath + "': " + h5::errorStack());
+  }
+  h5::writeAttribute(d.file.get(), "format", std::string(kEventFileFormat));
+  h5::writeAttribute(d.file.get(), "schema_version", kEventFileSchemaVersion);
+  h5::writeAttribute(d.file.get(), "created_by", std::string("trkaas " TRKAAS_VERSION));
+  d.index = h5::ColumnGroup::create<EventIndexRows>(d.file.get(), "index", kIndexChunkRows,
+                                                    config.deflateLevel);
+  d.hits =
+      h5::ColumnGroup::create<Hits>(d.file.get(), "hits", config.chunkRows, config.deflateLevel);
+}
+
+EventFileWriter::~EventFileWriter() {
+  if (m_impl && !m_impl->closed) {
+    logger().warn("event file '{}' was not closed; the partial file '{}' is left behind",
+                  m_impl->path, m_impl->partPath);
+  }
+}
+
+void EventFileWriter::append(const Event& event) {
+  Impl& d = *m_impl;
+  if (d.closed) throw Error("event file '" + d.path + "': append after close");
+  validateEvent(event, d.path);
+  if (d.seen.count(event.eventId) != 0) {
+    throw Error("event file '" + d.path + "': event id " + std::to_string(event.eventId) +
+                " was already written");
+  }
+  const auto optionalTables = [&](const char* name, bool has, bool& fileHas, h5::ColumnGroup& g,
+                                  auto tag) {
+    using Table = decltype(tag);
+    if (d.seen.empty()) {
+      fileHas = has;
+      if (has) {
+        g = h5::ColumnGroup::create<Table>(d.file.get(), name, d.config.chunkRows,
+                                           d.config.deflateLevel);
+      }
+    } else if (has != fileHas) {
+      throw InputError(d.path, event.eventId,
+                       std::string(has ? "has " : "has no ") + name +
+                           ", unlike the first event of the file (every event must have the "
+                           "same tables)");
+    }
+  };
+  optionalTables("truth", event.hasTruth(), d.hasTruth, d.truth, HitTruth{});
+  optionalTables("cells", event.hasCells(), d.hasCells, d.cells, Cells{});
+  optionalTables("particles", event.hasParticles(), d.hasParticles, d.particles, Particles{});
+
+  EventIndexRows row;
+  row.eventId.push_back(event.eventId);
+  row.hitOffset.push_back(d.hits.rows());
+  row.hitCount.push_back(static_cast<std::int64_t>(event.hits.size()));
+  row.cellOffset.push_back(d.cells.rows());
+  row.cellCount.push_back(static_cast<std::int64_t>(event.cells.size()));
+  row.particleOffset.push_back(d.particles.rows());
+  row.particleCount.push_back(static_cast<std::int64_t>(event.particles.size()));
+
+  d.hits.append(event.hits, event.hits.size());
+  if (d.hasTruth) d.truth.append(event.truth, event.truth.size());
+  if (d.hasCells) d.cells.append(event.cells, event.cells.size());
+  if (d.hasParticles) d.particles.append(event.particles, event.particles.size());
+  d.index.append(row, 1);
+  d.seen.emplace(event.eventId, d.seen.size());
+}
+
+void EventFileWriter::close() {
+  Impl& d = *m_impl;
+  if (d.closed) return;
+  d.index = {};
+  d.hits = {};
+  d.truth = {};
+  d.cells = {};
+  d.particles = {};
+  if (H5Fflush(d.file.get(), H5F_SCOPE_GLOBAL) < 0) {
+    throw Error("cannot flush event file '" + d.partPath + "': " + h5::errorStack());
+  }
+  d.file.reset();
+  if (std::rename(d.partPath.c_str(), d.path.c_str()) != 0) {
+    throw Error("cannot rename '" + d.partPath + "' to '" + d.path + "'");
+  }
+  d.closed = true;
+}
+
+std::size_t EventFileWriter::numEvents() const { return m_impl->seen.size(); }
+
+}  // namespace trkaas

@@ -1,1 +1,199 @@
-// placeholder: being written
+#include "trkaas/io/TracksFile.hpp"
+
+#include <cstdio>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ColumnGroup.hpp"
+#include "Hdf5Util.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/core/Logger.hpp"
+
+namespace trkaas {
+
+namespace {
+
+struct TrackIndexRows {
+  std::vector<std::int64_t> eventId, offset, count;
+  template <class Self, class F>
+  static void visitImpl(Self& s, F&& f) {
+    f("event_id", s.eventId);
+    f("offset", s.offset);
+    f("count", s.count);
+  }
+  template <class F>
+  void visit(F&& f) {
+    visitImpl(*this, f);
+  }
+  template <class F>
+  void visit(F&& f) const {
+    visitImpl(*this, f);
+  }
+  std::size_t size() const { return eventId.size(); }
+};
+
+constexpr std::size_t kIndexChunkRows = 1024;
+
+}  // namespace
+
+struct TracksFileReader::Impl {
+  std::string path;
+  h5::Handle file;
+  TrackIndexRows index;
+  h5::ColumnGroup tracks;
+  std::unordered_map<std::int64_t, std::size_t> positionOf;
+};
+
+TracksFileReader::TracksFileReader(const std::string& path) : m_impl(std::make_unique<Impl>()) {
+  Impl& d = *m_impl;
+  d.path = path;
+  d.file = h5::openForReading(path);
+  h5::checkFormat(d.file.get(), path, kTracksFileFormat, kTracksFileSchemaVersion);
+  for (const char* group : {"index", "tracks"}) {
+    if (!h5::exists(d.file.get(), std::string("/") + group)) {
+      throw InputError(path, InputError::kNoEvent, std::string("missing group /") + group);
+    }
+  }
+  h5::ColumnGroup indexGroup = h5::ColumnGroup::open<TrackIndexRows>(d.file.get(), "index", path);
+  d.tracks = h5::ColumnGroup::open<Tracks>(d.file.get(), "tracks", path);
+  const std::string error = indexGroup.read(d.index, 0, indexGroup.rows());
+  if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
+  for (std::size_t i = 0; i < d.index.size(); ++i) {
+    const auto [it, inserted] = d.positionOf.emplace(d.index.eventId[i], i);
+    if (!inserted) {
+      throw InputError(path, d.index.eventId[i],
+                       "event id appears twice in the index (rows " + std::to_string(it->second) +
+                           " and " + std::to_string(i) + ")");
+    }
+  }
+}
+
+TracksFileReader::~TracksFileReader() = default;
+TracksFileReader::TracksFileReader(TracksFileReader&&) noexcept = default;
+TracksFileReader& TracksFileReader::operator=(TracksFileReader&&) noexcept = default;
+
+const std::string& TracksFileReader::path() const { return m_impl->path; }
+std::size_t TracksFileReader::numEvents() const { return m_impl->index.size(); }
+std::int64_t TracksFileReader::eventId(std::size_t i) const { return m_impl->index.eventId.at(i); }
+
+std::int64_t TracksFileReader::find(std::int64_t eventId) const {
+  const auto it = m_impl->positionOf.find(eventId);
+  return it == m_impl->positionOf.end() ? -1 : static_cast<std::int64_t>(it->second);
+}
+
+Tracks TracksFileReader::read(std::size_t i) const {
+  const Impl& d = *m_impl;
+  if (i >= d.index.size()) {
+    throw Error("file '" + d.path + "': event position " + std::to_string(i) +
+                " is out of range (the file has " + std::to_string(d.index.size()) + " events)");
+  }
+  const std::int64_t offset = d.index.offset[i];
+  const std::int64_t count = d.index.count[i];
+  if (offset < 0 || count < 0 || offset + count > d.tracks.rows()) {
+    throw InputError(d.path, d.index.eventId[i],
+                     "index points outside the tables: rows [" + std::to_string(offset) + ", " +
+                         std::to_string(offset + count) + ") but /tracks has " +
+                         std::to_string(d.tracks.rows()) + " rows");
+  }
+  Tracks tracks;
+  tracks.eventId = d.index.eventId[i];
+  const std::string error =
+      d.tracks.read(tracks, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(count));
+  if (!error.empty()) throw InputError(d.path, d.index.eventId[i], error);
+  return tracks;
+}
+
+struct TracksFileWriter::Impl {
+  std::string path, partPath;
+  h5::Handle file;
+  h5::ColumnGroup index, tracks;
+  std::unordered_set<std::int64_t> seen;
+  bool closed = false;
+};
+
+TracksFileWriter::TracksFileWriter(const std::string& path) : TracksFileWriter(path, Config{}) {}
+
+TracksFileWriter::TracksFileWriter(const std::string& path, Config config)
+    : m_impl(std::make_unique<Impl>()) {
+  if (config.chunkRows == 0) throw Error("TracksFileWriter: chunkRows must be positive");
+  if (config.deflateLevel < 0 || config.deflateLevel > 9) {
+    throw Error("TracksFileWriter: deflateLevel must be 0-9, got " +
+                std::to_string(config.deflateLevel));
+  }
+  h5::silenceErrors();
+  Impl& d = *m_impl;
+  d.path = path;
+  d.partPath = path + ".part";
+  h5::Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_obj_track_times(fcpl.get(), false);
+  h5::Handle fapl = h5::fileAccessProperties();
+  d.file = h5::Handle(H5Fcreate(d.partPath.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()));
+  if (!d.file.valid()) {
+    throw Error("cannot create tracks file '" + d.partPath + "': " + h5::errorStack());
+  }
+  h5::writeAttribute(d.file.get(), "format", std::string(kTracksFileFormat));
+  h5::writeAttribute(d.file.get(), "schema_version", kTracksFileSchemaVersion);
+  h5::writeAttribute(d.file.get(), "created_by", std::string("trkaas " TRKAAS_VERSION));
+  d.index = h5::ColumnGroup::create<TrackIndexRows>(d.file.get(), "index", kIndexChunkRows,
+                                                    config.deflateLevel);
+  d.tracks = h5::ColumnGroup::create<Tracks>(d.file.get(), "tracks", config.chunkRows,
+                                             config.deflateLevel);
+}
+
+TracksFileWriter::~TracksFileWriter() {
+  if (m_impl && !m_impl->closed) {
+    logger().warn("tracks file '{}' was not closed; the partial file '{}' is left behind",
+                  m_impl->path, m_impl->partPath);
+  }
+}
+
+void TracksFileWriter::append(const Tracks& tracks) {
+  Impl& d = *m_impl;
+  const auto fail = [&](const std::string& why) {
+    throw Error("tracks file '" + d.path + "', event " + std::to_string(tracks.eventId) + ": " +
+                why);
+  };
+  if (d.closed) fail("append after close");
+  if (tracks.hitId.size() != tracks.label.size()) {
+    fail(std::to_string(tracks.hitId.size()) + " hit ids but " +
+         std::to_string(tracks.label.size()) + " labels");
+  }
+  if (d.seen.count(tracks.eventId) != 0) fail("event was already written");
+  std::unordered_set<std::int64_t> hits;
+  hits.reserve(tracks.size() * 2);
+  for (std::size_t i = 0; i < tracks.size(); ++i) {
+    if (!hits.insert(tracks.hitId[i]).second) {
+      fail("duplicate hit id " + std::to_string(tracks.hitId[i]));
+    }
+    if (tracks.label[i] < Tracks::kNoTrack) {
+      fail("hit " + std::to_string(tracks.hitId[i]) + " has label " +
+           std::to_string(tracks.label[i]) + " (labels are >= 0, or -1 for no track)");
+    }
+  }
+  TrackIndexRows row;
+  row.eventId.push_back(tracks.eventId);
+  row.offset.push_back(d.tracks.rows());
+  row.count.push_back(static_cast<std::int64_t>(tracks.size()));
+  d.tracks.append(tracks, tracks.size());
+  d.index.append(row, 1);
+  d.seen.insert(tracks.eventId);
+}
+
+void TracksFileWriter::close() {
+  Impl& d = *m_impl;
+  if (d.closed) return;
+  d.index = {};
+  d.tracks = {};
+  if (H5Fflush(d.file.get(), H5F_SCOPE_GLOBAL) < 0) {
+    throw Error("cannot flush tracks file '" + d.partPath + "': " + h5::errorStack());
+  }
+  d.file.reset();
+  if (std::rename(d.partPath.c_str(), d.path.c_str()) != 0) {
+    throw Error("cannot rename '" + d.partPath + "' to '" + d.path + "'");
+  }
+  d.closed = true;
+}
+
+std::size_t TracksFileWriter::numEvents() const { return m_impl->seen.size(); }
+
+}  // namespace trkaas

@@ -1,1 +1,81 @@
+#include <random>
+
+#include "IoTestUtil.hpp"
+#include "RequireSameEvent.hpp"
 #include "TrkaasCatch.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/io/EventFile.hpp"
+#include "trkaas/io/TracksFile.hpp"
+
+using namespace trkaas;
+using namespace trkaas::test;
+
+namespace {
+Tracks makeTracks(std::int64_t eventId, std::size_t n, std::uint32_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<std::int64_t> label(-1, 50);
+  Tracks t;
+  t.eventId = eventId;
+  for (std::size_t i = 0; i < n; ++i) {
+    t.hitId.push_back(static_cast<std::int64_t>(7 * n - 3 * i + 11));  // descending, gapped
+    t.label.push_back(label(rng));
+  }
+  return t;
+}
+}  // namespace
+
+TEST_CASE("tracks file round trip", "[tracksfile]") {
+  const std::string path = tmpPath("tracks.h5");
+  const std::vector<Tracks> all = {makeTracks(42, 1000, 1u), makeTracks(7, 1, 2u),
+                                   makeTracks(1000000007, 30000, 3u)};
+  {
+    TracksFileWriter writer(path);
+    for (const Tracks& t : all) writer.append(t);
+    writer.close();
+  }
+  TracksFileReader reader(path);
+  REQUIRE(reader.numEvents() == 3);
+  for (std::size_t i : {1u, 2u, 0u}) {
+    const Tracks t = reader.read(i);
+    REQUIRE(t.eventId == all[i].eventId);
+    REQUIRE(t.hitId == all[i].hitId);
+    REQUIRE(t.label == all[i].label);
+    REQUIRE(reader.find(all[i].eventId) == static_cast<std::int64_t>(i));
+  }
+}
+
+TEST_CASE("tracks file writer refuses bad tracks", "[tracksfile]") {
+  TracksFileWriter writer(tmpPath("badtracks.h5"));
+  writer.append(makeTracks(1, 10, 1u));
+  Tracks t = makeTracks(2, 10, 2u);
+  SECTION("duplicate event") {
+    REQUIRE_THROWS_WITH(writer.append(makeTracks(1, 5, 3u)),
+                        Catch::Matchers::Contains("event 1: event was already written"));
+  }
+  SECTION("lengths differ") {
+    t.label.pop_back();
+    REQUIRE_THROWS_WITH(writer.append(t), Catch::Matchers::Contains("10 hit ids but 9 labels"));
+  }
+  SECTION("duplicate hit") {
+    t.hitId[3] = t.hitId[4];
+    REQUIRE_THROWS_WITH(writer.append(t), Catch::Matchers::Contains("duplicate hit id"));
+  }
+  SECTION("label below -1") {
+    t.label[0] = -2;
+    REQUIRE_THROWS_WITH(writer.append(t), Catch::Matchers::Contains("has label -2"));
+  }
+  writer.close();
+}
+
+TEST_CASE("an event file is not a tracks file", "[tracksfile]") {
+  const std::string path = tmpPath("events_not_tracks.h5");
+  {
+    EventFileWriter writer(path);
+    writer.append(makeEvent(1, 5, 1u, false, false, false));
+    writer.close();
+  }
+  REQUIRE_THROWS_WITH(TracksFileReader(path),
+                      "file '" + path + "': format is 'trkaas-events', expected 'trkaas-tracks'");
+  REQUIRE_THROWS_WITH(TracksFileReader(tmpPath("nope.h5")),
+                      "file '" + tmpPath("nope.h5") + "': no such file");
+}
