@@ -1,1 +1,3 @@
-int main() { return 0; }
+#include "Commands.hpp"
+
+int main(int argc, char** argv) { return trkaas::app::run(argc, argv); }

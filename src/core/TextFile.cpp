@@ -38,15 +38,17 @@ bool LineReader::next(std::string& line) {
     char* got =
         gzgets(m_impl->file, m_impl->buffer.data(), static_cast<int>(m_impl->buffer.size()));
     if (got == nullptr) {
-      int err = 0;
+      int err = Z_OK;
       const char* msg = gzerror(m_impl->file, &err);
-      if (err != Z_OK && err != Z_BUF_ERROR) {
-        throw InputError(m_path, InputError::kNoEvent,
-                         "read error after line " + std::to_string(m_lineNumber) + ": " + msg);
-      }
-      if (!gzeof(m_impl->file) && err == Z_BUF_ERROR) {
+      // zlib reports a gzip stream cut short as Z_BUF_ERROR at end of file: that is a
+      // truncated file, not a short one.
+      if (err == Z_BUF_ERROR) {
         throw InputError(m_path, InputError::kNoEvent,
                          "truncated compressed data after line " + std::to_string(m_lineNumber));
+      }
+      if (err != Z_OK) {
+        throw InputError(m_path, InputError::kNoEvent,
+                         "read error after line " + std::to_string(m_lineNumber) + ": " + msg);
       }
       if (line.empty()) return false;
       break;
@@ -67,7 +69,7 @@ struct TextWriter::Impl {
 TextWriter::TextWriter(const std::string& path, bool gzip)
     : m_impl(std::make_unique<Impl>()), m_path(path) {
   if (gzip) {
-    m_impl->gz = gzopen(path.c_str(), "wb6");
+    m_impl->gz = gzopen(path.c_str(), "wb1");
     if (m_impl->gz == nullptr) {
       throw Error("cannot open '" + path + "' for writing: " + std::strerror(errno));
     }

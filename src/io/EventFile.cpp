@@ -43,6 +43,16 @@ constexpr std::size_t kIndexChunkRows = 1024;
 
 }  // namespace
 
+std::string readFileFormat(const std::string& path) {
+  h5::Handle file = h5::openForReading(path);
+  std::string format;
+  if (!h5::readAttribute(file.get(), "format", format)) {
+    throw InputError(path, InputError::kNoEvent,
+                     "not a trkaas file: the root attribute 'format' is missing");
+  }
+  return format;
+}
+
 // ---- reader ------------------------------------------------------------------------------
 
 struct EventFileReader::Impl {
@@ -203,8 +213,16 @@ EventFileWriter::EventFileWriter(const std::string& path, Config config)
 
 EventFileWriter::~EventFileWriter() {
   if (m_impl && !m_impl->closed) {
-    logger().warn("event file '{}' was not closed; the partial file '{}' is left behind",
-                  m_impl->path, m_impl->partPath);
+    // An unfinished file is of no use and must not be mistaken for a result.
+    m_impl->index = {};
+    m_impl->hits = {};
+    m_impl->truth = {};
+    m_impl->cells = {};
+    m_impl->particles = {};
+    m_impl->file.reset();
+    std::remove(m_impl->partPath.c_str());
+    logger().warn("event file '{}' was not finished ({} events written); removed '{}'",
+                  m_impl->path, m_impl->seen.size(), m_impl->partPath);
   }
 }
 

@@ -142,8 +142,12 @@ TracksFileWriter::TracksFileWriter(const std::string& path, Config config)
 
 TracksFileWriter::~TracksFileWriter() {
   if (m_impl && !m_impl->closed) {
-    logger().warn("tracks file '{}' was not closed; the partial file '{}' is left behind",
-                  m_impl->path, m_impl->partPath);
+    m_impl->index = {};
+    m_impl->tracks = {};
+    m_impl->file.reset();
+    std::remove(m_impl->partPath.c_str());
+    logger().warn("tracks file '{}' was not finished ({} events written); removed '{}'",
+                  m_impl->path, m_impl->seen.size(), m_impl->partPath);
   }
 }
 

@@ -50,19 +50,19 @@ TEST_CASE("tracks file writer refuses bad tracks", "[tracksfile]") {
   Tracks t = makeTracks(2, 10, 2u);
   SECTION("duplicate event") {
     REQUIRE_THROWS_WITH(writer.append(makeTracks(1, 5, 3u)),
-                        Catch::Matchers::Contains("event 1: event was already written"));
+                        HasSubstring("event 1: event was already written"));
   }
   SECTION("lengths differ") {
     t.label.pop_back();
-    REQUIRE_THROWS_WITH(writer.append(t), Catch::Matchers::Contains("10 hit ids but 9 labels"));
+    REQUIRE_THROWS_WITH(writer.append(t), HasSubstring("10 hit ids but 9 labels"));
   }
   SECTION("duplicate hit") {
     t.hitId[3] = t.hitId[4];
-    REQUIRE_THROWS_WITH(writer.append(t), Catch::Matchers::Contains("duplicate hit id"));
+    REQUIRE_THROWS_WITH(writer.append(t), HasSubstring("duplicate hit id"));
   }
   SECTION("label below -1") {
     t.label[0] = -2;
-    REQUIRE_THROWS_WITH(writer.append(t), Catch::Matchers::Contains("has label -2"));
+    REQUIRE_THROWS_WITH(writer.append(t), HasSubstring("has label -2"));
   }
   writer.close();
 }

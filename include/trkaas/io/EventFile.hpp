@@ -22,6 +22,11 @@ inline constexpr const char* kEventFileFormat = "trkaas-events";
 /// Schema version written by this build, and the only one it reads.
 inline constexpr std::int32_t kEventFileSchemaVersion = 1;
 
+/// The root attribute `format` of a trkaas HDF5 file (kEventFileFormat, or the tracks
+/// file's), so tools can tell files apart. InputError if the file is missing, not HDF5
+/// or has no such attribute.
+std::string readFileFormat(const std::string& path);
+
 /// Reads events from a trkaas HDF5 event file.
 ///
 /// The constructor checks the file as a whole (HDF5, format, schema version, every
@@ -76,7 +81,7 @@ class EventFileWriter {
   /// Throws trkaas::Error if the file cannot be created or the config is invalid.
   EventFileWriter(const std::string& path, Config config);
   explicit EventFileWriter(const std::string& path);
-  /// Without close(), the partial ".part" file is left behind and a warning logged.
+  /// Without close() (an error on the way), the ".part" file is removed and a warning logged.
   ~EventFileWriter();
   EventFileWriter(const EventFileWriter&) = delete;
   EventFileWriter& operator=(const EventFileWriter&) = delete;

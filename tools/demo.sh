@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job, for now: set up, simulate a pile-up-200 sample on the TrackML detector,
+# and summarise it. (The service issue turns this into the full producer/server run.)
+#
+#   tools/demo.sh [EVENTS] [PILEUP]     defaults: 10 events at pile-up 200 -> out/demo.h5
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+EVENTS=${1:-10}
+PILEUP=${2:-200}
+tools/setup.sh
+mkdir -p out
+build/trkaas generate --config config/demo.yaml --events "$EVENTS" --pileup "$PILEUP" \
+  --out out/demo.h5 --force
+build/trkaas inspect out/demo.h5

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: set-up (packages + build), then every test with output on failure.
+# This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+tools/setup.sh
+BUILD_DIR=${TRKAAS_BUILD_DIR:-build}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+cd "$BUILD_DIR"
+ctest --output-on-failure -j"$(nproc)" "$@"
