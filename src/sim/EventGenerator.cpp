@@ -299,8 +299,25 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
 }
 
 Event EventGenerator::generate(std::int64_t eventId) const {
+  // An event without a single hit (only possible at very low pile-up or with few
+  // volumes) is drawn again from the next stream, as a trigger would: event files never
+  // hold empty events, and the first attempt keeps the plain (seed, eventId) stream.
+  constexpr int kMaxAttempts = 1000;
+  const std::uint64_t baseSeed =
+      Random::combine(m_config.seed, static_cast<std::uint64_t>(eventId));
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    const std::uint64_t eventSeed =
+        attempt == 0 ? baseSeed : Random::combine(baseSeed, static_cast<std::uint64_t>(attempt));
+    Event event = generateFromSeed(eventId, eventSeed);
+    if (!event.hits.empty()) return event;
+  }
+  throw Error("EventGenerator: event " + std::to_string(eventId) + " left no hits in " +
+              std::to_string(kMaxAttempts) +
+              " attempts; raise the pile-up, add the hard scatter or select more volumes");
+}
+
+Event EventGenerator::generateFromSeed(std::int64_t eventId, std::uint64_t eventSeed) const {
   const GeneratorConfig& c = m_config;
-  const std::uint64_t eventSeed = Random::combine(c.seed, static_cast<std::uint64_t>(eventId));
   Random rng(eventSeed);
 
   // ---- vertices and particles ------------------------------------------------------
