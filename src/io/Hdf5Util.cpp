@@ -1,5 +1,6 @@
 #include "Hdf5Util.hpp"
 
+#include <cstdio>
 #include <mutex>
 
 #include "trkaas/core/Error.hpp"
@@ -290,6 +291,44 @@ void checkFormat(hid_t file, const std::string& path, const char* expectedFormat
                      "unknown schema version " + std::to_string(version) +
                          " (this build reads version " + std::to_string(expectedVersion) + ")");
   }
+}
+
+Handle createFile(const std::string& partPath, const std::string& format, std::int32_t version) {
+  silenceErrors();
+  Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_obj_track_times(fcpl.get(), false);
+  Handle fapl = fileAccessProperties();
+  Handle file(H5Fcreate(partPath.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()));
+  if (!file.valid()) throw Error("cannot create '" + partPath + "': " + errorStack());
+  writeAttribute(file.get(), "format", format);
+  writeAttribute(file.get(), "schema_version", version);
+  writeAttribute(file.get(), "created_by", std::string("trkaas " TRKAAS_VERSION));
+  return file;
+}
+
+void finishFile(Handle& file, const std::string& partPath, const std::string& path) {
+  if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) {
+    throw Error("cannot flush '" + partPath + "': " + errorStack());
+  }
+  file.reset();
+  if (std::rename(partPath.c_str(), path.c_str()) != 0) {
+    throw Error("cannot rename '" + partPath + "' to '" + path + "'");
+  }
+}
+
+std::unordered_map<std::int64_t, std::size_t> positionsOf(const std::vector<std::int64_t>& ids,
+                                                          const std::string& path) {
+  std::unordered_map<std::int64_t, std::size_t> positions;
+  positions.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const auto [it, inserted] = positions.emplace(ids[i], i);
+    if (!inserted) {
+      throw InputError(path, ids[i],
+                       "event id appears twice in the index (rows " + std::to_string(it->second) +
+                           " and " + std::to_string(i) + ")");
+    }
+  }
+  return positions;
 }
 
 }  // namespace trkaas::h5

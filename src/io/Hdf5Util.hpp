@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace trkaas::h5 {
@@ -100,5 +101,14 @@ Handle openForReading(const std::string& path);
 /// Checks the root attributes `format` and `schema_version`; InputError otherwise.
 void checkFormat(hid_t file, const std::string& path, const char* expectedFormat,
                  std::int32_t expectedVersion);
+
+/// Creates a new file at `partPath` (truncating) without object time stamps, with the
+/// root attributes `format`, `schema_version` and `created_by`. Throws Error.
+Handle createFile(const std::string& partPath, const std::string& format, std::int32_t version);
+/// Flushes and closes `file`, then renames `partPath` to `path`. Throws Error.
+void finishFile(Handle& file, const std::string& partPath, const std::string& path);
+/// Event id -> position in the index; InputError naming the file if an id appears twice.
+std::unordered_map<std::int64_t, std::size_t> positionsOf(const std::vector<std::int64_t>& ids,
+                                                          const std::string& path);
 
 }  // namespace trkaas::h5

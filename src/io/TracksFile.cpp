@@ -58,14 +58,7 @@ TracksFileReader::TracksFileReader(const std::string& path) : m_impl(std::make_u
   d.tracks = h5::ColumnGroup::open<Tracks>(d.file.get(), "tracks", path);
   const std::string error = indexGroup.read(d.index, 0, indexGroup.rows());
   if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
-  for (std::size_t i = 0; i < d.index.size(); ++i) {
-    const auto [it, inserted] = d.positionOf.emplace(d.index.eventId[i], i);
-    if (!inserted) {
-      throw InputError(path, d.index.eventId[i],
-                       "event id appears twice in the index (rows " + std::to_string(it->second) +
-                           " and " + std::to_string(i) + ")");
-    }
-  }
+  d.positionOf = h5::positionsOf(d.index.eventId, path);
 }
 
 TracksFileReader::~TracksFileReader() = default;
@@ -120,20 +113,10 @@ TracksFileWriter::TracksFileWriter(const std::string& path, Config config)
     throw Error("TracksFileWriter: deflateLevel must be 0-9, got " +
                 std::to_string(config.deflateLevel));
   }
-  h5::silenceErrors();
   Impl& d = *m_impl;
   d.path = path;
   d.partPath = path + ".part";
-  h5::Handle fcpl(H5Pcreate(H5P_FILE_CREATE));
-  H5Pset_obj_track_times(fcpl.get(), false);
-  h5::Handle fapl = h5::fileAccessProperties();
-  d.file = h5::Handle(H5Fcreate(d.partPath.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get()));
-  if (!d.file.valid()) {
-    throw Error("cannot create tracks file '" + d.partPath + "': " + h5::errorStack());
-  }
-  h5::writeAttribute(d.file.get(), "format", std::string(kTracksFileFormat));
-  h5::writeAttribute(d.file.get(), "schema_version", kTracksFileSchemaVersion);
-  h5::writeAttribute(d.file.get(), "created_by", std::string("trkaas " TRKAAS_VERSION));
+  d.file = h5::createFile(d.partPath, kTracksFileFormat, kTracksFileSchemaVersion);
   d.index = h5::ColumnGroup::create<TrackIndexRows>(d.file.get(), "index", kIndexChunkRows,
                                                     config.deflateLevel);
   d.tracks = h5::ColumnGroup::create<Tracks>(d.file.get(), "tracks", config.chunkRows,
@@ -188,13 +171,7 @@ void TracksFileWriter::close() {
   if (d.closed) return;
   d.index = {};
   d.tracks = {};
-  if (H5Fflush(d.file.get(), H5F_SCOPE_GLOBAL) < 0) {
-    throw Error("cannot flush tracks file '" + d.partPath + "': " + h5::errorStack());
-  }
-  d.file.reset();
-  if (std::rename(d.partPath.c_str(), d.path.c_str()) != 0) {
-    throw Error("cannot rename '" + d.partPath + "' to '" + d.path + "'");
-  }
+  h5::finishFile(d.file, d.partPath, d.path);
   d.closed = true;
 }
 

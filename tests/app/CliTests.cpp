@@ -1,6 +1,7 @@
 // The trkaas command line, end to end: each test runs the built binary as a user would
 // and checks the files it writes with the io library (never against its own output).
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "EventCompare.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TrackMLCsv.hpp"
@@ -28,7 +30,8 @@ struct Result {
 
 /// Runs `trkaas <args>` with stdout and stderr captured.
 Result runCli(const std::string& args) {
-  const std::string log = tmp("last_command.log");
+  // ctest runs test cases of this file in parallel processes: one log per process.
+  const std::string log = tmp("command_" + std::to_string(::getpid()) + ".log");
   const std::string cmd = std::string(TRKAAS_BIN) + " " + args + " > " + log + " 2>&1";
   const int status = std::system(cmd.c_str());
   Result r;
@@ -54,19 +57,6 @@ std::vector<std::string> sortedLines(const std::string& text) {
   }
   std::sort(lines.begin(), lines.end());
   return lines;
-}
-
-bool sameEvent(const Event& a, const Event& b) {
-  return a.eventId == b.eventId && a.hits.hitId == b.hits.hitId && a.hits.x == b.hits.x &&
-         a.hits.y == b.hits.y && a.hits.z == b.hits.z && a.hits.volumeId == b.hits.volumeId &&
-         a.hits.layerId == b.hits.layerId && a.hits.moduleId == b.hits.moduleId &&
-         a.truth.particleId == b.truth.particleId && a.truth.tx == b.truth.tx &&
-         a.truth.tpz == b.truth.tpz && a.truth.weight == b.truth.weight &&
-         a.particles.particleId == b.particles.particleId &&
-         a.particles.pdgId == b.particles.pdgId && a.particles.px == b.particles.px &&
-         a.particles.vz == b.particles.vz && a.particles.charge == b.particles.charge &&
-         a.particles.nHits == b.particles.nHits && a.cells.hitId == b.cells.hitId &&
-         a.cells.value == b.cells.value;
 }
 
 }  // namespace
@@ -136,7 +126,7 @@ TEST_CASE("convert: event file -> TrackML CSV -> event file keeps every value", 
     EventFileReader original(h5), roundTrip(back);
     REQUIRE(roundTrip.numEvents() == 2);
     for (std::size_t i = 0; i < 2; ++i) {
-      REQUIRE(sameEvent(original.read(i), roundTrip.read(i)));
+      REQUIRE(test::eventDifference(original.read(i), roundTrip.read(i)) == "");
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "EventCompare.hpp"
 #include "IoTestUtil.hpp"
 #include "trkaas/io/EventFile.hpp"
 
@@ -17,12 +18,6 @@ Event expected(std::size_t i) {
   return test::makeEvent(1000 + 3 * i, 500 + 97 * i, 11u + i, true, true, false);
 }
 
-bool same(const Event& a, const Event& b) {
-  return a.eventId == b.eventId && a.hits.hitId == b.hits.hitId && a.hits.x == b.hits.x &&
-         a.hits.y == b.hits.y && a.hits.z == b.hits.z && a.hits.moduleId == b.hits.moduleId &&
-         a.truth.particleId == b.truth.particleId && a.truth.weight == b.truth.weight &&
-         a.cells.hitId == b.cells.hitId && a.cells.value == b.cells.value;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -42,11 +37,11 @@ int main(int argc, char** argv) {
     MPI_Barrier(MPI_COMM_WORLD);
     EventFileReader reader(path);
     if (reader.numEvents() != numEvents) ++failures;
-    if (!same(reader.read(0), expected(0))) ++failures;  // everyone at once
+    if (!test::sameEvent(reader.read(0), expected(0))) ++failures;  // everyone at once
     int mine = 0;
     for (std::size_t i = static_cast<std::size_t>(rank); i < numEvents;
          i += static_cast<std::size_t>(size)) {
-      if (!same(reader.read(i), expected(i))) {
+      if (!test::sameEvent(reader.read(i), expected(i))) {
         std::fprintf(stderr, "rank %d: event %zu differs\n", rank, i);
         ++failures;
       }

@@ -17,6 +17,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "RequireSameEvent.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Event.hpp"
@@ -25,6 +26,7 @@
 #include "trkaas/io/TrackMLCsv.hpp"
 
 using namespace trkaas;
+using trkaas::test::requireSameEvent;
 namespace fs = std::filesystem;
 
 namespace {
@@ -75,46 +77,6 @@ bool isGzip(const std::string& path) {
   const std::string bytes = readBytes(path);
   return bytes.size() > 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
          static_cast<unsigned char>(bytes[1]) == 0x8b;
-}
-
-/// Float columns compared bit for bit (so -0 differs from 0).
-std::vector<std::uint32_t> bits(const std::vector<float>& values) {
-  std::vector<std::uint32_t> out(values.size());
-  if (!values.empty()) std::memcpy(out.data(), values.data(), values.size() * sizeof(float));
-  return out;
-}
-
-void requireSameEvent(const Event& a, const Event& b) {
-  REQUIRE(a.eventId == b.eventId);
-  REQUIRE(a.hits.hitId == b.hits.hitId);
-  CHECK(bits(a.hits.x) == bits(b.hits.x));
-  CHECK(bits(a.hits.y) == bits(b.hits.y));
-  CHECK(bits(a.hits.z) == bits(b.hits.z));
-  CHECK(a.hits.volumeId == b.hits.volumeId);
-  CHECK(a.hits.layerId == b.hits.layerId);
-  CHECK(a.hits.moduleId == b.hits.moduleId);
-  CHECK(a.truth.particleId == b.truth.particleId);
-  CHECK(bits(a.truth.tx) == bits(b.truth.tx));
-  CHECK(bits(a.truth.ty) == bits(b.truth.ty));
-  CHECK(bits(a.truth.tz) == bits(b.truth.tz));
-  CHECK(bits(a.truth.tpx) == bits(b.truth.tpx));
-  CHECK(bits(a.truth.tpy) == bits(b.truth.tpy));
-  CHECK(bits(a.truth.tpz) == bits(b.truth.tpz));
-  CHECK(bits(a.truth.weight) == bits(b.truth.weight));
-  CHECK(a.cells.hitId == b.cells.hitId);
-  CHECK(a.cells.ch0 == b.cells.ch0);
-  CHECK(a.cells.ch1 == b.cells.ch1);
-  CHECK(bits(a.cells.value) == bits(b.cells.value));
-  CHECK(a.particles.particleId == b.particles.particleId);
-  CHECK(a.particles.pdgId == b.particles.pdgId);
-  CHECK(bits(a.particles.vx) == bits(b.particles.vx));
-  CHECK(bits(a.particles.vy) == bits(b.particles.vy));
-  CHECK(bits(a.particles.vz) == bits(b.particles.vz));
-  CHECK(bits(a.particles.px) == bits(b.particles.px));
-  CHECK(bits(a.particles.py) == bits(b.particles.py));
-  CHECK(bits(a.particles.pz) == bits(b.particles.pz));
-  CHECK(a.particles.charge == b.particles.charge);
-  CHECK(a.particles.nHits == b.particles.nHits);
 }
 
 /// A finite float from random bits: every exponent, subnormals, -0 included.

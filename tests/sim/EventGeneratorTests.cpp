@@ -6,6 +6,7 @@
 #include <thread>
 #include <tuple>
 
+#include "EventCompare.hpp"
 #include "SimTestUtil.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
@@ -20,6 +21,7 @@ using trkaas::GeneratorConfig;
 using trkaas::Module;
 using trkaas::Vector3;
 using trkaas::test::contains;
+using trkaas::test::sameEvent;
 using trkaas::test::thrownMessage;
 
 namespace {
@@ -35,21 +37,6 @@ GeneratorConfig smallConfig() {
   config.hardScatter = true;
   config.seed = 2024;
   return config;
-}
-
-bool sameEvent(const Event& a, const Event& b) {
-  return a.eventId == b.eventId && a.hits.hitId == b.hits.hitId && a.hits.x == b.hits.x &&
-         a.hits.y == b.hits.y && a.hits.z == b.hits.z && a.hits.volumeId == b.hits.volumeId &&
-         a.hits.layerId == b.hits.layerId && a.hits.moduleId == b.hits.moduleId &&
-         a.truth.particleId == b.truth.particleId && a.truth.tx == b.truth.tx &&
-         a.truth.ty == b.truth.ty && a.truth.tz == b.truth.tz && a.truth.tpx == b.truth.tpx &&
-         a.truth.tpy == b.truth.tpy && a.truth.tpz == b.truth.tpz &&
-         a.truth.weight == b.truth.weight && a.particles.particleId == b.particles.particleId &&
-         a.particles.pdgId == b.particles.pdgId && a.particles.vx == b.particles.vx &&
-         a.particles.vy == b.particles.vy && a.particles.vz == b.particles.vz &&
-         a.particles.px == b.particles.px && a.particles.py == b.particles.py &&
-         a.particles.pz == b.particles.pz && a.particles.charge == b.particles.charge &&
-         a.particles.nHits == b.particles.nHits;
 }
 
 Vector3 local(const Module& m, double x, double y, double z) {
