@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "Commands.hpp"
+#include "Progress.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Logger.hpp"
 #include "trkaas/core/TextFile.hpp"
@@ -24,8 +25,6 @@ struct ConvertOptions {
   int deflate = 1;
 };
 
-using Clock = std::chrono::steady_clock;
-
 bool isDirectory(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -35,27 +34,6 @@ bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
-
-/// Logs progress at most every 5 s, and at the end.
-class Progress {
- public:
-  Progress(std::string what, std::size_t total) : m_what(std::move(what)), m_total(total) {}
-  void update(std::size_t done) {
-    const auto now = Clock::now();
-    if (done == m_total || std::chrono::duration<double>(now - m_last).count() > 5.0) {
-      m_last = now;
-      const double s = std::chrono::duration<double>(now - m_start).count();
-      logger().info("{} {}/{} events ({:.1f} events/s)", m_what, done, m_total,
-                    s > 0 ? done / s : 0.0);
-    }
-  }
-
- private:
-  std::string m_what;
-  std::size_t m_total;
-  Clock::time_point m_start = Clock::now();
-  Clock::time_point m_last = Clock::now();
-};
 
 void refuseToOverwrite(const ConvertOptions& o) {
   if (fileExists(o.output) && !o.force) {
@@ -86,7 +64,7 @@ void trackmlToEvents(const ConvertOptions& o) {
   EventFileWriter::Config config;
   config.deflateLevel = o.deflate;
   EventFileWriter writer(o.output, config);
-  Progress progress("converted", prefixes.size());
+  Progress progress("processed", static_cast<std::int64_t>(prefixes.size()));
   std::size_t skipped = 0;
   for (std::size_t i = 0; i < prefixes.size(); ++i) {
     try {
@@ -94,7 +72,7 @@ void trackmlToEvents(const ConvertOptions& o) {
     } catch (const InputError& e) {
       skipOrRethrow(o, e, skipped);
     }
-    progress.update(i + 1);
+    progress.update(static_cast<std::int64_t>(i + 1));
   }
   writer.close();
   if (skipped > 0) {
@@ -111,7 +89,7 @@ void eventsToTrackml(const ConvertOptions& o) {
   }
   logger().info("export {} events from {} -> TrackML CSV in {}/{}", reader.numEvents(), o.input,
                 o.output, o.gzip ? " (gzip)" : "");
-  Progress progress("exported", reader.numEvents());
+  Progress progress("processed", static_cast<std::int64_t>(reader.numEvents()));
   std::size_t skipped = 0;
   for (std::size_t i = 0; i < reader.numEvents(); ++i) {
     try {
@@ -119,7 +97,7 @@ void eventsToTrackml(const ConvertOptions& o) {
     } catch (const InputError& e) {
       skipOrRethrow(o, e, skipped);
     }
-    progress.update(i + 1);
+    progress.update(static_cast<std::int64_t>(i + 1));
   }
   if (skipped > 0) {
     throw Error("exported " + std::to_string(reader.numEvents() - skipped) +
@@ -134,10 +112,10 @@ void tracksToSubmission(const ConvertOptions& o) {
   logger().info("write TrackML submission for {} events from {} -> {}", reader.numEvents(), o.input,
                 o.output);
   TrackMLSubmissionWriter writer(o.output, gzip);
-  Progress progress("wrote", reader.numEvents());
+  Progress progress("wrote", static_cast<std::int64_t>(reader.numEvents()));
   for (std::size_t i = 0; i < reader.numEvents(); ++i) {
     writer.write(reader.read(i));
-    progress.update(i + 1);
+    progress.update(static_cast<std::int64_t>(i + 1));
   }
   writer.close();
 }

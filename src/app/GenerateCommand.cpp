@@ -5,8 +5,11 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "Commands.hpp"
 #include "GeneratorOptions.hpp"
+#include "Progress.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Logger.hpp"
 #include "trkaas/core/TextFile.hpp"
@@ -68,8 +71,7 @@ void runGenerate(const GenerateOptions& o) {
   EventFileWriter::Config writerConfig;
   writerConfig.deflateLevel = o.deflate;
   EventFileWriter writer(o.out, writerConfig);
-  const auto tStart = Clock::now();
-  auto lastReport = tStart;
+  Progress progress("generated", o.events);
   std::int64_t totalHits = 0;
   // Events are generated `threads` at a time and written in id order, so the file does
   // not depend on the thread count.
@@ -95,17 +97,12 @@ void runGenerate(const GenerateOptions& o) {
       batch[k] = Event{};
     }
     const std::int64_t done = begin + n;
-    if (secondsSince(lastReport) > 5.0 || done == o.events) {
-      lastReport = Clock::now();
-      const double elapsed = secondsSince(tStart);
-      logger().info("{}/{} events | {:.2f} events/s | {:.0f} hits/event | ETA {:.0f} s", done,
-                    o.events, done / elapsed, static_cast<double>(totalHits) / done,
-                    (o.events - done) * elapsed / done);
-    }
+    progress.update(done,
+                    fmt::format(" | {:.0f} hits/event", static_cast<double>(totalHits) / done));
   }
   writer.close();
   logger().info("wrote {} events, {} hits to {} in {:.1f} s ({:.3f} s/event on {} thread(s))",
-                o.events, totalHits, o.out, secondsSince(t0), secondsSince(tStart) / o.events,
+                o.events, totalHits, o.out, secondsSince(t0), progress.elapsed() / o.events,
                 threads);
 }
 

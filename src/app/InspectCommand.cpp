@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "Commands.hpp"
+#include "Progress.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Logger.hpp"
 #include "trkaas/io/EventFile.hpp"
@@ -77,8 +78,10 @@ nlohmann::json inspectEvents(const InspectOptions& o) {
   Stat hits, particles, highPt, noise, cells;
   std::map<std::int32_t, double> hitsPerVolume;
   nlohmann::json events = nlohmann::json::array();
+  Progress progress("read", static_cast<std::int64_t>(n));
   for (std::size_t i = 0; i < n; ++i) {
     const Event e = reader.read(i);
+    if (n > 100) progress.update(static_cast<std::int64_t>(i + 1));
     hits.add(static_cast<double>(e.hits.size()));
     for (std::int32_t v : e.hits.volumeId) hitsPerVolume[v] += 1.0;
     std::int64_t nHighPt = 0;
