@@ -162,6 +162,15 @@ void validateEvent(const Event& event, const std::string& source) {
         t.tpy.size() != n || t.tpz.size() != n || t.weight.size() != n) {
       fail("truth columns have different lengths");
     }
+    for (std::size_t i = 0; i < n; ++i) {
+      const float values[] = {t.tx[i], t.ty[i], t.tz[i], t.tpx[i], t.tpy[i], t.tpz[i], t.weight[i]};
+      for (float v : values) {
+        if (!std::isfinite(v)) {
+          fail("truth of hit " + std::to_string(hits.hitId[i]) + " (row " + std::to_string(i) +
+               ") has a non-finite value");
+        }
+      }
+    }
   }
   const Cells& c = event.cells;
   if (c.ch0.size() != c.size() || c.ch1.size() != c.size() || c.value.size() != c.size()) {
@@ -179,6 +188,38 @@ void validateEvent(const Event& event, const std::string& source) {
       p.px.size() != np || p.py.size() != np || p.pz.size() != np || p.charge.size() != np ||
       p.nHits.size() != np) {
     fail("particle columns have different lengths");
+  }
+  for (std::size_t i = 0; i < np; ++i) {
+    const float values[] = {p.vx[i], p.vy[i], p.vz[i], p.px[i], p.py[i], p.pz[i]};
+    for (float v : values) {
+      if (!std::isfinite(v)) {
+        fail("particle " + std::to_string(p.particleId[i]) + " (row " + std::to_string(i) +
+             ") has a non-finite vertex or momentum");
+      }
+    }
+  }
+}
+
+void validateTracks(const Tracks& tracks, const std::string& source) {
+  const auto fail = [&](const std::string& reason) {
+    throw InputError(source, tracks.eventId, reason);
+  };
+  if (tracks.hitId.empty()) fail("tracks have no hits (every event has at least one)");
+  if (tracks.hitId.size() != tracks.label.size()) {
+    fail(std::to_string(tracks.hitId.size()) + " hit ids but " +
+         std::to_string(tracks.label.size()) + " labels");
+  }
+  std::unordered_set<std::int64_t> hits;
+  hits.reserve(tracks.size() * 2);
+  for (std::size_t i = 0; i < tracks.size(); ++i) {
+    if (!hits.insert(tracks.hitId[i]).second) {
+      fail("duplicate hit id " + std::to_string(tracks.hitId[i]) + " (row " + std::to_string(i) +
+           ")");
+    }
+    if (tracks.label[i] < Tracks::kNoTrack) {
+      fail("hit " + std::to_string(tracks.hitId[i]) + " has label " +
+           std::to_string(tracks.label[i]) + " (labels are >= 0, or -1 for no track)");
+    }
   }
 }
 

@@ -18,7 +18,8 @@ struct LineReader::Impl {
 
 LineReader::LineReader(const std::string& path) : m_impl(std::make_unique<Impl>()), m_path(path) {
   if (!fileExists(path)) {
-    throw InputError(path, InputError::kNoEvent, "no such file");
+    throw InputError(path, InputError::kNoEvent,
+                     isDirectory(path) ? "is a directory, not a file" : "no such file");
   }
   m_impl->file = gzopen(path.c_str(), "rb");
   if (m_impl->file == nullptr) {
@@ -131,6 +132,11 @@ void splitCsv(std::string_view line, std::vector<std::string_view>& fields) {
     fields.push_back(line.substr(start, comma - start));
     start = comma + 1;
   }
+}
+
+bool isDirectory(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 bool fileExists(const std::string& path) {

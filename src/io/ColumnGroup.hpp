@@ -123,16 +123,11 @@ class ColumnGroup {
     ColumnGroup g;
     g.m_group = group;
     Handle grp = createGroup(file, group);
-    if (!grp.valid()) throw Error("cannot create group " + group + ": " + errorStack());
     Table empty;
     Visit{}(empty, [&](const char* name, auto& column) {
       using V = typename std::decay_t<decltype(column)>::value_type;
-      Handle d = createColumn(grp.get(), name, elementTypeOf<V>(), chunk, deflate);
-      if (!d.valid()) {
-        throw Error("cannot create dataset " + group + "/" + name + ": " + errorStack());
-      }
       g.m_names.emplace_back(name);
-      g.m_datasets.push_back(std::move(d));
+      g.m_datasets.push_back(createColumn(grp.get(), name, elementTypeOf<V>(), chunk, deflate));
     });
     return g;
   }
@@ -187,8 +182,10 @@ class ColumnGroup {
     std::size_t i = 0;
     Visit{}(table, [&](const char* name, const auto& column) {
       using V = typename std::decay_t<decltype(column)>::value_type;
-      if (!appendColumn(m_datasets[i].get(), elementTypeOf<V>(), column.data(), n)) {
-        throw Error("cannot append to dataset " + m_group + "/" + name + ": " + errorStack());
+      const std::string error =
+          appendColumn(m_datasets[i].get(), elementTypeOf<V>(), column.data(), n);
+      if (!error.empty()) {
+        throw Error("cannot append to dataset " + m_group + "/" + name + ": " + error);
       }
       ++i;
     });
@@ -204,11 +201,13 @@ class ColumnGroup {
     Visit{}(table, [&](const char* name, auto& column) {
       using V = typename std::decay_t<decltype(column)>::value_type;
       column.resize(count);
-      if (error.empty() &&
-          !readColumn(m_datasets[i].get(), elementTypeOf<V>(), column.data(), offset, count)) {
-        error = "cannot read rows " + std::to_string(offset) + ".." +
-                std::to_string(offset + count) + " of " + m_group + "/" + name + ": " +
-                errorStack();
+      if (error.empty()) {
+        const std::string why =
+            readColumn(m_datasets[i].get(), elementTypeOf<V>(), column.data(), offset, count);
+        if (!why.empty()) {
+          error = "cannot read rows " + std::to_string(offset) + ".." +
+                  std::to_string(offset + count) + " of " + m_group + "/" + name + ": " + why;
+        }
       }
       ++i;
     });

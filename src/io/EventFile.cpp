@@ -46,9 +46,10 @@ constexpr std::size_t kIndexChunkRows = 1024;
 std::string readFileFormat(const std::string& path) {
   h5::Handle file = h5::openForReading(path);
   std::string format;
-  if (!h5::readAttribute(file.get(), "format", format)) {
+  const std::string why = h5::readAttribute(file.get(), "format", format);
+  if (!why.empty()) {
     throw InputError(path, InputError::kNoEvent,
-                     "not a trkaas file: the root attribute 'format' is missing");
+                     "not a trkaas file: the root attribute 'format' " + why);
   }
   return format;
 }
@@ -65,13 +66,38 @@ struct EventFileReader::Impl {
   /// Rows [offset, offset+count) of `group` for event i, checked against the table.
   void checkRange(std::size_t i, const char* what, std::int64_t offset, std::int64_t count,
                   const h5::ColumnGroup& group) const {
-    if (offset < 0 || count < 0 || offset + count > group.rows()) {
+    if (!group.valid()) {
       throw InputError(path, index.eventId[i],
-                       std::string("index points outside the tables: ") + what + " rows [" +
-                           std::to_string(offset) + ", " + std::to_string(offset + count) +
-                           ") but /" + group.name() + " has " + std::to_string(group.rows()) +
-                           " rows");
+                       std::string("the index gives ") + std::to_string(count) + " " + what +
+                           " rows but the file has no " + what + " table");
     }
+    // Written so that no sum can overflow, whatever a damaged index holds.
+    if (offset < 0 || count < 0 || offset > group.rows() || count > group.rows() - offset) {
+      throw InputError(path, index.eventId[i],
+                       "index points outside the tables: " + std::to_string(count) + " " + what +
+                           " rows from row " + std::to_string(offset) + " but /" + group.name() +
+                           " has " + std::to_string(group.rows()) + " rows");
+    }
+  }
+
+  Event readEvent(std::size_t i) const {
+    const EventIndexRows& ix = index;
+    Event event;
+    event.eventId = ix.eventId[i];
+    checkRange(i, "hit", ix.hitOffset[i], ix.hitCount[i], hits);
+    readTable(i, hits, event.hits, ix.hitOffset[i], ix.hitCount[i]);
+    if (truth.valid()) readTable(i, truth, event.truth, ix.hitOffset[i], ix.hitCount[i]);
+    // An optional table the file lacks is fine as long as the index gives it no rows.
+    if (cells.valid() || ix.cellCount[i] != 0) {
+      checkRange(i, "cell", ix.cellOffset[i], ix.cellCount[i], cells);
+      readTable(i, cells, event.cells, ix.cellOffset[i], ix.cellCount[i]);
+    }
+    if (particles.valid() || ix.particleCount[i] != 0) {
+      checkRange(i, "particle", ix.particleOffset[i], ix.particleCount[i], particles);
+      readTable(i, particles, event.particles, ix.particleOffset[i], ix.particleCount[i]);
+    }
+    validateEvent(event, path);
+    return event;
   }
 
   template <class Table>
@@ -109,6 +135,14 @@ EventFileReader::EventFileReader(const std::string& path) : m_impl(std::make_uni
   if (h5::exists(d.file.get(), "/particles")) {
     d.particles = h5::ColumnGroup::open<Particles>(d.file.get(), "particles", path);
   }
+  // Every event has at least one hit: a longer index is damaged (and must not be
+  // allocated blindly).
+  if (indexGroup.rows() > d.hits.rows()) {
+    throw InputError(path, InputError::kNoEvent,
+                     "the index has " + std::to_string(indexGroup.rows()) +
+                         " events but /hits only " + std::to_string(d.hits.rows()) +
+                         " rows: the index is damaged");
+  }
   const std::string error = indexGroup.read(d.index, 0, indexGroup.rows());
   if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
   d.positionOf = h5::positionsOf(d.index.eventId, path);
@@ -137,28 +171,13 @@ Event EventFileReader::read(std::size_t i) const {
     throw Error("file '" + d.path + "': event position " + std::to_string(i) +
                 " is out of range (the file has " + std::to_string(d.index.size()) + " events)");
   }
-  const EventIndexRows& ix = d.index;
-  Event event;
-  event.eventId = ix.eventId[i];
-  d.checkRange(i, "hit", ix.hitOffset[i], ix.hitCount[i], d.hits);
-  d.readTable(i, d.hits, event.hits, ix.hitOffset[i], ix.hitCount[i]);
-  if (d.truth.valid()) {
-    d.readTable(i, d.truth, event.truth, ix.hitOffset[i], ix.hitCount[i]);
+  try {
+    return d.readEvent(i);
+  } catch (const std::bad_alloc&) {
+    throw InputError(d.path, d.index.eventId[i], "the event does not fit in memory");
+  } catch (const std::length_error&) {
+    throw InputError(d.path, d.index.eventId[i], "the event does not fit in memory");
   }
-  if (d.cells.valid()) {
-    d.checkRange(i, "cell", ix.cellOffset[i], ix.cellCount[i], d.cells);
-    d.readTable(i, d.cells, event.cells, ix.cellOffset[i], ix.cellCount[i]);
-  } else if (ix.cellCount[i] != 0) {
-    d.checkRange(i, "cell", ix.cellOffset[i], ix.cellCount[i], d.cells);
-  }
-  if (d.particles.valid()) {
-    d.checkRange(i, "particle", ix.particleOffset[i], ix.particleCount[i], d.particles);
-    d.readTable(i, d.particles, event.particles, ix.particleOffset[i], ix.particleCount[i]);
-  } else if (ix.particleCount[i] != 0) {
-    d.checkRange(i, "particle", ix.particleOffset[i], ix.particleCount[i], d.particles);
-  }
-  validateEvent(event, d.path);
-  return event;
 }
 
 // ---- writer ------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 #include "Hdf5Util.hpp"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "trkaas/core/Error.hpp"
@@ -146,38 +148,47 @@ Handle createColumn(hid_t group, const std::string& name, ElementType type, std:
     H5Pset_deflate(dcpl.get(), static_cast<unsigned>(deflate));
   }
   H5Pset_obj_track_times(dcpl.get(), false);
-  return Handle(H5Dcreate2(group, name.c_str(), fileType(type), space.get(), H5P_DEFAULT,
-                           dcpl.get(), H5P_DEFAULT));
+  Handle dataset(H5Dcreate2(group, name.c_str(), fileType(type), space.get(), H5P_DEFAULT,
+                            dcpl.get(), H5P_DEFAULT));
+  // Capture the HDF5 error text now: closing the property lists would clear it.
+  if (!dataset.valid()) throw Error("cannot create dataset " + name + ": " + errorStack());
+  return dataset;
 }
 
-bool appendColumn(hid_t dataset, ElementType type, const void* data, std::size_t n) {
-  if (n == 0) return true;
+std::string appendColumn(hid_t dataset, ElementType type, const void* data, std::size_t n) {
+  // Every failure returns errorStack() before the local handles close and clear it.
+  if (n == 0) return "";
   const std::int64_t old = columnLength(dataset);
-  if (old < 0) return false;
+  if (old < 0) return "not a one-dimensional dataset";
   const hsize_t newDims[1] = {static_cast<hsize_t>(old) + n};
-  if (H5Dset_extent(dataset, newDims) < 0) return false;
+  if (H5Dset_extent(dataset, newDims) < 0) return "cannot extend: " + errorStack();
   Handle fileSpace(H5Dget_space(dataset));
   const hsize_t start[1] = {static_cast<hsize_t>(old)};
   const hsize_t count[1] = {n};
   if (H5Sselect_hyperslab(fileSpace.get(), H5S_SELECT_SET, start, nullptr, count, nullptr) < 0) {
-    return false;
+    return errorStack();
   }
   Handle memSpace(H5Screate_simple(1, count, nullptr));
-  return H5Dwrite(dataset, memoryType(type), memSpace.get(), fileSpace.get(), H5P_DEFAULT, data) >=
-         0;
+  if (H5Dwrite(dataset, memoryType(type), memSpace.get(), fileSpace.get(), H5P_DEFAULT, data) < 0) {
+    return errorStack();
+  }
+  return "";
 }
 
-bool readColumn(hid_t dataset, ElementType type, void* out, std::uint64_t offset,
-                std::uint64_t count) {
-  if (count == 0) return true;
+std::string readColumn(hid_t dataset, ElementType type, void* out, std::uint64_t offset,
+                       std::uint64_t count) {
+  if (count == 0) return "";
   Handle fileSpace(H5Dget_space(dataset));
   const hsize_t start[1] = {offset};
   const hsize_t cnt[1] = {count};
   if (H5Sselect_hyperslab(fileSpace.get(), H5S_SELECT_SET, start, nullptr, cnt, nullptr) < 0) {
-    return false;
+    return errorStack();
   }
   Handle memSpace(H5Screate_simple(1, cnt, nullptr));
-  return H5Dread(dataset, memoryType(type), memSpace.get(), fileSpace.get(), H5P_DEFAULT, out) >= 0;
+  if (H5Dread(dataset, memoryType(type), memSpace.get(), fileSpace.get(), H5P_DEFAULT, out) < 0) {
+    return errorStack();
+  }
+  return "";
 }
 
 std::int64_t columnLength(hid_t dataset) {
@@ -191,7 +202,9 @@ std::int64_t columnLength(hid_t dataset) {
 Handle createGroup(hid_t parent, const std::string& name) {
   Handle gcpl(H5Pcreate(H5P_GROUP_CREATE));
   H5Pset_obj_track_times(gcpl.get(), false);
-  return Handle(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT));
+  Handle group(H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, gcpl.get(), H5P_DEFAULT));
+  if (!group.valid()) throw Error("cannot create group " + name + ": " + errorStack());
+  return group;
 }
 
 bool exists(hid_t loc, const std::string& path) {
@@ -223,23 +236,51 @@ void writeAttribute(hid_t object, const std::string& name, std::int32_t value) {
   H5Awrite(attr.get(), H5T_NATIVE_INT32, &value);
 }
 
-bool readAttribute(hid_t object, const std::string& name, std::string& value) {
-  if (H5Aexists(object, name.c_str()) <= 0) return false;
-  Handle attr(H5Aopen(object, name.c_str(), H5P_DEFAULT));
+namespace {
+/// Opens a scalar attribute; "" or the reason it cannot be used.
+std::string openScalarAttribute(hid_t object, const std::string& name, Handle& attr) {
+  if (H5Aexists(object, name.c_str()) <= 0) return "is missing";
+  attr = Handle(H5Aopen(object, name.c_str(), H5P_DEFAULT));
+  if (!attr.valid()) return "cannot be opened: " + errorStack();
+  Handle space(H5Aget_space(attr.get()));
+  if (H5Sget_simple_extent_npoints(space.get()) != 1) {
+    return "is not a single value (it has " +
+           std::to_string(H5Sget_simple_extent_npoints(space.get())) + " elements)";
+  }
+  return "";
+}
+}  // namespace
+
+std::string readAttribute(hid_t object, const std::string& name, std::string& value) {
+  Handle attr;
+  std::string why = openScalarAttribute(object, name, attr);
+  if (!why.empty()) return why;
   Handle type(H5Aget_type(attr.get()));
-  if (H5Tget_class(type.get()) != H5T_STRING || H5Tis_variable_str(type.get()) > 0) return false;
+  if (H5Tget_class(type.get()) != H5T_STRING) return "is not a string";
+  if (H5Tis_variable_str(type.get()) > 0) {
+    // Variable-length string, as h5py writes by default.
+    Handle memType(H5Tcopy(H5T_C_S1));
+    H5Tset_size(memType.get(), H5T_VARIABLE);
+    char* text = nullptr;
+    if (H5Aread(attr.get(), memType.get(), &text) < 0) return "cannot be read: " + errorStack();
+    value.assign(text != nullptr ? text : "");
+    H5free_memory(text);
+    return "";
+  }
   std::vector<char> buffer(H5Tget_size(type.get()) + 1, '\0');
-  if (H5Aread(attr.get(), type.get(), buffer.data()) < 0) return false;
+  if (H5Aread(attr.get(), type.get(), buffer.data()) < 0) return "cannot be read: " + errorStack();
   value.assign(buffer.data());
-  return true;
+  return "";
 }
 
-bool readAttribute(hid_t object, const std::string& name, std::int32_t& value) {
-  if (H5Aexists(object, name.c_str()) <= 0) return false;
-  Handle attr(H5Aopen(object, name.c_str(), H5P_DEFAULT));
+std::string readAttribute(hid_t object, const std::string& name, std::int64_t& value) {
+  Handle attr;
+  std::string why = openScalarAttribute(object, name, attr);
+  if (!why.empty()) return why;
   Handle type(H5Aget_type(attr.get()));
-  if (H5Tget_class(type.get()) != H5T_INTEGER) return false;
-  return H5Aread(attr.get(), H5T_NATIVE_INT32, &value) >= 0;
+  if (H5Tget_class(type.get()) != H5T_INTEGER) return "is not an integer";
+  if (H5Aread(attr.get(), H5T_NATIVE_INT64, &value) < 0) return "cannot be read: " + errorStack();
+  return "";
 }
 
 Handle fileAccessProperties() {
@@ -254,7 +295,10 @@ Handle fileAccessProperties() {
 /// Opens an HDF5 file read-only with checks that say what is wrong.
 Handle openForReading(const std::string& path) {
   silenceErrors();
-  if (!fileExists(path)) throw InputError(path, InputError::kNoEvent, "no such file");
+  if (!fileExists(path)) {
+    throw InputError(path, InputError::kNoEvent,
+                     isDirectory(path) ? "is a directory, not a file" : "no such file");
+  }
   const htri_t isHdf5 = H5Fis_hdf5(path.c_str());
   if (isHdf5 <= 0) {
     throw InputError(
@@ -273,18 +317,23 @@ Handle openForReading(const std::string& path) {
 void checkFormat(hid_t file, const std::string& path, const char* expectedFormat,
                  std::int32_t expectedVersion) {
   std::string format;
-  if (!readAttribute(file, "format", format)) {
+  std::string why = readAttribute(file, "format", format);
+  if (why == "is missing") {
     throw InputError(
         path, InputError::kNoEvent,
         std::string("not a ") + expectedFormat + " file: the root attribute 'format' is missing");
+  }
+  if (!why.empty()) {
+    throw InputError(path, InputError::kNoEvent, "the root attribute 'format' " + why);
   }
   if (format != expectedFormat) {
     throw InputError(path, InputError::kNoEvent,
                      "format is '" + format + "', expected '" + expectedFormat + "'");
   }
-  std::int32_t version = 0;
-  if (!readAttribute(file, "schema_version", version)) {
-    throw InputError(path, InputError::kNoEvent, "the root attribute 'schema_version' is missing");
+  std::int64_t version = 0;
+  why = readAttribute(file, "schema_version", version);
+  if (!why.empty()) {
+    throw InputError(path, InputError::kNoEvent, "the root attribute 'schema_version' " + why);
   }
   if (version != expectedVersion) {
     throw InputError(path, InputError::kNoEvent,
@@ -310,9 +359,10 @@ void finishFile(Handle& file, const std::string& partPath, const std::string& pa
   if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) {
     throw Error("cannot flush '" + partPath + "': " + errorStack());
   }
-  file.reset();
+  const hid_t id = file.release();
+  if (H5Fclose(id) < 0) throw Error("cannot close '" + partPath + "': " + errorStack());
   if (std::rename(partPath.c_str(), path.c_str()) != 0) {
-    throw Error("cannot rename '" + partPath + "' to '" + path + "'");
+    throw Error("cannot rename '" + partPath + "' to '" + path + "': " + std::strerror(errno));
   }
 }
 

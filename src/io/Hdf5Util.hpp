@@ -31,6 +31,12 @@ class Handle {
   Handle& operator=(const Handle&) = delete;
 
   hid_t get() const { return m_id; }
+  /// Gives up ownership (for closing by hand, with its error checked).
+  hid_t release() {
+    const hid_t id = m_id;
+    m_id = H5I_INVALID_HID;
+    return id;
+  }
   bool valid() const { return m_id >= 0; }
   void reset();
 
@@ -71,18 +77,18 @@ bool typeMatches(hid_t dataset, ElementType type);
 
 /// Creates an empty extendible 1-D dataset with the given chunk size and deflate level
 /// (0 = none; shuffle is on whenever deflate is). Object time stamps are off so that
-/// the same content gives the same bytes.
+/// the same content gives the same bytes. Throws Error with HDF5's reason.
 Handle createColumn(hid_t group, const std::string& name, ElementType type, std::size_t chunk,
                     int deflate);
-/// Appends n elements to a 1-D extendible dataset. Returns false on HDF5 failure.
-bool appendColumn(hid_t dataset, ElementType type, const void* data, std::size_t n);
-/// Reads elements [offset, offset+count) of a 1-D dataset into out. Returns false on failure.
-bool readColumn(hid_t dataset, ElementType type, void* out, std::uint64_t offset,
-                std::uint64_t count);
+/// Appends n elements to a 1-D extendible dataset. Returns "" or HDF5's reason for failing.
+std::string appendColumn(hid_t dataset, ElementType type, const void* data, std::size_t n);
+/// Reads elements [offset, offset+count) of a 1-D dataset into out. Returns "" or the reason.
+std::string readColumn(hid_t dataset, ElementType type, void* out, std::uint64_t offset,
+                       std::uint64_t count);
 /// Number of elements of a 1-D dataset; -1 if it is not 1-D or cannot be queried.
 std::int64_t columnLength(hid_t dataset);
 
-/// Creates a group without time stamps.
+/// Creates a group without time stamps; throws Error with HDF5's reason.
 Handle createGroup(hid_t parent, const std::string& name);
 /// True if `path` (e.g. "/hits/x") exists as a link below `loc`.
 bool exists(hid_t loc, const std::string& path);
@@ -90,9 +96,11 @@ bool exists(hid_t loc, const std::string& path);
 /// Writes/reads scalar attributes on an object.
 void writeAttribute(hid_t object, const std::string& name, const std::string& value);
 void writeAttribute(hid_t object, const std::string& name, std::int32_t value);
-/// Returns false if the attribute is missing or not of the requested kind.
-bool readAttribute(hid_t object, const std::string& name, std::string& value);
-bool readAttribute(hid_t object, const std::string& name, std::int32_t& value);
+/// Reads a single-valued attribute (fixed- or variable-length string; any integer).
+/// Returns "" on success, else why not, to follow the attribute's name in a message
+/// ("is missing", "is not a string", "is not a single value (...)").
+std::string readAttribute(hid_t object, const std::string& name, std::string& value);
+std::string readAttribute(hid_t object, const std::string& name, std::int64_t& value);
 
 /// File access properties used for every file: tolerate file systems without flock.
 Handle fileAccessProperties();

@@ -56,6 +56,13 @@ TracksFileReader::TracksFileReader(const std::string& path) : m_impl(std::make_u
   }
   h5::ColumnGroup indexGroup = h5::ColumnGroup::open<TrackIndexRows>(d.file.get(), "index", path);
   d.tracks = h5::ColumnGroup::open<Tracks>(d.file.get(), "tracks", path);
+  if (indexGroup.rows() > d.tracks.rows()) {
+    // Every event has at least one hit: a longer index is damaged.
+    throw InputError(path, InputError::kNoEvent,
+                     "the index has " + std::to_string(indexGroup.rows()) +
+                         " events but /tracks only " + std::to_string(d.tracks.rows()) +
+                         " rows: the index is damaged");
+  }
   const std::string error = indexGroup.read(d.index, 0, indexGroup.rows());
   if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
   d.positionOf = h5::positionsOf(d.index.eventId, path);
@@ -82,17 +89,20 @@ Tracks TracksFileReader::read(std::size_t i) const {
   }
   const std::int64_t offset = d.index.offset[i];
   const std::int64_t count = d.index.count[i];
-  if (offset < 0 || count < 0 || offset + count > d.tracks.rows()) {
+  const std::int64_t rows = d.tracks.rows();
+  // Written so that no sum can overflow, whatever a damaged index holds.
+  if (offset < 0 || count < 0 || offset > rows || count > rows - offset) {
     throw InputError(d.path, d.index.eventId[i],
-                     "index points outside the tables: rows [" + std::to_string(offset) + ", " +
-                         std::to_string(offset + count) + ") but /tracks has " +
-                         std::to_string(d.tracks.rows()) + " rows");
+                     "index points outside the tables: " + std::to_string(count) +
+                         " rows from row " + std::to_string(offset) + " but /tracks has " +
+                         std::to_string(rows) + " rows");
   }
   Tracks tracks;
   tracks.eventId = d.index.eventId[i];
   const std::string error =
       d.tracks.read(tracks, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(count));
   if (!error.empty()) throw InputError(d.path, d.index.eventId[i], error);
+  validateTracks(tracks, d.path);
   return tracks;
 }
 
@@ -141,22 +151,8 @@ void TracksFileWriter::append(const Tracks& tracks) {
                 why);
   };
   if (d.closed) fail("append after close");
-  if (tracks.hitId.size() != tracks.label.size()) {
-    fail(std::to_string(tracks.hitId.size()) + " hit ids but " +
-         std::to_string(tracks.label.size()) + " labels");
-  }
   if (d.seen.count(tracks.eventId) != 0) fail("event was already written");
-  std::unordered_set<std::int64_t> hits;
-  hits.reserve(tracks.size() * 2);
-  for (std::size_t i = 0; i < tracks.size(); ++i) {
-    if (!hits.insert(tracks.hitId[i]).second) {
-      fail("duplicate hit id " + std::to_string(tracks.hitId[i]));
-    }
-    if (tracks.label[i] < Tracks::kNoTrack) {
-      fail("hit " + std::to_string(tracks.hitId[i]) + " has label " +
-           std::to_string(tracks.label[i]) + " (labels are >= 0, or -1 for no track)");
-    }
-  }
+  validateTracks(tracks, d.path);
   TrackIndexRows row;
   row.eventId.push_back(tracks.eventId);
   row.offset.push_back(d.tracks.rows());

@@ -256,9 +256,8 @@ TEST_CASE("event file: index pointing outside the tables", "[eventfile][bad]") {
   REQUIRE_NOTHROW(reader.read(0));
   REQUIRE_THROWS_WITH(reader.read(1), "file '" + path +
                                           "', event 110: index points outside the tables: "
-                                          "hit rows [" +
-                                          std::to_string(hitRows - 3) + ", " +
-                                          std::to_string(hitRows - 3 + 80) + ") but /hits has " +
+                                          "80 hit rows from row " +
+                                          std::to_string(hitRows - 3) + " but /hits has " +
                                           std::to_string(hitRows) + " rows");
   REQUIRE_NOTHROW(reader.read(2));
 }
@@ -307,4 +306,153 @@ TEST_CASE("event file: duplicate event ids in the index", "[eventfile][bad]") {
     overwriteElement<std::int64_t>(file, "/index/event_id", 2, 100, H5T_NATIVE_INT64);
   });
   REQUIRE_THAT(errorOf(path), HasSubstring("event 100: event id appears twice"));
+}
+
+TEST_CASE("event file: index counts that would overflow or are negative", "[eventfile][bad]") {
+  const std::string path = writeSample("overflow.h5");
+  editFile(path, [](hid_t file) {
+    overwriteElement<std::int64_t>(file, "/index/hit_offset", 0, 1, H5T_NATIVE_INT64);
+    overwriteElement<std::int64_t>(file, "/index/hit_count", 0,
+                                   std::numeric_limits<std::int64_t>::max(), H5T_NATIVE_INT64);
+    overwriteElement<std::int64_t>(file, "/index/hit_count", 1, -4, H5T_NATIVE_INT64);
+  });
+  EventFileReader reader(path);
+  REQUIRE_THROWS_WITH(reader.read(0), HasSubstring("event 100: index points outside the tables"));
+  REQUIRE_THROWS_WITH(reader.read(1), HasSubstring("event 110: index points outside the tables"));
+  REQUIRE_NOTHROW(reader.read(2));
+}
+
+TEST_CASE("event file: an index longer than the hit table", "[eventfile][bad]") {
+  const std::string path = writeSample("longindex.h5");
+  editFile(path, [](hid_t file) {
+    const hsize_t rows[1] = {datasetRows(file, "/hits/hit_id") + 5};
+    for (const char* name : {"event_id", "hit_offset", "hit_count", "cell_offset", "cell_count",
+                             "particle_offset", "particle_count"}) {
+      const hid_t d = H5Dopen2(file, (std::string("/index/") + name).c_str(), H5P_DEFAULT);
+      REQUIRE(H5Dset_extent(d, rows) >= 0);
+      H5Dclose(d);
+    }
+  });
+  REQUIRE_THAT(errorOf(path), HasSubstring("the index is damaged"));
+}
+
+TEST_CASE("event file: a table the index counts but the file lacks", "[eventfile][bad]") {
+  const std::string path = tmpPath("nocells.h5");
+  {
+    EventFileWriter writer(path);
+    writer.append(makeEvent(1, 20, 1u, true, false, false));
+    writer.close();
+  }
+  editFile(path, [](hid_t file) {
+    overwriteElement<std::int64_t>(file, "/index/cell_count", 0, 3, H5T_NATIVE_INT64);
+  });
+  REQUIRE(errorOf(path) == "file '" + path +
+                               "', event 1: the index gives 3 cell rows but the file has no "
+                               "cell table");
+}
+
+TEST_CASE("event file: root attributes of the wrong shape or type", "[eventfile][bad]") {
+  const std::string path = writeSample("attrs.h5");
+  SECTION("an array where one value belongs") {
+    editFile(path, [](hid_t file) {
+      REQUIRE(H5Adelete(file, "schema_version") >= 0);
+      const hsize_t dims[1] = {1000};
+      const hid_t space = H5Screate_simple(1, dims, nullptr);
+      const hid_t attr =
+          H5Acreate2(file, "schema_version", H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT);
+      std::vector<std::int32_t> ones(1000, 1);
+      H5Awrite(attr, H5T_NATIVE_INT32, ones.data());
+      H5Aclose(attr);
+      H5Sclose(space);
+    });
+    REQUIRE(errorOf(path) == "file '" + path +
+                                 "': the root attribute 'schema_version' is not a single value "
+                                 "(it has 1000 elements)");
+  }
+  SECTION("a float version") {
+    editFile(path, [](hid_t file) {
+      REQUIRE(H5Adelete(file, "schema_version") >= 0);
+      const hid_t space = H5Screate(H5S_SCALAR);
+      const hid_t attr =
+          H5Acreate2(file, "schema_version", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+      const double v = 1.0;
+      H5Awrite(attr, H5T_NATIVE_DOUBLE, &v);
+      H5Aclose(attr);
+      H5Sclose(space);
+    });
+    REQUIRE_THAT(errorOf(path), HasSubstring("'schema_version' is not an integer"));
+  }
+  SECTION("a variable-length format string, as h5py writes, is accepted") {
+    editFile(path, [](hid_t file) {
+      REQUIRE(H5Adelete(file, "format") >= 0);
+      const hid_t type = H5Tcopy(H5T_C_S1);
+      H5Tset_size(type, H5T_VARIABLE);
+      const hid_t space = H5Screate(H5S_SCALAR);
+      const hid_t attr = H5Acreate2(file, "format", type, space, H5P_DEFAULT, H5P_DEFAULT);
+      const char* text = kEventFileFormat;
+      H5Awrite(attr, type, &text);
+      H5Aclose(attr);
+      H5Sclose(space);
+      H5Tclose(type);
+    });
+    REQUIRE(errorOf(path) == "no error");
+    REQUIRE(readFileFormat(path) == kEventFileFormat);
+  }
+}
+
+TEST_CASE("event file: non-finite truth or particle values", "[eventfile][bad]") {
+  const std::string path = writeSample("nantruth.h5");
+  editFile(path, [](hid_t file) {
+    overwriteElement(file, "/truth/tpx", 2, std::numeric_limits<float>::infinity(),
+                     H5T_NATIVE_FLOAT);
+    // Event 1's particles start after event 0's 6 (50 hits / 10 + 1).
+    overwriteElement(file, "/particles/vz", 7, std::numeric_limits<float>::quiet_NaN(),
+                     H5T_NATIVE_FLOAT);
+  });
+  EventFileReader reader(path);
+  REQUIRE_THROWS_WITH(reader.read(0), HasSubstring("event 100: truth of hit") &&
+                                          HasSubstring("(row 2) has a non-finite value"));
+  REQUIRE_THROWS_WITH(reader.read(1), HasSubstring("event 110: particle") &&
+                                          HasSubstring("(row 1) has a non-finite vertex"));
+}
+
+TEST_CASE("event file: a directory is not a file", "[eventfile][bad]") {
+  const std::string dir = tmpPath("");
+  REQUIRE_THAT(errorOf(dir), HasSubstring("is a directory, not a file"));
+}
+
+TEST_CASE("event files are chunked and compressed as documented", "[eventfile]") {
+  for (int level : {0, 1, 6}) {
+    const std::string path = tmpPath("layout" + std::to_string(level) + ".h5");
+    {
+      EventFileWriter::Config config;
+      config.deflateLevel = level;
+      config.chunkRows = 2048;
+      EventFileWriter writer(path, config);
+      writer.append(makeEvent(1, 5000, 1u, true, false, false));
+      writer.close();
+    }
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    for (const char* name : {"/hits/x", "/hits/hit_id", "/truth/weight"}) {
+      INFO(name << " at deflate " << level);
+      const hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+      const hid_t dcpl = H5Dget_create_plist(d);
+      REQUIRE(H5Pget_layout(dcpl) == H5D_CHUNKED);
+      hsize_t chunk[1] = {0};
+      REQUIRE(H5Pget_chunk(dcpl, 1, chunk) == 1);
+      REQUIRE(chunk[0] == 2048);
+      const int filters = H5Pget_nfilters(dcpl);
+      REQUIRE(filters == (level > 0 ? 2 : 0));  // shuffle + deflate
+      if (level > 0) {
+        unsigned flags = 0, values[1] = {0};
+        std::size_t n = 1;
+        REQUIRE(H5Pget_filter2(dcpl, 1, &flags, &n, values, 0, nullptr, nullptr) ==
+                H5Z_FILTER_DEFLATE);
+        REQUIRE(values[0] == static_cast<unsigned>(level));
+      }
+      H5Pclose(dcpl);
+      H5Dclose(d);
+    }
+    H5Fclose(file);
+  }
 }

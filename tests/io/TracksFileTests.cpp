@@ -1,3 +1,6 @@
+#include <hdf5.h>
+
+#include <limits>
 #include <random>
 
 #include "IoTestUtil.hpp"
@@ -78,4 +81,40 @@ TEST_CASE("an event file is not a tracks file", "[tracksfile]") {
                       "file '" + path + "': format is 'trkaas-events', expected 'trkaas-tracks'");
   REQUIRE_THROWS_WITH(TracksFileReader(tmpPath("nope.h5")),
                       "file '" + tmpPath("nope.h5") + "': no such file");
+}
+
+TEST_CASE("tracks file reader checks what the writer checks", "[tracksfile][bad]") {
+  const std::string path = tmpPath("damaged_tracks.h5");
+  {
+    TracksFileWriter writer(path);
+    writer.append(makeTracks(1, 10, 1u));
+    writer.append(makeTracks(2, 10, 2u));
+    writer.close();
+  }
+  const auto edit = [&](const char* dataset, hsize_t row, std::int64_t value) {
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t d = H5Dopen2(file, dataset, H5P_DEFAULT);
+    const hid_t space = H5Dget_space(d);
+    const hsize_t start[1] = {row}, count[1] = {1};
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    const hid_t mem = H5Screate_simple(1, count, nullptr);
+    REQUIRE(H5Dwrite(d, H5T_NATIVE_INT64, mem, space, H5P_DEFAULT, &value) >= 0);
+    H5Sclose(mem);
+    H5Sclose(space);
+    H5Dclose(d);
+    H5Fclose(file);
+  };
+  const Tracks first = TracksFileReader(path).read(0);
+  edit("/tracks/hit_id", 4, first.hitId[3]);  // duplicate hit in event 1
+  edit("/tracks/track_id", 12, -5);           // bad label in event 2
+  {
+    TracksFileReader reader(path);
+    REQUIRE_THROWS_WITH(reader.read(0), "file '" + path + "', event 1: duplicate hit id " +
+                                            std::to_string(first.hitId[3]) + " (row 4)");
+    REQUIRE_THROWS_WITH(reader.read(1),
+                        HasSubstring("event 2: hit") && HasSubstring("has label -5"));
+  }
+  edit("/index/count", 1, std::numeric_limits<std::int64_t>::max());
+  REQUIRE_THROWS_WITH(TracksFileReader(path).read(1),
+                      HasSubstring("event 2: index points outside the tables"));
 }

@@ -105,6 +105,11 @@ struct Tracks {
 /// `source` (usually the file) and the event id.
 void validateEvent(const Event& event, const std::string& source);
 
+/// Checks a track-finding result: at least one hit, as many labels as hit ids, hit ids
+/// unique, labels >= 0 or Tracks::kNoTrack. Throws trkaas::InputError naming `source` and the
+/// event.
+void validateTracks(const Tracks& tracks, const std::string& source);
+
 /// Transverse momentum of particle i, GeV.
 float particlePt(const Particles& particles, std::size_t i);
 

@@ -58,5 +58,7 @@ void splitCsv(std::string_view line, std::vector<std::string_view>& fields);
 
 /// True if a file exists and is a regular file.
 bool fileExists(const std::string& path);
+/// True if `path` is a directory.
+bool isDirectory(const std::string& path);
 
 }  // namespace trkaas
