@@ -25,17 +25,13 @@ struct ConvertOptions {
   int deflate = 1;
 };
 
-bool isDirectory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 bool endsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 void refuseToOverwrite(const ConvertOptions& o) {
+  if (isDirectory(o.output)) throw Error("output '" + o.output + "' is a directory");
   if (fileExists(o.output) && !o.force) {
     throw Error("output '" + o.output + "' exists; use --force to overwrite it");
   }
@@ -68,7 +64,13 @@ void trackmlToEvents(const ConvertOptions& o) {
   std::size_t skipped = 0;
   for (std::size_t i = 0; i < prefixes.size(); ++i) {
     try {
-      writer.append(readTrackMLEvent(prefixes[i]));
+      const Event event = readTrackMLEvent(prefixes[i]);
+      try {
+        writer.append(event);
+      } catch (const InputError& e) {
+        // The problem lies in this input event, not in the output file.
+        throw InputError(prefixes[i], e.event(), e.reason());
+      }
     } catch (const InputError& e) {
       skipOrRethrow(o, e, skipped);
     }

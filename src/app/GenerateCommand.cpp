@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -40,6 +41,9 @@ struct GenerateOptions {
 
 using Clock = std::chrono::steady_clock;
 
+/// More generator threads than this is a typo, not a machine.
+constexpr int kMaxThreads = 1024;
+
 double secondsSince(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -54,6 +58,16 @@ void runGenerate(const GenerateOptions& o) {
   if (o.pixelOnly) config.volumes = {7, 8, 9};
   if (!o.volumes.empty()) config.volumes = o.volumes;
   if (o.events <= 0) throw Error("--events must be positive, got " + std::to_string(o.events));
+  if (o.firstEventId < 0 ||
+      o.firstEventId > std::numeric_limits<std::int64_t>::max() - (o.events - 1)) {
+    throw Error("--first-event-id must be >= 0 and leave room for " + std::to_string(o.events) +
+                " ids, got " + std::to_string(o.firstEventId));
+  }
+  if (o.threads < 0 || o.threads > kMaxThreads) {
+    throw Error("--threads must be between 1 and " + std::to_string(kMaxThreads) + ", got " +
+                std::to_string(o.threads));
+  }
+  if (isDirectory(o.out)) throw Error("output '" + o.out + "' is a directory");
   if (fileExists(o.out) && !o.force) {
     throw Error("output '" + o.out + "' exists; use --force to overwrite it");
   }

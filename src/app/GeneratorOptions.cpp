@@ -48,6 +48,8 @@ std::map<std::string, Setter> generatorKeys(GeneratorConfig& c) {
       {"step_length", set(c.stepLength)},
       {"max_turns", set(c.maxTurns)},
       {"max_path_length", set(c.maxPathLength)},
+      {"envelope_r", set(c.envelopeR)},
+      {"envelope_z", set(c.envelopeZ)},
   };
 }
 

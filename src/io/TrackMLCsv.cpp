@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -534,16 +535,21 @@ void writeTrackMLEvent(const Event& event, const std::string& directory, bool gz
 }
 
 TrackMLSubmissionWriter::TrackMLSubmissionWriter(const std::string& path, bool gzip)
-    : m_path(path), m_writer(std::make_unique<TextWriter>(path, gzip)) {
+    : m_path(path), m_writer(std::make_unique<TextWriter>(path + ".part", gzip)) {
   m_writer->write("event_id,hit_id,track_id\n");
 }
 
 TrackMLSubmissionWriter::~TrackMLSubmissionWriter() {
+  if (!m_writer) return;
+  // Not closed: an error stopped the writing. A partial submission must not look whole.
   try {
-    close();
+    m_writer->close();
   } catch (const std::exception& e) {
     logger().error("{}", e.what());
   }
+  m_writer.reset();
+  std::remove((m_path + ".part").c_str());
+  logger().warn("submission '{}' was not finished; removed '{}.part'", m_path, m_path);
 }
 
 void TrackMLSubmissionWriter::write(const Tracks& tracks) {
@@ -569,6 +575,10 @@ void TrackMLSubmissionWriter::close() {
   if (!m_writer) return;
   std::unique_ptr<TextWriter> writer = std::move(m_writer);
   writer->close();
+  const std::string part = m_path + ".part";
+  if (std::rename(part.c_str(), m_path.c_str()) != 0) {
+    throw Error("cannot rename '" + part + "' to '" + m_path + "': " + std::strerror(errno));
+  }
 }
 
 }  // namespace trkaas

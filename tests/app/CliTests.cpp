@@ -99,6 +99,17 @@ TEST_CASE("generate refuses to overwrite without --force and checks its options"
   r = runCli("generate -n 1 --volumes 7,99 -f -o " + out);
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("99"));
+  r = runCli("generate -n 2 --first-event-id 9223372036854775807 -f -o " + out);
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("--first-event-id must be >= 0 and leave room for 2"));
+  r = runCli("generate -n 2 --first-event-id -1 -f -o " + out);
+  REQUIRE(r.code == 1);
+  r = runCli("generate -n 2 -j 100000 -f -o " + out);
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("--threads must be between 1 and"));
+  r = runCli("generate -n 1 -f -o " + std::string(TRKAAS_TEST_TMP));
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("is a directory"));
 }
 
 TEST_CASE("generate reads a YAML config and names unknown keys", "[cli]") {
@@ -189,6 +200,13 @@ TEST_CASE("convert and inspect name the file on bad input", "[cli]") {
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("skipped 1"));
   REQUIRE(EventFileReader(tmp("mixed.h5")).numEvents() == 1);
+  // An event whose tables differ from the first event's is named by its own file.
+  std::ofstream(dir + "/event000000002-hits.csv")
+      << "hit_id,x,y,z,volume_id,layer_id,module_id\n1,1,2,3,8,2,1\n";
+  std::ofstream(dir + "/event000000002-cells.csv") << "hit_id,ch0,ch1,value\n1,3,4,0.5\n";
+  r = runCli("convert -f " + dir + " " + tmp("mixed.h5"));
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("event000000002', event 2: has cells, unlike the first"));
 }
 
 TEST_CASE("inspect summarises events and tracks", "[cli]") {

@@ -442,3 +442,16 @@ TEST_CASE("events are never empty, even at very low pile-up in one volume", "[si
     REQUIRE(sameEvent(e, generator.generate(id)));  // the redraw is deterministic too
   }
 }
+
+TEST_CASE("pile-up 200 gives on the order of 100k hits over the full detector",
+          "[sim][generator]") {
+  GeneratorConfig c;
+  c.pileup = 200;
+  c.fixedPileup = true;
+  c.seed = 5;
+  const Event e = EventGenerator(detector(), c).generate(0);
+  // TrackML's pile-up-200 ttbar events hold 100-120k hits.
+  CHECK(e.hits.size() > 80000);
+  CHECK(e.hits.size() < 130000);
+  CHECK(e.particles.size() > 5000);
+}

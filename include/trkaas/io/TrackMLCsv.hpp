@@ -59,10 +59,11 @@ void writeTrackMLEvent(const Event& event, const std::string& directory, bool gz
 /// what the tracks hold; the TrackML score gives such a catch-all track no credit.
 class TrackMLSubmissionWriter {
  public:
-  /// Opens `path` (gzip-compressed when `gzip`) and writes the header. Throws Error if the
-  /// file cannot be opened.
+  /// Opens `path` (gzip-compressed when `gzip`) and writes the header. The file is written
+  /// as `path + ".part"` and renamed by close(), so a file under its final name is whole.
+  /// Throws Error if the file cannot be opened.
   TrackMLSubmissionWriter(const std::string& path, bool gzip);
-  /// Closes the file if close() was not called; errors can then only be logged.
+  /// Without close() (an error on the way), removes the ".part" file and logs a warning.
   ~TrackMLSubmissionWriter();
   TrackMLSubmissionWriter(const TrackMLSubmissionWriter&) = delete;
   TrackMLSubmissionWriter& operator=(const TrackMLSubmissionWriter&) = delete;

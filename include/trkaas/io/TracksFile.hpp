@@ -40,9 +40,12 @@ class TracksFileReader {
 class TracksFileWriter {
  public:
   struct Config {
+    /// Rows per HDF5 chunk: the unit of compression and of reading.
     std::size_t chunkRows = 16384;
+    /// Deflate level 0-9 (0: uncompressed); shuffle is used whenever compressing.
     int deflateLevel = 1;
   };
+  /// Throws trkaas::Error if the file cannot be created or the config is invalid.
   TracksFileWriter(const std::string& path, Config config);
   explicit TracksFileWriter(const std::string& path);
   ~TracksFileWriter();
