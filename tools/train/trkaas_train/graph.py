@@ -1,0 +1,113 @@
+"""Fixed-radius neighbour search (cell list) and connected components, numpy only."""
+import numpy as np
+
+_EMPTY = np.zeros((2, 0), dtype=np.int64)
+
+
+def radius_graph(y, r, k, chunk=4096):
+    """Undirected radius graph on points y[N,D]: for each point, its neighbours closer than r
+    (Euclidean, self excluded), of which only the k nearest are kept; the union over points is
+    returned as i64[2,E] with i < j, no duplicates, sorted by (i, j).
+
+    Cells of side r on the 3 leading principal axes of y (a rotation, so distances are
+    unchanged); the 27 neighbouring cells give candidates, whose full-D distance decides."""
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    n = y.shape[0]
+    if n < 2 or k <= 0:
+        return _EMPTY.copy()
+    c = y.astype(np.float64) - y.mean(0, dtype=np.float64)
+    nd = min(3, y.shape[1])
+    if y.shape[1] > nd:
+        w, v = np.linalg.eigh(c.T @ c)
+        p = c @ v[:, ::-1][:, :nd]
+    else:
+        p = c
+    cell = np.floor((p - p.min(0)) / r).astype(np.int64) + 1  # padding of one cell
+    dims = cell.max(0) + 2
+    mult = np.ones(nd, dtype=np.int64)
+    for d in range(nd - 2, -1, -1):
+        mult[d] = mult[d + 1] * dims[d + 1]
+    key = cell @ mult
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
+    offs = np.array(np.meshgrid(*[[-1, 0, 1]] * nd, indexing="ij")).reshape(nd, -1).T @ mult
+    r2 = np.float32(r) * np.float32(r)
+    src_all, dst_all = [], []
+    for q0 in range(0, n, chunk):
+        q = np.arange(q0, min(n, q0 + chunk))
+        qk = key[q][:, None] + offs[None, :]
+        st = np.searchsorted(skey, qk, "left").ravel()
+        en = np.searchsorted(skey, qk, "right").ravel()
+        cnt = en - st
+        tot = int(cnt.sum())
+        if tot == 0:
+            continue
+        qi = np.repeat(np.repeat(q, len(offs)), cnt)
+        csum = np.cumsum(cnt) - cnt
+        pos = np.arange(tot) - np.repeat(csum - st, cnt)
+        cj = order[pos]
+        keep = qi != cj
+        qi, cj = qi[keep], cj[keep]
+        diff = y[qi] - y[cj]
+        d2 = np.einsum("ij,ij->i", diff, diff)
+        keep = d2 < r2
+        qi, cj, d2 = qi[keep], cj[keep], d2[keep]
+        if len(qi) == 0:
+            continue
+        o = np.lexsort((cj, d2, qi))  # per query, nearest first (ties by index)
+        qi, cj = qi[o], cj[o]
+        first = np.searchsorted(qi, qi, "left")
+        rank = np.arange(len(qi)) - first
+        keep = rank < k
+        src_all.append(qi[keep])
+        dst_all.append(cj[keep])
+    if not src_all:
+        return _EMPTY.copy()
+    a = np.concatenate(src_all)
+    b = np.concatenate(dst_all)
+    i, j = np.minimum(a, b), np.maximum(a, b)
+    code = np.unique(i.astype(np.int64) * n + j)
+    return np.stack([code // n, code % n]).astype(np.int64)
+
+
+def radius_graph_brute(y, r, k):
+    """Reference implementation (O(N^2)), same definition as radius_graph."""
+    y = np.asarray(y, dtype=np.float32)
+    n = len(y)
+    edges = set()
+    for i in range(n):
+        diff = y - y[i]
+        d2 = np.einsum("ij,ij->i", diff, diff)
+        cand = [j for j in range(n) if j != i and d2[j] < np.float32(r) * np.float32(r)]
+        cand.sort(key=lambda j: (d2[j], j))
+        for j in cand[:k]:
+            edges.add((min(i, j), max(i, j)))
+    if not edges:
+        return _EMPTY.copy()
+    e = np.array(sorted(edges), dtype=np.int64).T
+    return e
+
+
+def connected_components(n, edge_index, min_size=1):
+    """Label per node: components of the edge list, labelled 0..T-1 in order of their smallest
+    node; nodes of components smaller than min_size get -1."""
+    parent = np.arange(n, dtype=np.int64)
+    if edge_index.shape[1] > 0:
+        a, b = edge_index[0].astype(np.int64), edge_index[1].astype(np.int64)
+        while True:
+            pa, pb = parent[a], parent[b]
+            lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
+            diff = lo != hi
+            if not diff.any():
+                break
+            np.minimum.at(parent, hi[diff], lo[diff])
+            while True:  # pointer jumping to the roots
+                nxt = parent[parent]
+                if np.array_equal(nxt, parent):
+                    break
+                parent = nxt
+    roots, inv, cnt = np.unique(parent, return_inverse=True, return_counts=True)
+    big = cnt >= min_size
+    newid = np.full(len(roots), -1, dtype=np.int64)
+    newid[big] = np.arange(int(big.sum()))
+    return newid[inv]

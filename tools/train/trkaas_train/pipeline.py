@@ -1,0 +1,98 @@
+"""Inference with (scripted or eager) models: the same chain as the C++ pipeline."""
+import time
+
+import numpy as np
+import torch
+
+from . import data, graph, metrics
+
+
+def edge_scores(model, x, edge_index, chunk=400_000):
+    """sigmoid(model(x, edge_index)) in edge chunks, numpy f32[E]."""
+    e = edge_index.shape[1]
+    out = np.zeros(e, np.float32)
+    with torch.no_grad():
+        for a in range(0, e, chunk):
+            ei = torch.from_numpy(np.ascontiguousarray(edge_index[:, a:a + chunk]))
+            out[a:a + chunk] = torch.sigmoid(model(x, ei)).numpy()
+    return out
+
+
+def gnn_scores(model, x, edge_index):
+    if edge_index.shape[1] == 0:
+        return np.zeros(0, np.float32)
+    with torch.no_grad():
+        return torch.sigmoid(model(x, torch.from_numpy(np.ascontiguousarray(edge_index)))).numpy()
+
+
+def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
+    """models: dict embedding/filter/gnn; cfg: dict radius, k, filter_cut, gnn_cut,
+    min_track_size. Returns a dict of numpy results and stage times."""
+    t = {}
+    feats = data.features(ev)
+    x = torch.from_numpy(feats)
+    t0 = time.time()
+    with torch.no_grad():
+        y = models["embedding"](x).numpy()
+    t["embedding"] = time.time() - t0
+    t0 = time.time()
+    g = graph.radius_graph(y, cfg["radius"], cfg["k"])
+    t["graph"] = time.time() - t0
+    res = {"x": x, "graph": g, "times": t}
+    if "filter" not in stages:
+        return res
+    t0 = time.time()
+    fs = edge_scores(models["filter"], x, g)
+    t["filter"] = time.time() - t0
+    res["filter_scores"] = fs
+    fe = g[:, fs > cfg["filter_cut"]]
+    res["filtered"] = fe
+    if "gnn" not in stages:
+        return res
+    t0 = time.time()
+    gs = gnn_scores(models["gnn"], x, fe)
+    t["gnn"] = time.time() - t0
+    res["gnn_scores"] = gs
+    t0 = time.time()
+    ge = fe[:, gs > cfg["gnn_cut"]]
+    res["labels"] = graph.connected_components(len(feats), ge, cfg["min_track_size"])
+    t["tracks"] = time.time() - t0
+    res["kept"] = ge
+    return res
+
+
+def pt_lookup(ev):
+    ids, pt = data.particle_pt(ev)
+    return lambda q: data.lookup(ids, pt, q, 0.0)
+
+
+def evaluate_events(models, cfg, events, log=print):
+    """Edge and track metrics over events; returns (metrics dict, counts dict, times dict)."""
+    ec = {s: [] for s in ("graph", "filter", "gnn")}
+    tc = []
+    times = {}
+    for i, ev in enumerate(events):
+        r = run_event(models, cfg, ev)
+        n = len(ev["particle_id"])
+        tp = data.truth_pairs(ev)
+        for s, e in (("graph", r["graph"]), ("filter", r["filtered"]), ("gnn", r["kept"])):
+            ec[s].append(metrics.edge_counts(e, data.edge_truth(ev, e), tp, n))
+        tc.append(metrics.track_metrics(r["labels"], ev["particle_id"], ev["weight"], pt_lookup(ev),
+                                        min_hits=cfg["min_track_size"]))
+        for k, v in r["times"].items():
+            times[k] = times.get(k, 0.0) + v
+        log(f"  event {ev['event_id']}: {n} hits, graph {r['graph'].shape[1]} edges, "
+            f"filter {r['filtered'].shape[1]}, gnn {r['kept'].shape[1]}, "
+            f"tracks {int(r['labels'].max()) + 1 if n else 0}")
+    out = {}
+    counts = {}
+    for s, lst in ec.items():
+        c = {k: sum(d[k] for d in lst) for k in lst[0]}
+        counts["edges_" + s] = c
+        out[f"edge_efficiency_{s}"] = c["pairs_found"] / c["pairs"] if c["pairs"] else 0.0
+        out[f"edge_purity_{s}"] = c["edges_true"] / c["edges"] if c["edges"] else 0.0
+    tm, tcount = metrics.summarize_tracks(tc)
+    out.update(tm)
+    counts["tracks"] = tcount
+    n = max(len(events), 1)
+    return out, counts, {k: v / n for k, v in times.items()}
