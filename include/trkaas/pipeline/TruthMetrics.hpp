@@ -1,0 +1,54 @@
+#pragma once
+/// Physics performance of track finding against simulation truth.
+///
+/// Matching is double-majority: a track matches a particle when more than half of the
+/// track's hits come from the particle and more than half of the particle's hits are in
+/// the track. Noise hits (particle 0) never make a match. Efficiency: particles matched
+/// by a track of at least minHits hits. Fake: a track (of at least minHits hits) that
+/// matches no particle. Duplicate: a track whose majority particle (more than half of
+/// the track's hits) is already the majority particle of a track with a lower label —
+/// double-majority alone cannot see duplicates, as two tracks cannot both hold more
+/// than half of one particle's hits.
+
+#include <cstdint>
+#include <vector>
+
+#include "trkaas/core/Event.hpp"
+
+namespace trkaas {
+
+struct TrackMetrics {
+  /// Particles with >= minHits hits (in this event), and those of them with pT > ptMin.
+  std::int64_t particles = 0, particlesHighPt = 0;
+  /// Of those, the ones matched by at least one track.
+  std::int64_t matched = 0, matchedHighPt = 0;
+  /// Tracks with >= minHits hits; those matching no particle (fakes); those whose
+  /// majority particle an earlier track already has (duplicates).
+  std::int64_t tracks = 0, fakes = 0, duplicates = 0;
+  /// TrackML score: the summed truth weight of the hits shared by each matched track and
+  /// its particle (1.0 for a perfect result when weights are normalised).
+  double score = 0.0;
+
+  double efficiency() const { return particles ? double(matched) / double(particles) : 0.0; }
+  double efficiencyHighPt() const {
+    return particlesHighPt ? double(matchedHighPt) / double(particlesHighPt) : 0.0;
+  }
+  double fakeRate() const { return tracks ? double(fakes) / double(tracks) : 0.0; }
+  double duplicateRate() const { return tracks ? double(duplicates) / double(tracks) : 0.0; }
+  /// Sums counts and scores (the rates then cover all events added).
+  TrackMetrics& operator+=(const TrackMetrics& other);
+};
+
+struct TrackMetricsConfig {
+  double ptMin = 1.0;  ///< GeV, for the high-pT efficiency
+  int minHits = 3;     ///< for particles and tracks to count
+};
+
+/// Metrics of `labels` (one per hit, -1 = no track) against the event's truth. The event
+/// must have truth; particles' pT come from its particle table (particles missing from
+/// it count only in the all-pT numbers). Throws trkaas::Error if truth is missing or the
+/// label count differs from the hit count.
+TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& labels,
+                          const TrackMetricsConfig& config = {});
+
+}  // namespace trkaas

@@ -1,0 +1,92 @@
+#include <vector>
+
+#include "TrkaasCatch.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/pipeline/TruthMetrics.hpp"
+
+using namespace trkaas;
+
+namespace {
+/// Particles (id: pT, hits): 1: 2 GeV, hits 0-3; 2: 0.5 GeV, 4-6; 3: 5 GeV, 7-9;
+/// 4: 3 GeV, hits 10-11 (too few to count); 5: 1.5 GeV, hits 12-18; noise: 19-21.
+Event handMade() {
+  Event e;
+  e.eventId = 9;
+  const std::vector<std::int64_t> pid = {1, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4,
+                                         4, 5, 5, 5, 5, 5, 5, 5, 0, 0, 0};
+  for (std::size_t i = 0; i < pid.size(); ++i) {
+    e.hits.push_back(static_cast<std::int64_t>(100 + i), 1.f, 2.f, 3.f, 8, 2, 1);
+    // Weight 0.01 * (i + 1): every hit has a different weight, so sums are checkable.
+    e.truth.push_back(pid[i], 0, 0, 0, 0, 0, 0, pid[i] == 0 ? 0.f : 0.01f * (i + 1));
+  }
+  e.particles.push_back(1, 211, 0, 0, 0, 2.f, 0.f, 1.f, 1, 4);
+  e.particles.push_back(2, 211, 0, 0, 0, 0.f, 0.5f, 1.f, 1, 3);
+  e.particles.push_back(3, 211, 0, 0, 0, 3.f, 4.f, 1.f, 1, 3);
+  e.particles.push_back(4, 211, 0, 0, 0, 3.f, 0.f, 1.f, 1, 2);
+  e.particles.push_back(5, 211, 0, 0, 0, 0.f, 1.5f, 1.f, 1, 7);
+  return e;
+}
+}  // namespace
+
+TEST_CASE("track metrics on an event whose answer is worked out by hand", "[pipeline][metrics]") {
+  const Event e = handMade();
+  //                                    particle 1 | 2     | 3    | 4   | 5                 | noise
+  const std::vector<std::int64_t> labels = {0,  0, 0, 1, 2, 2, 2, 2, 3, 3, 3,
+                                            -1, 4, 4, 4, 4, 5, 5, 6, 1, 1, 6};
+  // Track 0 {0,1,2}: particle 1, 3/3 of the track, 3/4 of the particle: match.
+  // Track 1 {3,19,20}: particle 1 has 1 of 3: fake.
+  // Track 2 {4,5,6,7}: particle 2, 3/4 and 3/3: match.
+  // Track 3 {8,9,10}: particle 3, 2/3 and 2/3: match (particle 4's hit 10 is the minority).
+  // Track 4 {12..15}: particle 5, 4/4 and 4/7: match.
+  // Track 5 {16,17}: 2 hits, below minHits: not counted; majority particle 5, 2/7: no match.
+  // Track 6 {18,21}: 2 hits: not counted.
+  const TrackMetrics m = trackMetrics(e, labels);
+  CHECK(m.particles == 4);        // 1, 2, 3, 5 (4 has only 2 hits)
+  CHECK(m.particlesHighPt == 3);  // 1, 3, 5
+  CHECK(m.matched == 4);
+  CHECK(m.matchedHighPt == 3);
+  CHECK(m.tracks == 5);  // tracks 0-4
+  CHECK(m.fakes == 1);
+  CHECK(m.duplicates == 0);
+  CHECK(m.efficiency() == Approx(1.0));
+  CHECK(m.fakeRate() == Approx(0.2));
+  // Score: shared hits' weights of matched tracks: {0,1,2} + {4,5,6} + {8,9} + {12..15}.
+  const double expected = 0.01 * ((1 + 2 + 3) + (5 + 6 + 7) + (9 + 10) + (13 + 14 + 15 + 16));
+  CHECK(m.score == Approx(expected));
+
+  // Track 5 enlarged to 3 hits {16,17,11}: particle 5 is its majority again -> duplicate.
+  std::vector<std::int64_t> dup = labels;
+  dup[11] = 5;
+  const TrackMetrics d = trackMetrics(e, dup);
+  CHECK(d.tracks == 6);
+  CHECK(d.duplicates == 1);
+  CHECK(d.fakes == 2);  // track 5 holds 2 of particle 5's 7 hits: no double majority
+}
+
+TEST_CASE("perfect and empty results", "[pipeline][metrics]") {
+  const Event e = handMade();
+  std::vector<std::int64_t> perfect(e.hits.size(), -1);
+  for (std::size_t i = 0; i < perfect.size(); ++i) {
+    if (e.truth.particleId[i] != 0) perfect[i] = e.truth.particleId[i];
+  }
+  const TrackMetrics m = trackMetrics(e, perfect);
+  CHECK(m.efficiency() == Approx(1.0));
+  CHECK(m.efficiencyHighPt() == Approx(1.0));
+  CHECK(m.fakes == 0);
+  double total = 0;
+  for (float w : e.truth.weight) total += w;
+  CHECK(m.score == Approx(total));
+  const TrackMetrics none = trackMetrics(e, std::vector<std::int64_t>(e.hits.size(), -1));
+  CHECK(none.matched == 0);
+  CHECK(none.tracks == 0);
+  CHECK(none.score == 0.0);
+  CHECK(none.fakeRate() == 0.0);
+}
+
+TEST_CASE("track metrics refuse what they cannot measure", "[pipeline][metrics]") {
+  Event e = handMade();
+  REQUIRE_THROWS_WITH(trackMetrics(e, {0, 1}), HasSubstring("2 labels for 22 hits"));
+  e.truth.clear();
+  REQUIRE_THROWS_WITH(trackMetrics(e, std::vector<std::int64_t>(22, -1)),
+                      HasSubstring("need truth"));
+}
