@@ -20,6 +20,7 @@ int run(int argc, char** argv) {
   addGenerateCommand(app);
   addConvertCommand(app);
   addInspectCommand(app);
+  addRunCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -9,6 +9,7 @@ namespace trkaas::app {
 void addGenerateCommand(CLI::App& app);
 void addConvertCommand(CLI::App& app);
 void addInspectCommand(CLI::App& app);
+void addRunCommand(CLI::App& app);
 
 /// Runs the trkaas command line; returns the process exit code.
 int run(int argc, char** argv);

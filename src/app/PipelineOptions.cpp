@@ -1,0 +1,100 @@
+#include "PipelineOptions.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "trkaas/core/Error.hpp"
+
+namespace trkaas::app {
+
+namespace {
+
+std::string directoryOf(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string resolve(const std::string& dir, const std::string& file) {
+  return !file.empty() && file[0] == '/' ? file : dir + "/" + file;
+}
+
+}  // namespace
+
+PipelineConfig loadPipelineConfig(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw Error("pipeline config '" + path + "': cannot open the file");
+  } catch (const YAML::Exception& e) {
+    throw Error("pipeline config '" + path + "': not valid YAML: " + e.what());
+  }
+  if (!root.IsMap()) throw Error("pipeline config '" + path + "': expected a map of settings");
+  const auto fail = [&](const std::string& key, const std::string& why) {
+    throw Error("pipeline config '" + path + "': " + key + " " + why);
+  };
+  static const std::set<std::string> known = {
+      "format",         "version",        "features",     "embedding_dim",
+      "radius",         "max_neighbours", "filter_cut",   "gnn_cut",
+      "min_track_size", "volumes",        "edge_truth",   "models",
+      "trained_on",     "grid_dims",      "filter_chunk", "junction_removal"};
+  for (const auto& item : root) {
+    const std::string key = item.first.as<std::string>();
+    if (known.count(key) == 0) fail(key, "is not a known setting");
+  }
+  for (const char* required :
+       {"features", "radius", "max_neighbours", "filter_cut", "gnn_cut", "models"}) {
+    if (!root[required]) fail(required, "is missing");
+  }
+  if (root["format"] && root["format"].as<std::string>() != "trkaas-pipeline") {
+    fail("format", "must be trkaas-pipeline");
+  }
+  const std::string dir = directoryOf(path);
+  PipelineConfig c;
+  try {
+    c.features.features.clear();
+    for (const auto& f : root["features"]) {
+      c.features.features.push_back({f["name"].as<std::string>(), f["scale"].as<float>()});
+    }
+    c.graph.radius = root["radius"].as<float>();
+    c.graph.maxNeighbours = root["max_neighbours"].as<int>();
+    if (root["grid_dims"]) c.graph.gridDims = root["grid_dims"].as<int>();
+    c.filterCut = root["filter_cut"].as<float>();
+    c.gnnCut = root["gnn_cut"].as<float>();
+    if (root["filter_chunk"]) c.filterChunk = root["filter_chunk"].as<std::int64_t>();
+    if (root["min_track_size"]) c.tracks.minTrackSize = root["min_track_size"].as<int>();
+    if (root["junction_removal"]) c.tracks.junctionRemoval = root["junction_removal"].as<bool>();
+    if (root["volumes"]) c.volumes = root["volumes"].as<std::vector<std::int32_t>>();
+    const YAML::Node models = root["models"];
+    for (const char* m : {"embedding", "filter", "gnn"}) {
+      if (!models[m]) fail(std::string("models.") + m, "is missing");
+    }
+    c.embeddingModel = resolve(dir, models["embedding"].as<std::string>());
+    c.filterModel = resolve(dir, models["filter"].as<std::string>());
+    c.gnnModel = resolve(dir, models["gnn"].as<std::string>());
+  } catch (const YAML::Exception& e) {
+    throw Error("pipeline config '" + path + "': a value has the wrong type (" +
+                std::string(e.what()) + ")");
+  }
+  return c;
+}
+
+std::string describePipelineConfig(const PipelineConfig& c) {
+  std::vector<std::string> features;
+  for (const auto& f : c.features.features)
+    features.push_back(fmt::format("{}/{}", f.name, f.scale));
+  return fmt::format(
+      "features [{}]; volumes {}; graph r={} k={} grid dims {}; cuts filter {} gnn {}; "
+      "min track size {}{}; threads {}\n  models: {}, {}, {}",
+      fmt::join(features, ", "),
+      c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
+      c.graph.radius, c.graph.maxNeighbours, c.graph.gridDims, c.filterCut, c.gnnCut,
+      c.tracks.minTrackSize, c.tracks.junctionRemoval ? ", junction removal" : "", c.threads,
+      c.embeddingModel, c.filterModel, c.gnnModel);
+}
+
+}  // namespace trkaas::app

@@ -1,0 +1,195 @@
+#include "trkaas/pipeline/Pipeline.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "trkaas/core/Error.hpp"
+#include "trkaas/pipeline/TorchModel.hpp"
+
+namespace trkaas {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+/// Logit threshold equivalent to sigmoid(logit) > cut, so no sigmoid is computed.
+float logitCut(float cut) { return std::log(cut / (1.0f - cut)); }
+
+/// The edges whose logit passes.
+EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold) {
+  EdgeList out;
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    if (logits[e] > threshold) {
+      out.src.push_back(edges.src[e]);
+      out.dst.push_back(edges.dst[e]);
+    }
+  }
+  return out;
+}
+
+/// [src..., dst...] as the models take edge_index (2 x E, row-major).
+std::vector<std::int64_t> edgeIndex(const EdgeList& edges, std::size_t begin, std::size_t end) {
+  std::vector<std::int64_t> index;
+  index.reserve(2 * (end - begin));
+  index.insert(index.end(), edges.src.begin() + begin, edges.src.begin() + end);
+  index.insert(index.end(), edges.dst.begin() + begin, edges.dst.begin() + end);
+  return index;
+}
+
+}  // namespace
+
+struct Pipeline::Impl {
+  PipelineConfig config;
+  FeatureBuilder features;
+  GraphBuilder graph;
+  TrackBuilder tracks;
+  TorchModel embedding, filter, gnn;
+
+  static TorchModel load(const std::string& path, ModelKind kind, std::int64_t f,
+                         const char* name) {
+    TorchModel::Config c;
+    c.path = path;
+    c.kind = kind;
+    c.numFeatures = f;
+    c.name = name;
+    return TorchModel(c);
+  }
+
+  static const PipelineConfig& checked(const PipelineConfig& c) {
+    const auto cutOk = [](float cut) { return cut > 0.0f && cut < 1.0f; };
+    if (!cutOk(c.filterCut) || !cutOk(c.gnnCut)) {
+      throw Error("pipeline: filter and GNN cuts must lie strictly between 0 and 1, got " +
+                  std::to_string(c.filterCut) + " and " + std::to_string(c.gnnCut));
+    }
+    if (c.filterChunk < 1) throw Error("pipeline: filterChunk must be at least 1");
+    if (c.threads < 1) throw Error("pipeline: threads must be at least 1");
+    return c;
+  }
+
+  static GraphBuilder::Config graphConfig(const PipelineConfig& c) {
+    GraphBuilder::Config g = c.graph;
+    g.threads = c.threads;
+    return g;
+  }
+
+  explicit Impl(const PipelineConfig& c)
+      : config(checked(c)),
+        features(c.features),
+        graph(graphConfig(c)),
+        tracks(c.tracks),
+        embedding(
+            load(c.embeddingModel, ModelKind::kEmbedding, features.numFeatures(), "embedding")),
+        filter(load(c.filterModel, ModelKind::kEdgeClassifier, features.numFeatures(), "filter")),
+        gnn(load(c.gnnModel, ModelKind::kEdgeClassifier, features.numFeatures(), "gnn")) {
+    setTorchThreads(c.threads);
+  }
+};
+
+Pipeline::Pipeline(PipelineConfig config) : m_impl(std::make_unique<Impl>(config)) {}
+Pipeline::~Pipeline() = default;
+Pipeline::Pipeline(Pipeline&&) noexcept = default;
+Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
+const PipelineConfig& Pipeline::config() const { return m_impl->config; }
+
+PipelineResult Pipeline::run(const Event& event, const std::string& source) const {
+  const Impl& d = *m_impl;
+  if (!d.config.volumes.empty()) {
+    // Run on the hits of the trained volumes only; the others get no track.
+    Event selected;
+    selected.eventId = event.eventId;
+    std::vector<std::size_t> rows;
+    for (std::size_t i = 0; i < event.hits.size(); ++i) {
+      const std::int32_t v = event.hits.volumeId[i];
+      if (std::find(d.config.volumes.begin(), d.config.volumes.end(), v) ==
+          d.config.volumes.end()) {
+        continue;
+      }
+      rows.push_back(i);
+      selected.hits.push_back(event.hits.hitId[i], event.hits.x[i], event.hits.y[i],
+                              event.hits.z[i], v, event.hits.layerId[i], event.hits.moduleId[i]);
+    }
+    if (event.hasCells()) selected.cells = event.cells;  // cells are looked up by hit id
+    PipelineResult part = runSelected(selected, source);
+    part.tracks.hitId = event.hits.hitId;
+    std::vector<std::int64_t> labels(event.hits.size(), Tracks::kNoTrack);
+    for (std::size_t k = 0; k < rows.size(); ++k) labels[rows[k]] = part.tracks.label[k];
+    part.tracks.label = std::move(labels);
+    part.record.hits = static_cast<std::int64_t>(event.hits.size());
+    return part;
+  }
+  return runSelected(event, source);
+}
+
+PipelineResult Pipeline::runSelected(const Event& event, const std::string& source) const {
+  const Impl& d = *m_impl;
+  PipelineResult result;
+  StageRecord& rec = result.record;
+  const std::int64_t n = static_cast<std::int64_t>(event.hits.size());
+  rec.hits = n;
+
+  auto t0 = Clock::now();
+  const std::vector<float> x = d.features.build(event, source);
+  rec.featuresMs = msSince(t0);
+
+  t0 = Clock::now();
+  const std::vector<float> embedded = d.embedding.embed(x.data(), n);
+  rec.embeddingMs = msSince(t0);
+
+  t0 = Clock::now();
+  result.edges.graph = d.graph.build(embedded.data(), n, d.embedding.outputDim());
+  rec.graphMs = msSince(t0);
+  rec.graphEdges = static_cast<std::int64_t>(result.edges.graph.size());
+
+  // Filter in chunks of edges: its memory grows with the edges, not the hits.
+  t0 = Clock::now();
+  const EdgeList& g = result.edges.graph;
+  std::vector<float> logits;
+  logits.reserve(g.size());
+  const std::size_t chunk = static_cast<std::size_t>(d.config.filterChunk);
+  for (std::size_t begin = 0; begin < g.size(); begin += chunk) {
+    const std::size_t end = std::min(g.size(), begin + chunk);
+    const std::vector<std::int64_t> index = edgeIndex(g, begin, end);
+    const std::vector<float> part =
+        d.filter.classify(x.data(), n, index.data(), static_cast<std::int64_t>(end - begin));
+    logits.insert(logits.end(), part.begin(), part.end());
+  }
+  result.edges.filter = keep(g, logits, logitCut(d.config.filterCut));
+  rec.filterMs = msSince(t0);
+  rec.filterEdges = static_cast<std::int64_t>(result.edges.filter.size());
+
+  // The GNN passes messages over the whole filtered graph: one call.
+  t0 = Clock::now();
+  const EdgeList& f = result.edges.filter;
+  const std::vector<std::int64_t> index = edgeIndex(f, 0, f.size());
+  const std::vector<float> gnnLogits =
+      d.gnn.classify(x.data(), n, index.data(), static_cast<std::int64_t>(f.size()));
+  result.edges.gnn = keep(f, gnnLogits, logitCut(d.config.gnnCut));
+  rec.gnnMs = msSince(t0);
+  rec.gnnEdges = static_cast<std::int64_t>(result.edges.gnn.size());
+
+  // Junction removal needs scores: keep the GNN logits of the surviving edges.
+  t0 = Clock::now();
+  const EdgeList& kept = result.edges.gnn;
+  std::vector<float> keptScores;
+  keptScores.reserve(kept.size());
+  const float threshold = logitCut(d.config.gnnCut);
+  for (float l : gnnLogits) {
+    if (l > threshold) keptScores.push_back(l);
+  }
+  result.tracks.eventId = event.eventId;
+  result.tracks.hitId = event.hits.hitId;
+  result.tracks.label = d.tracks.build(n, kept.src.data(), kept.dst.data(),
+                                       static_cast<std::int64_t>(kept.size()), keptScores.data());
+  rec.tracksMs = msSince(t0);
+  std::int64_t maxLabel = -1;
+  for (std::int64_t l : result.tracks.label) maxLabel = std::max(maxLabel, l);
+  rec.tracks = maxLabel + 1;
+  return result;
+}
+
+}  // namespace trkaas

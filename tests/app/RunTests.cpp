@@ -1,0 +1,106 @@
+// `trkaas run --mode direct` end to end with the small test models: a real event file in,
+// a tracks file out that covers every hit of every event, and a report.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "TrkaasCatch.hpp"
+#include "trkaas/io/EventFile.hpp"
+#include "trkaas/io/TracksFile.hpp"
+
+using namespace trkaas;
+
+namespace {
+std::string tmp(const std::string& name) { return std::string(TRKAAS_TEST_TMP) + "/" + name; }
+
+struct Result {
+  int code = -1;
+  std::string output;
+};
+
+Result runCli(const std::string& args) {
+  const std::string log = tmp("run_" + std::to_string(::getpid()) + ".log");
+  const int status =
+      std::system((std::string(TRKAAS_BIN) + " " + args + " > " + log + " 2>&1").c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(log);
+  r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return r;
+}
+
+std::string writeConfig(const std::string& name, const std::string& extra = "") {
+  const std::string models = TRKAAS_TEST_MODELS;
+  const std::string path = tmp(name);
+  std::ofstream(path) << "format: trkaas-pipeline\n"
+                      << "features: [{name: r, scale: 1000.0}, {name: phi, scale: 3.14159}, "
+                         "{name: z, scale: 1000.0}]\n"
+                      << "radius: 0.3\nmax_neighbours: 16\nfilter_cut: 0.05\ngnn_cut: 0.05\n"
+                      << "min_track_size: 3\nvolumes: [8]\n"
+                      << "models: {embedding: " << models << "/emb_good.pt, filter: " << models
+                      << "/edge_good.pt, gnn: " << models << "/edge_column.pt}\n"
+                      << extra;
+  return path;
+}
+}  // namespace
+
+TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli][run]") {
+  const std::string events = tmp("run_events.h5"), tracks = tmp("run_tracks.h5");
+  const std::string metrics = tmp("run_metrics.json"), submission = tmp("run_sub.csv");
+  REQUIRE(runCli("generate -n 3 --pileup 3 --seed 21 --pixel-only -f -o " + events).code == 0);
+  const Result r =
+      runCli("run --mode direct -c " + writeConfig("run.yaml") + " -i " + events + " -o " + tracks +
+             " -f -j 2 --metrics-json " + metrics + " --submission " + submission);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.output, HasSubstring("events/s") && HasSubstring("physics: efficiency"));
+  EventFileReader in(events);
+  TracksFileReader out(tracks);
+  REQUIRE(out.numEvents() == in.numEvents());
+  std::size_t rows = 0;
+  for (std::size_t i = 0; i < in.numEvents(); ++i) {
+    const Event e = in.read(i);
+    const Tracks t = out.read(i);
+    REQUIRE(t.eventId == e.eventId);
+    REQUIRE(t.hitId == e.hits.hitId);
+    for (std::size_t h = 0; h < t.size(); ++h) {
+      REQUIRE(t.label[h] >= -1);
+      if (e.hits.volumeId[h] != 8) REQUIRE(t.label[h] == -1);  // volumes: [8]
+    }
+    rows += t.size();
+  }
+  std::ifstream json(metrics);
+  const std::string report((std::istreambuf_iterator<char>(json)),
+                           std::istreambuf_iterator<char>());
+  REQUIRE_THAT(report, HasSubstring("\"events\": 3") && HasSubstring("\"p99\"") &&
+                           HasSubstring("\"trackml_score\""));
+  // The submission has a header and one row per hit.
+  std::ifstream sub(submission);
+  std::size_t lines = 0;
+  for (std::string line; std::getline(sub, line);) ++lines;
+  REQUIRE(lines == rows + 1);
+}
+
+TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]") {
+  const std::string events = tmp("run_events_bad.h5");
+  REQUIRE(runCli("generate -n 1 --pileup 2 --pixel-only -f -o " + events).code == 0);
+  Result r = runCli("run -c " + writeConfig("bad_key.yaml", "radious: 0.2\n") + " -i " + events +
+                    " -o " + tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("radious is not a known setting"));
+  r = runCli("run --mode service -c " + writeConfig("ok.yaml") + " -i " + events + " -o " +
+             tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("--mode service is not available yet"));
+  const std::string missing = tmp("missing_model.yaml");
+  std::ofstream(missing) << "features: [{name: r, scale: 1.0}]\nradius: 0.1\nmax_neighbours: 4\n"
+                            "filter_cut: 0.5\ngnn_cut: 0.5\n"
+                            "models: {embedding: nope.pt, filter: nope.pt, gnn: nope.pt}\n";
+  r = runCli("run -c " + missing + " -i " + events + " -o " + tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("model 'embedding'") && HasSubstring("no such file"));
+}

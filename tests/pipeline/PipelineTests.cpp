@@ -1,0 +1,125 @@
+// The whole chain with the small test models (make_test_models.py): every hit gets a
+// label, hits outside the configured volumes get none, stage records add up, and
+// configuration mistakes are refused.
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+
+#include "TrkaasCatch.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/pipeline/Pipeline.hpp"
+
+using namespace trkaas;
+
+namespace {
+std::string model(const std::string& name) { return std::string(TRKAAS_TEST_MODELS) + "/" + name; }
+
+PipelineConfig testConfig() {
+  PipelineConfig c;
+  c.embeddingModel = model("emb_good.pt");
+  c.filterModel = model("edge_good.pt");
+  c.gnnModel = model("edge_column.pt");
+  c.graph.radius = 0.5f;
+  c.graph.maxNeighbours = 8;
+  c.filterCut = 0.01f;  // random test models: keep most edges so that tracks form
+  c.gnnCut = 0.01f;
+  c.tracks.minTrackSize = 2;
+  c.threads = 2;
+  return c;
+}
+
+/// Hits on a few straight lines from the origin, in volumes 8 (barrel) and 13.
+Event lines() {
+  Event e;
+  e.eventId = 77;
+  std::int64_t id = 1000;
+  for (int line = 0; line < 6; ++line) {
+    const double phi = 0.4 * line;
+    for (int layer = 0; layer < 5; ++layer) {
+      const double r = 40.0 + 60.0 * layer;
+      e.hits.push_back(id, static_cast<float>(r * std::cos(phi)),
+                       static_cast<float>(r * std::sin(phi)), static_cast<float>(10.0 * line),
+                       layer < 3 ? 8 : 13, 2 * layer, line);
+      id += 7;
+    }
+  }
+  return e;
+}
+}  // namespace
+
+TEST_CASE("pipeline labels every hit and keeps the stage records", "[pipeline][chain]") {
+  const Pipeline pipeline(testConfig());
+  const Event e = lines();
+  const PipelineResult r = pipeline.run(e);
+  REQUIRE(r.tracks.eventId == 77);
+  REQUIRE(r.tracks.hitId == e.hits.hitId);
+  REQUIRE(r.tracks.label.size() == e.hits.size());
+  REQUIRE(r.record.hits == 30);
+  // Each stage keeps a subset of the previous one's edges, all i < j.
+  REQUIRE(r.record.graphEdges == static_cast<std::int64_t>(r.edges.graph.size()));
+  REQUIRE(r.record.filterEdges <= r.record.graphEdges);
+  REQUIRE(r.record.gnnEdges <= r.record.filterEdges);
+  REQUIRE(r.record.graphEdges > 0);
+  std::set<std::pair<std::int64_t, std::int64_t>> graph;
+  for (std::size_t k = 0; k < r.edges.graph.size(); ++k) {
+    REQUIRE(r.edges.graph.src[k] < r.edges.graph.dst[k]);
+    graph.emplace(r.edges.graph.src[k], r.edges.graph.dst[k]);
+  }
+  for (std::size_t k = 0; k < r.edges.gnn.size(); ++k) {
+    REQUIRE(graph.count({r.edges.gnn.src[k], r.edges.gnn.dst[k]}) == 1);
+  }
+  // Labels are 0..tracks-1 or -1, and every track has at least minTrackSize hits.
+  std::map<std::int64_t, int> sizes;
+  for (std::int64_t l : r.tracks.label) {
+    REQUIRE(l >= -1);
+    REQUIRE(l < r.record.tracks);
+    if (l >= 0) ++sizes[l];
+  }
+  REQUIRE(static_cast<std::int64_t>(sizes.size()) == r.record.tracks);
+  for (const auto& [label, size] : sizes) REQUIRE(size >= 2);
+  REQUIRE(r.record.totalMs() > 0.0);
+  // Deterministic: the same event gives the same labels.
+  REQUIRE(pipeline.run(e).tracks.label == r.tracks.label);
+}
+
+TEST_CASE("pipeline runs only on the configured volumes", "[pipeline][chain]") {
+  PipelineConfig c = testConfig();
+  c.volumes = {13};
+  const Event e = lines();
+  const PipelineResult r = Pipeline(c).run(e);
+  REQUIRE(r.tracks.label.size() == e.hits.size());
+  std::int64_t labelled = 0;
+  for (std::size_t i = 0; i < e.hits.size(); ++i) {
+    if (e.hits.volumeId[i] != 13) REQUIRE(r.tracks.label[i] == -1);
+    labelled += r.tracks.label[i] >= 0;
+  }
+  REQUIRE(labelled > 0);
+}
+
+TEST_CASE("pipeline handles tiny events", "[pipeline][chain]") {
+  const Pipeline pipeline(testConfig());
+  Event one;
+  one.eventId = 1;
+  one.hits.push_back(5, 30.f, 0.f, 1.f, 8, 2, 1);
+  const PipelineResult r = pipeline.run(one);
+  REQUIRE(r.tracks.label == std::vector<std::int64_t>{-1});
+  REQUIRE(r.record.graphEdges == 0);
+  // An event with no hit in the configured volumes.
+  PipelineConfig c = testConfig();
+  c.volumes = {17};
+  REQUIRE(Pipeline(c).run(lines()).tracks.label == std::vector<std::int64_t>(30, -1));
+}
+
+TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][chain]") {
+  PipelineConfig c = testConfig();
+  c.filterCut = 1.0f;
+  REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("cuts must lie strictly between 0 and 1"));
+  c = testConfig();
+  c.gnnModel = model("emb_good.pt");  // an embedding where an edge classifier belongs
+  REQUIRE_THROWS_WITH(
+      Pipeline(c), HasSubstring("model 'gnn'") && HasSubstring("edge classifier's forward takes"));
+  c = testConfig();
+  c.features.features = {{"r", 1000.f}, {"z", 1000.f}};  // the models take 3 features
+  REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("forward failed with F=2"));
+}
