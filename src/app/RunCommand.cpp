@@ -87,6 +87,7 @@ void runDirect(const RunOptions& o) {
 
   std::vector<double> features, embedding, graph, filter, gnn, tracks, totalMs;
   TrackMetrics metrics;
+  EdgeMetrics graphEdges, filterEdges, gnnEdges;
   bool anyTruth = false;
   std::int64_t failed = 0, hits = 0;
   Progress progress("processed", total);
@@ -108,6 +109,9 @@ void runDirect(const RunOptions& o) {
       hits += s.hits;
       if (event.hasTruth()) {
         metrics += trackMetrics(event, r.tracks.label);
+        graphEdges += edgeMetrics(event, r.rows, r.edges.graph);
+        filterEdges += edgeMetrics(event, r.rows, r.edges.filter);
+        gnnEdges += edgeMetrics(event, r.rows, r.edges.gnn);
         anyTruth = true;
       }
       logger().debug("event {}: {} hits, {} graph / {} filter / {} gnn edges, {} tracks, {:.1f} ms",
@@ -151,6 +155,12 @@ void runDirect(const RunOptions& o) {
                          {"trackml_score", done ? metrics.score / static_cast<double>(done) : 0.0},
                          {"particles_pt_gt_1gev", metrics.particlesHighPt},
                          {"tracks", metrics.tracks}};
+    for (const auto& [stage, m] : {std::pair<const char*, const EdgeMetrics&>{"graph", graphEdges},
+                                   {"filter", filterEdges},
+                                   {"gnn", gnnEdges}}) {
+      report["physics"][std::string("edge_efficiency_") + stage] = m.efficiency();
+      report["physics"][std::string("edge_purity_") + stage] = m.purity();
+    }
   }
   std::string text = fmt::format(
       "{} events in {:.1f} s: {:.2f} events/s, {:.0f} hits/event, "
@@ -170,6 +180,13 @@ void runDirect(const RunOptions& o) {
         metrics.efficiencyHighPt(), metrics.particlesHighPt, metrics.efficiency(),
         metrics.fakeRate(), metrics.duplicateRate(),
         report["physics"]["trackml_score"].get<double>());
+  }
+  if (anyTruth) {
+    text += fmt::format(
+        "edges (efficiency/purity): graph {:.3f}/{:.3f}, filter {:.3f}/{:.3f}, gnn "
+        "{:.3f}/{:.3f}\n",
+        graphEdges.efficiency(), graphEdges.purity(), filterEdges.efficiency(),
+        filterEdges.purity(), gnnEdges.efficiency(), gnnEdges.purity());
   }
   std::fputs(text.c_str(), stdout);
   if (!o.metricsJson.empty()) std::ofstream(o.metricsJson) << report.dump(2) << "\n";

@@ -120,6 +120,7 @@ PipelineResult Pipeline::run(const Event& event, const std::string& source) cons
     for (std::size_t k = 0; k < rows.size(); ++k) labels[rows[k]] = part.tracks.label[k];
     part.tracks.label = std::move(labels);
     part.record.hits = static_cast<std::int64_t>(event.hits.size());
+    part.rows.assign(rows.begin(), rows.end());
     return part;
   }
   return runSelected(event, source);

@@ -1,6 +1,7 @@
 #include "trkaas/pipeline/TruthMetrics.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -100,6 +101,76 @@ TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& l
       m.matchedHighPt += matched;
     }
   }
+  return m;
+}
+
+EdgeMetrics& EdgeMetrics::operator+=(const EdgeMetrics& o) {
+  pairs += o.pairs;
+  pairsFound += o.pairsFound;
+  edges += o.edges;
+  edgesTrue += o.edgesTrue;
+  return *this;
+}
+
+EdgeMetrics edgeMetrics(const Event& event, const std::vector<std::int64_t>& rows,
+                        const EdgeList& edges) {
+  if (!event.hasTruth()) {
+    throw Error("event " + std::to_string(event.eventId) + ": edge metrics need truth");
+  }
+  const std::size_t n = rows.empty() ? event.hits.size() : rows.size();
+  const auto row = [&](std::size_t k) {
+    return rows.empty() ? k : static_cast<std::size_t>(rows[k]);
+  };
+  std::unordered_map<std::int64_t, std::size_t> particleRow;
+  for (std::size_t p = 0; p < event.particles.size(); ++p) {
+    particleRow.emplace(event.particles.particleId[p], p);
+  }
+  // (particle, distance from its vertex, local hit index) for every non-noise hit.
+  struct Entry {
+    std::int64_t particle;
+    double distance;
+    std::int64_t hit;
+  };
+  std::vector<Entry> entries;
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t i = row(k);
+    const std::int64_t pid = event.truth.particleId[i];
+    if (pid == 0) continue;
+    double vx = 0, vy = 0, vz = 0;
+    const auto it = particleRow.find(pid);
+    if (it != particleRow.end()) {
+      vx = event.particles.vx[it->second];
+      vy = event.particles.vy[it->second];
+      vz = event.particles.vz[it->second];
+    }
+    const double dx = event.hits.x[i] - vx, dy = event.hits.y[i] - vy, dz = event.hits.z[i] - vz;
+    entries.push_back({pid, std::sqrt(dx * dx + dy * dy + dz * dz), static_cast<std::int64_t>(k)});
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.particle != b.particle ? a.particle < b.particle : a.distance < b.distance;
+  });
+  const auto key = [n](std::int64_t a, std::int64_t b) {
+    return std::min(a, b) * static_cast<std::int64_t>(n) + std::max(a, b);
+  };
+  std::unordered_set<std::int64_t> truthPairs;
+  for (std::size_t e = 1; e < entries.size(); ++e) {
+    if (entries[e].particle == entries[e - 1].particle) {
+      truthPairs.insert(key(entries[e - 1].hit, entries[e].hit));
+    }
+  }
+  EdgeMetrics m;
+  m.pairs = static_cast<std::int64_t>(truthPairs.size());
+  m.edges = static_cast<std::int64_t>(edges.size());
+  std::unordered_set<std::int64_t> found;
+  for (std::size_t e = 0; e < edges.size(); ++e) {
+    const std::int64_t a = edges.src[e], b = edges.dst[e];
+    const std::int64_t pa = event.truth.particleId[row(static_cast<std::size_t>(a))];
+    const std::int64_t pb = event.truth.particleId[row(static_cast<std::size_t>(b))];
+    if (pa != 0 && pa == pb) ++m.edgesTrue;
+    const std::int64_t k = key(a, b);
+    if (truthPairs.count(k) != 0) found.insert(k);
+  }
+  m.pairsFound = static_cast<std::int64_t>(found.size());
   return m;
 }
 

@@ -77,7 +77,8 @@ TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli]
   const std::string report((std::istreambuf_iterator<char>(json)),
                            std::istreambuf_iterator<char>());
   REQUIRE_THAT(report, HasSubstring("\"events\": 3") && HasSubstring("\"p99\"") &&
-                           HasSubstring("\"trackml_score\""));
+                           HasSubstring("\"trackml_score\"") &&
+                           HasSubstring("\"edge_efficiency_graph\""));
   // The submission has a header and one row per hit.
   std::ifstream sub(submission);
   std::size_t lines = 0;

@@ -90,3 +90,39 @@ TEST_CASE("track metrics refuse what they cannot measure", "[pipeline][metrics]"
   REQUIRE_THROWS_WITH(trackMetrics(e, std::vector<std::int64_t>(22, -1)),
                       HasSubstring("need truth"));
 }
+
+TEST_CASE("edge metrics against consecutive truth pairs", "[pipeline][metrics]") {
+  // Particle 1: hits 0, 2, 1 in order of distance from its vertex at the origin; particle
+  // 2 (vertex at z = 100): hits 3, 4; hit 5 is noise.
+  Event e;
+  e.eventId = 3;
+  const float xs[] = {10.f, 30.f, 20.f, 10.f, 20.f, 15.f};
+  const float zs[] = {0.f, 0.f, 0.f, 100.f, 100.f, 0.f};
+  const std::int64_t pid[] = {1, 1, 1, 2, 2, 0};
+  for (int i = 0; i < 6; ++i) {
+    e.hits.push_back(i + 1, xs[i], 0.f, zs[i], 8, 2, i);
+    e.truth.push_back(pid[i], 0, 0, 0, 0, 0, 0, 0.1f);
+  }
+  e.particles.push_back(1, 211, 0, 0, 0, 1, 0, 0, 1, 3);
+  e.particles.push_back(2, 211, 0, 0, 100, 1, 0, 0, 1, 2);
+  // True pairs: (0,2), (1,2), (3,4). Edges: (0,2) true pair, (0,1) same particle but not
+  // consecutive, (2,5) noise, (3,4) true pair, (0,2) again reversed.
+  EdgeList edges;
+  edges.src = {0, 0, 2, 3, 2};
+  edges.dst = {2, 1, 5, 4, 0};
+  const EdgeMetrics m = edgeMetrics(e, {}, edges);
+  CHECK(m.pairs == 3);
+  CHECK(m.pairsFound == 2);
+  CHECK(m.edges == 5);
+  CHECK(m.edgesTrue == 4);  // (0,2), (0,1), (3,4) and (2,0) again: all but (2,5)
+  CHECK(m.efficiency() == Approx(2.0 / 3.0));
+  CHECK(m.purity() == Approx(0.8));
+  // Restricted to hits {3, 4, 5}: local indices 0, 1, 2; one true pair (0, 1).
+  EdgeList local;
+  local.src = {0};
+  local.dst = {1};
+  const EdgeMetrics r = edgeMetrics(e, {3, 4, 5}, local);
+  CHECK(r.pairs == 1);
+  CHECK(r.pairsFound == 1);
+  CHECK(r.edgesTrue == 1);
+}

@@ -51,7 +51,10 @@ struct StageEdges {
 struct PipelineResult {
   Tracks tracks;  ///< hit ids of the event and one label per hit
   StageRecord record;
+  /// Edges after each stage; their ends index `rows` (the hits of the configured
+  /// volumes), or all hits in order when `rows` is empty.
   StageEdges edges;
+  std::vector<std::int64_t> rows;
 };
 
 class Pipeline {

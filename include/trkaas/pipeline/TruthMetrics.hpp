@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "trkaas/core/Event.hpp"
+#include "trkaas/pipeline/GraphBuilder.hpp"
 
 namespace trkaas {
 
@@ -50,5 +51,22 @@ struct TrackMetricsConfig {
 /// label count differs from the hit count.
 TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& labels,
                           const TrackMetricsConfig& config = {});
+
+/// How well a stage's edges cover the truth. Efficiency: the fraction of true
+/// consecutive-hit pairs (hits of one particle, ordered by distance from its production
+/// vertex) present among the edges. Purity: the fraction of edges whose two hits come
+/// from the same particle (not noise). The same definitions as tools/train.
+struct EdgeMetrics {
+  std::int64_t pairs = 0, pairsFound = 0, edges = 0, edgesTrue = 0;
+  double efficiency() const { return pairs ? double(pairsFound) / double(pairs) : 0.0; }
+  double purity() const { return edges ? double(edgesTrue) / double(edges) : 0.0; }
+  EdgeMetrics& operator+=(const EdgeMetrics& other);
+};
+
+/// Edge metrics of `edges`, whose ends index the hits `rows` of the event (rows empty:
+/// all hits, in order). Truth pairs are formed among those hits only. Throws trkaas::Error
+/// without truth.
+EdgeMetrics edgeMetrics(const Event& event, const std::vector<std::int64_t>& rows,
+                        const EdgeList& edges);
 
 }  // namespace trkaas
