@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, for now: set up, simulate a pile-up-200 sample on the TrackML detector,
-# summarise it, and (when trained models are in models/) find its tracks in direct mode.
+# summarise it, and (when trained models are in models/) find the tracks of its first 3
+# events in direct mode.
 # The MPI service issue turns this into the full producer/server run.
 #
 #   tools/demo.sh [EVENTS] [PILEUP]     defaults: 10 events at pile-up 200 -> out/demo.h5
@@ -14,7 +15,7 @@ build/trkaas generate --config config/demo.yaml --events "$EVENTS" --pileup "$PI
   --out out/demo.h5 --force
 build/trkaas inspect out/demo.h5
 if [[ -f models/pipeline.yaml ]]; then
-  build/trkaas run --mode direct --config models/pipeline.yaml --input out/demo.h5 \
+  build/trkaas run --mode direct --config models/pipeline.yaml --input out/demo.h5 -n 3 \
     --output out/demo_tracks.h5 --metrics-json out/demo_report.json --force
 else
   echo "demo: no models/pipeline.yaml yet: skipping track finding (see tools/train)"

@@ -188,28 +188,28 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--embed-dim", type=int, default=8)
-    p.add_argument("--embed-hidden", type=int, default=256)
-    p.add_argument("--embed-epochs", type=int, default=10)
-    p.add_argument("--embed-minutes", type=float, default=8.0)
+    p.add_argument("--embed-hidden", type=int, default=128)
+    p.add_argument("--embed-epochs", type=int, default=12)
+    p.add_argument("--embed-minutes", type=float, default=5.0)
     p.add_argument("--margin", type=float, default=1.0)
-    p.add_argument("--pos-weight", type=float, default=2.0)
+    p.add_argument("--pos-weight", type=float, default=4.0)
     p.add_argument("--max-pairs", type=int, default=60000)
     p.add_argument("--hard-queries", type=int, default=2000)
     p.add_argument("--hard-k", type=int, default=16)
-    p.add_argument("--pair-eff", type=float, default=0.99, help="truth-pair quantile for the radius")
-    p.add_argument("--k", type=int, default=32, help="max neighbours per hit")
+    p.add_argument("--pair-eff", type=float, default=0.9, help="truth-pair quantile for the radius")
+    p.add_argument("--k", type=int, default=64, help="max neighbours per hit")
     p.add_argument("--filter-hidden", type=int, default=128)
     p.add_argument("--filter-epochs", type=int, default=10)
-    p.add_argument("--filter-minutes", type=float, default=5.0)
+    p.add_argument("--filter-minutes", type=float, default=4.0)
     p.add_argument("--filter-edges", type=int, default=300000)
     p.add_argument("--filter-eff", type=float, default=0.99, help="true-edge fraction the filter cut keeps")
     p.add_argument("--edge-pos-weight", type=float, default=2.0)
     p.add_argument("--gnn-hidden", type=int, default=64)
     p.add_argument("--gnn-iter", type=int, default=6)
     p.add_argument("--gnn-epochs", type=int, default=10)
-    p.add_argument("--gnn-minutes", type=float, default=10.0)
+    p.add_argument("--gnn-minutes", type=float, default=7.0)
     p.add_argument("--gnn-edges", type=int, default=200000)
-    p.add_argument("--gnn-sector", type=int, default=1, help="train on 1/N phi sectors of events")
+    p.add_argument("--gnn-sector", type=int, default=2, help="train on 1/N phi sectors of events")
     p.add_argument("--min-track-size", type=int, default=3)
     a = p.parse_args()
 
@@ -272,10 +272,16 @@ def main():
         torch.jit.save(torch.jit.script(m.float()), paths[n])
     scripted = {n: torch.jit.load(p) for n, p in paths.items()}
     cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": 0.5, "min_track_size": a.min_track_size}
+    runs = [(ev, pipeline.run_event(scripted, cfg, ev)) for ev in val_ev]
     best = None
-    for cut in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-        cfg["gnn_cut"] = cut
-        m, _, _ = pipeline.evaluate_events(scripted, cfg, val_ev, log=lambda s: None)
+    for cut in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+        counts = []
+        for ev, res in runs:
+            n = len(ev["particle_id"])
+            lab = graph.connected_components(n, res["filtered"][:, res["gnn_scores"] > cut], a.min_track_size)
+            counts.append(metrics.track_metrics(lab, ev["particle_id"], ev["weight"], pipeline.pt_lookup(ev),
+                                                min_hits=a.min_track_size))
+        m, _ = metrics.summarize_tracks(counts)
         log(f"validation gnn cut {cut}: track eff (pT>1) {m['track_efficiency_pt1']:.4f}, "
             f"eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, score {m['trackml_score']:.4f}")
         if best is None or m["trackml_score"] > best[1]:

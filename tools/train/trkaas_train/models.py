@@ -26,11 +26,12 @@ def mlp(sizes: List[int], norm: bool = True, last_act: bool = False) -> nn.Seque
 
 
 def node_features(x: torch.Tensor, phi_scale: float) -> torch.Tensor:
-    """[r, cos phi, sin phi, z, atan2(z, r)]: continuous across the phi wrap."""
+    """[10 r, cos phi, sin phi, 3 z, atan2(z, r)] (r, z in m): continuous across the phi wrap,
+    each of order 1 in the pixel detector."""
     r = x[:, 0]
     phi = x[:, 1] * phi_scale
     z = x[:, 2]
-    return torch.stack([r, torch.cos(phi), torch.sin(phi), z, torch.atan2(z, r)], 1)
+    return torch.stack([r * 10.0, torch.cos(phi), torch.sin(phi), z * 3.0, torch.atan2(z, r)], 1)
 
 
 def orient(x: torch.Tensor, edge_index: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:

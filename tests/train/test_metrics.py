@@ -1,0 +1,108 @@
+#!/usr/bin/python3
+"""Unit tests of tools/train: track metrics on a hand-made event, radius graph against brute
+force, connected components. Run: /usr/bin/python3 tests/train/test_metrics.py"""
+import os
+import sys
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "train"))
+from trkaas_train import data, graph, metrics  # noqa: E402
+
+
+class TrackMetrics(unittest.TestCase):
+    def setUp(self):
+        # particle 1: hits 0-3 (w 0.1 each, pT 2); particle 2: hits 4-9 (w 0.05, pT 0.5);
+        # particle 3: hits 10-12 (w 0.1, pT 1.5); noise: hits 13-15 (w 0). Total weight 1.
+        self.pid = np.array([1] * 4 + [2] * 6 + [3] * 3 + [0] * 3)
+        self.w = np.array([0.1] * 4 + [0.05] * 6 + [0.1] * 3 + [0.0] * 3)
+        pts = {1: 2.0, 2: 0.5, 3: 1.5}
+        self.pt_of = lambda q: np.array([pts[int(p)] for p in q])
+        # track 0: all of particle 1 (perfect match); track 1: 4 of 6 hits of particle 2
+        # (match); track 2: the other 2 hits of particle 2 + noise (majority particle 2 but
+        # only 2/6 of its hits: a fake and a duplicate); track 3: 1 hit of particle 3 +
+        # 2 noise (no majority: fake); track 4: 2 hits of particle 3 (2 hits: not a track for
+        # efficiency, but a TrackML good match).
+        self.labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 4, 4, 2, 3, 3])
+
+    def test_hand_event(self):
+        c = metrics.track_metrics(self.labels, self.pid, self.w, self.pt_of, min_hits=3)
+        m, _ = metrics.summarize_tracks([c])
+        self.assertEqual(c["n_particles"], 3)
+        self.assertEqual(c["n_matched"], 2)
+        self.assertEqual(c["n_tracks"], 4)
+        self.assertAlmostEqual(m["track_efficiency"], 2 / 3)
+        self.assertAlmostEqual(m["track_efficiency_pt1"], 1 / 2)   # particles 1 and 3; 1 found
+        self.assertAlmostEqual(m["fake_rate"], 2 / 4)
+        self.assertAlmostEqual(m["duplicate_rate"], 1 / 4)
+        self.assertAlmostEqual(m["trackml_score"], 0.4 + 0.2 + 0.2)
+
+    def test_perfect_and_empty(self):
+        perfect = np.array([0] * 4 + [1] * 6 + [2] * 3 + [-1] * 3)
+        m, _ = metrics.summarize_tracks([metrics.track_metrics(perfect, self.pid, self.w, self.pt_of)])
+        self.assertEqual((m["track_efficiency"], m["fake_rate"], m["duplicate_rate"]), (1.0, 0.0, 0.0))
+        self.assertAlmostEqual(m["trackml_score"], 1.0)
+        none = np.full(16, -1)
+        m, _ = metrics.summarize_tracks([metrics.track_metrics(none, self.pid, self.w, self.pt_of)])
+        self.assertEqual((m["track_efficiency"], m["fake_rate"], m["trackml_score"]), (0.0, 0.0, 0.0))
+
+    def test_edge_counts(self):
+        pairs = np.array([[0, 1, 2], [1, 2, 3]])
+        edges = np.array([[1, 0, 0, 4], [0, 2, 5, 5]])  # (1,0) is pair (0,1); (0,2) same particle
+        c = metrics.edge_counts(edges, np.array([1, 1, 0, 1]), pairs, 16)
+        self.assertEqual((c["pairs"], c["pairs_found"], c["edges"], c["edges_true"]), (3, 1, 4, 3))
+
+    def test_truth_pairs_order(self):
+        # one particle from the origin, hits given out of order along +x; noise ignored
+        ev = {"x": np.array([30., 10., 0., 20.]), "y": np.zeros(4), "z": np.zeros(4),
+              "particle_id": np.array([7, 7, 0, 7]), "p_particle_id": np.array([7]),
+              "p_vx": np.zeros(1), "p_vy": np.zeros(1), "p_vz": np.zeros(1)}
+        tp = data.truth_pairs(ev)
+        self.assertEqual(sorted(map(tuple, tp.T.tolist())), [(0, 3), (1, 3)])
+
+
+class RadiusGraph(unittest.TestCase):
+    def check(self, y, r, k, **kw):
+        got = graph.radius_graph(y, r, k, **kw)
+        ref = graph.radius_graph_brute(y, r, k)
+        self.assertEqual(got.dtype, np.int64)
+        self.assertEqual(got.shape[0], 2)
+        np.testing.assert_array_equal(got, ref)
+        if got.shape[1]:
+            self.assertTrue((got[0] < got[1]).all())
+
+    def test_random_points(self):
+        rng = np.random.default_rng(12)
+        for n, d, r, k in [(400, 8, 0.35, 6), (300, 3, 0.15, 50), (250, 12, 0.5, 3), (200, 2, 0.08, 4)]:
+            y = rng.random((n, d)).astype(np.float32)
+            self.check(y, r, k)                       # cell list (or dense, by density)
+            self.check(y, r, k, dense_fraction=1e9)   # cell list forced
+            self.check(y, r, k, dense_fraction=0.0)   # all-pairs path forced
+            self.check(y, r, k, grid_dims=2)
+
+    def test_clustered_points(self):
+        rng = np.random.default_rng(3)
+        c = rng.random((20, 8)).astype(np.float32) * 5
+        y = (c[rng.integers(0, 20, 500)] + rng.normal(0, 0.05, (500, 8))).astype(np.float32)
+        self.check(y, 0.1, 8)
+
+    def test_small(self):
+        self.assertEqual(graph.radius_graph(np.zeros((1, 8), np.float32), 1.0, 5).shape, (2, 0))
+        self.assertEqual(graph.radius_graph(np.zeros((0, 8), np.float32), 1.0, 5).shape, (2, 0))
+        y = np.array([[0, 0], [0.5, 0], [5, 5]], np.float32)
+        np.testing.assert_array_equal(graph.radius_graph(y, 1.0, 5), [[0], [1]])
+
+
+class Components(unittest.TestCase):
+    def test_components(self):
+        e = np.array([[5, 0, 1, 7, 8], [6, 1, 2, 8, 9]])
+        lab = graph.connected_components(11, e, min_size=3)
+        # components {0,1,2}, {7,8,9} of size 3; {5,6}, {3}, {4}, {10} too small
+        self.assertEqual(lab.tolist(), [0, 0, 0, -1, -1, -1, -1, 1, 1, 1, -1])
+        chain = np.array([np.arange(99, 0, -1), np.arange(98, -1, -1)])  # a long reversed chain
+        self.assertTrue((graph.connected_components(100, chain) == 0).all())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
