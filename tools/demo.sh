@@ -10,6 +10,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 EVENTS=${1:-10}
 PILEUP=${2:-200}
 tools/setup.sh
+# Huge pages for malloc: the models run ~6x faster at pile-up 200 (BENCHMARKS.md).
+export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
 mkdir -p out
 build/trkaas generate --config config/demo.yaml --events "$EVENTS" --pileup "$PILEUP" \
   --out out/demo.h5 --force

@@ -1,6 +1,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -67,6 +68,14 @@ void runDirect(const RunOptions& o) {
     throw Error("output '" + o.output + "' exists; use --force to overwrite it");
   }
   if (isDirectory(o.output)) throw Error("output '" + o.output + "' is a directory");
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables == nullptr || std::string(tunables).find("glibc.malloc.hugetlb=1") ==
+                                 std::string::npos) {
+    // Measured on the development machines: a pile-up-200 event took 57 s instead of 9 s,
+    // most of it in page faults of fresh large tensors (BENCHMARKS.md).
+    logger().warn("GLIBC_TUNABLES=glibc.malloc.hugetlb=1 is not set: the models may run "
+                  "several times slower (small-page faults on large tensors)");
+  }
   PipelineConfig config = loadPipelineConfig(o.config);
   config.threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   logger().info("pipeline from {}: {}", o.config, describePipelineConfig(config));
