@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "CliRunner.hpp"
 #include "EventCompare.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/io/EventFile.hpp"
@@ -18,28 +19,11 @@
 #include "trkaas/io/TracksFile.hpp"
 
 using namespace trkaas;
+using trkaas::test::CliResult;
+using trkaas::test::runCli;
+using trkaas::test::tmp;
 
 namespace {
-
-std::string tmp(const std::string& name) { return std::string(TRKAAS_TEST_TMP) + "/" + name; }
-
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-/// Runs `trkaas <args>` with stdout and stderr captured.
-Result runCli(const std::string& args) {
-  // ctest runs test cases of this file in parallel processes: one log per process.
-  const std::string log = tmp("command_" + std::to_string(::getpid()) + ".log");
-  const std::string cmd = std::string(TRKAAS_BIN) + " " + args + " > " + log + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(log);
-  r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return r;
-}
 
 std::string bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -62,7 +46,7 @@ std::vector<std::string> sortedLines(const std::string& text) {
 }  // namespace
 
 TEST_CASE("help explains every subcommand", "[cli]") {
-  const Result r = runCli("--help");
+  const CliResult r = runCli("--help");
   REQUIRE(r.code == 0);
   for (const char* word : {"generate", "convert", "inspect"}) {
     REQUIRE_THAT(r.output, HasSubstring(word));
@@ -90,7 +74,7 @@ TEST_CASE("generate: same seed gives a byte-identical file, whatever the threads
 TEST_CASE("generate refuses to overwrite without --force and checks its options", "[cli]") {
   const std::string out = tmp("gen_exists.h5");
   REQUIRE(runCli("generate -n 1 --pileup 1 -f -o " + out).code == 0);
-  Result r = runCli("generate -n 1 --pileup 1 -o " + out);
+  CliResult r = runCli("generate -n 1 --pileup 1 -o " + out);
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("use --force"));
   r = runCli("generate -n 0 -f -o " + out);
@@ -120,7 +104,7 @@ TEST_CASE("generate reads a YAML config and names unknown keys", "[cli]") {
   REQUIRE(runCli("generate -n 2 -c " + good + " -f -o " + out).code == 0);
   const Event e = EventFileReader(out).read(0);
   for (std::int32_t v : e.hits.volumeId) REQUIRE(v == 8);
-  const Result r = runCli("generate -n 1 -c " + bad + " -f -o " + out);
+  const CliResult r = runCli("generate -n 1 -c " + bad + " -f -o " + out);
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("unknown key generator.pilup"));
 }
@@ -178,7 +162,7 @@ TEST_CASE("convert: tracks file -> TrackML submission", "[cli]") {
 
 TEST_CASE("convert and inspect name the file on bad input", "[cli]") {
   const std::string missing = tmp("no_such.h5");
-  Result r = runCli("inspect " + missing);
+  CliResult r = runCli("inspect " + missing);
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("file '" + missing + "': no such file"));
   const std::string text = tmp("text.h5");
@@ -215,7 +199,7 @@ TEST_CASE("inspect summarises events and tracks", "[cli]") {
   EventFileReader reader(h5);
   std::size_t hits = 0;
   for (std::size_t i = 0; i < 3; ++i) hits += reader.read(i).hits.size();
-  const Result r = runCli("inspect --json " + h5);
+  const CliResult r = runCli("inspect --json " + h5);
   REQUIRE(r.code == 0);
   REQUIRE_THAT(r.output, HasSubstring("\"events\": 3"));
   char mean[64];

@@ -8,31 +8,17 @@
 #include <iterator>
 #include <string>
 
+#include "CliRunner.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TracksFile.hpp"
 
 using namespace trkaas;
+using trkaas::test::CliResult;
+using trkaas::test::runCli;
+using trkaas::test::tmp;
 
 namespace {
-std::string tmp(const std::string& name) { return std::string(TRKAAS_TEST_TMP) + "/" + name; }
-
-struct Result {
-  int code = -1;
-  std::string output;
-};
-
-Result runCli(const std::string& args) {
-  const std::string log = tmp("run_" + std::to_string(::getpid()) + ".log");
-  const int status =
-      std::system((std::string(TRKAAS_BIN) + " " + args + " > " + log + " 2>&1").c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(log);
-  r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return r;
-}
-
 std::string writeConfig(const std::string& name, const std::string& extra = "") {
   const std::string models = TRKAAS_TEST_MODELS;
   const std::string path = tmp(name);
@@ -52,7 +38,7 @@ TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli]
   const std::string events = tmp("run_events.h5"), tracks = tmp("run_tracks.h5");
   const std::string metrics = tmp("run_metrics.json"), submission = tmp("run_sub.csv");
   REQUIRE(runCli("generate -n 3 --pileup 3 --seed 21 --pixel-only -f -o " + events).code == 0);
-  const Result r =
+  const CliResult r =
       runCli("run --mode direct -c " + writeConfig("run.yaml") + " -i " + events + " -o " + tracks +
              " -f -j 2 --metrics-json " + metrics + " --submission " + submission);
   INFO(r.output);
@@ -89,8 +75,8 @@ TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli]
 TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]") {
   const std::string events = tmp("run_events_bad.h5");
   REQUIRE(runCli("generate -n 1 --pileup 2 --pixel-only -f -o " + events).code == 0);
-  Result r = runCli("run -c " + writeConfig("bad_key.yaml", "radious: 0.2\n") + " -i " + events +
-                    " -o " + tmp("t.h5") + " -f");
+  CliResult r = runCli("run -c " + writeConfig("bad_key.yaml", "radious: 0.2\n") + " -i " + events +
+                       " -o " + tmp("t.h5") + " -f");
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("radious is not a known setting"));
   r = runCli("run --mode service -c " + writeConfig("ok.yaml") + " -i " + events + " -o " +
