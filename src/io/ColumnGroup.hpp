@@ -4,6 +4,7 @@
 // structure-of-arrays table. Writers append whole tables; readers read row ranges.
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
@@ -220,5 +221,31 @@ class ColumnGroup {
   std::vector<Handle> m_datasets;
   std::int64_t m_rows = 0;
 };
+
+/// Throws InputError naming `path` unless every group in `groups` exists.
+inline void requireGroups(hid_t file, const std::string& path,
+                          std::initializer_list<const char*> groups) {
+  for (const char* group : groups) {
+    if (!exists(file, std::string("/") + group)) {
+      throw InputError(path, InputError::kNoEvent, std::string("missing group /") + group);
+    }
+  }
+}
+
+/// Reads the whole /index group into `index`. Every event has at least one row of the
+/// main table (`table`, `tableRows` rows), so a longer index is damaged and is refused
+/// before anything is allocated for it.
+template <class IndexRows>
+void readIndex(hid_t file, const std::string& path, const std::string& table,
+               std::int64_t tableRows, IndexRows& index) {
+  ColumnGroup group = ColumnGroup::open<IndexRows>(file, "index", path);
+  if (group.rows() > tableRows) {
+    throw InputError(path, InputError::kNoEvent,
+                     "the index has " + std::to_string(group.rows()) + " events but /" + table +
+                         " only " + std::to_string(tableRows) + " rows: the index is damaged");
+  }
+  const std::string error = group.read(index, 0, group.rows());
+  if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
+}
 
 }  // namespace trkaas::h5

@@ -114,12 +114,7 @@ EventFileReader::EventFileReader(const std::string& path) : m_impl(std::make_uni
   d.path = path;
   d.file = h5::openForReading(path);
   h5::checkFormat(d.file.get(), path, kEventFileFormat, kEventFileSchemaVersion);
-  for (const char* group : {"index", "hits"}) {
-    if (!h5::exists(d.file.get(), std::string("/") + group)) {
-      throw InputError(path, InputError::kNoEvent, std::string("missing group /") + group);
-    }
-  }
-  h5::ColumnGroup indexGroup = h5::ColumnGroup::open<EventIndexRows>(d.file.get(), "index", path);
+  h5::requireGroups(d.file.get(), path, {"index", "hits"});
   d.hits = h5::ColumnGroup::open<Hits>(d.file.get(), "hits", path);
   if (h5::exists(d.file.get(), "/truth")) {
     d.truth = h5::ColumnGroup::open<HitTruth>(d.file.get(), "truth", path);
@@ -135,16 +130,7 @@ EventFileReader::EventFileReader(const std::string& path) : m_impl(std::make_uni
   if (h5::exists(d.file.get(), "/particles")) {
     d.particles = h5::ColumnGroup::open<Particles>(d.file.get(), "particles", path);
   }
-  // Every event has at least one hit: a longer index is damaged (and must not be
-  // allocated blindly).
-  if (indexGroup.rows() > d.hits.rows()) {
-    throw InputError(path, InputError::kNoEvent,
-                     "the index has " + std::to_string(indexGroup.rows()) +
-                         " events but /hits only " + std::to_string(d.hits.rows()) +
-                         " rows: the index is damaged");
-  }
-  const std::string error = indexGroup.read(d.index, 0, indexGroup.rows());
-  if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
+  h5::readIndex(d.file.get(), path, "hits", d.hits.rows(), d.index);
   d.positionOf = h5::positionsOf(d.index.eventId, path);
 }
 

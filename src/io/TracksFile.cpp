@@ -49,22 +49,9 @@ TracksFileReader::TracksFileReader(const std::string& path) : m_impl(std::make_u
   d.path = path;
   d.file = h5::openForReading(path);
   h5::checkFormat(d.file.get(), path, kTracksFileFormat, kTracksFileSchemaVersion);
-  for (const char* group : {"index", "tracks"}) {
-    if (!h5::exists(d.file.get(), std::string("/") + group)) {
-      throw InputError(path, InputError::kNoEvent, std::string("missing group /") + group);
-    }
-  }
-  h5::ColumnGroup indexGroup = h5::ColumnGroup::open<TrackIndexRows>(d.file.get(), "index", path);
+  h5::requireGroups(d.file.get(), path, {"index", "tracks"});
   d.tracks = h5::ColumnGroup::open<Tracks>(d.file.get(), "tracks", path);
-  if (indexGroup.rows() > d.tracks.rows()) {
-    // Every event has at least one hit: a longer index is damaged.
-    throw InputError(path, InputError::kNoEvent,
-                     "the index has " + std::to_string(indexGroup.rows()) +
-                         " events but /tracks only " + std::to_string(d.tracks.rows()) +
-                         " rows: the index is damaged");
-  }
-  const std::string error = indexGroup.read(d.index, 0, indexGroup.rows());
-  if (!error.empty()) throw InputError(path, InputError::kNoEvent, error);
+  h5::readIndex(d.file.get(), path, "tracks", d.tracks.rows(), d.index);
   d.positionOf = h5::positionsOf(d.index.eventId, path);
 }
 

@@ -20,13 +20,15 @@ double msSince(Clock::time_point t0) {
 /// Logit threshold equivalent to sigmoid(logit) > cut, so no sigmoid is computed.
 float logitCut(float cut) { return std::log(cut / (1.0f - cut)); }
 
-/// The edges whose logit passes.
-EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold) {
+/// The edges whose logit passes; their logits go to `keptLogits` when it is given.
+EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold,
+              std::vector<float>* keptLogits = nullptr) {
   EdgeList out;
   for (std::size_t e = 0; e < edges.size(); ++e) {
     if (logits[e] > threshold) {
       out.src.push_back(edges.src[e]);
       out.dst.push_back(edges.dst[e]);
+      if (keptLogits != nullptr) keptLogits->push_back(logits[e]);
     }
   }
   return out;
@@ -169,19 +171,14 @@ PipelineResult Pipeline::runSelected(const Event& event, const std::string& sour
   const std::vector<std::int64_t> index = edgeIndex(f, 0, f.size());
   const std::vector<float> gnnLogits =
       d.gnn.classify(x.data(), n, index.data(), static_cast<std::int64_t>(f.size()));
-  result.edges.gnn = keep(f, gnnLogits, logitCut(d.config.gnnCut));
+  // Junction removal needs the scores of the surviving edges: keep them with the edges.
+  std::vector<float> keptScores;
+  result.edges.gnn = keep(f, gnnLogits, logitCut(d.config.gnnCut), &keptScores);
   rec.gnnMs = msSince(t0);
   rec.gnnEdges = static_cast<std::int64_t>(result.edges.gnn.size());
 
-  // Junction removal needs scores: keep the GNN logits of the surviving edges.
   t0 = Clock::now();
   const EdgeList& kept = result.edges.gnn;
-  std::vector<float> keptScores;
-  keptScores.reserve(kept.size());
-  const float threshold = logitCut(d.config.gnnCut);
-  for (float l : gnnLogits) {
-    if (l > threshold) keptScores.push_back(l);
-  }
   result.tracks.eventId = event.eventId;
   result.tracks.hitId = event.hits.hitId;
   result.tracks.label = d.tracks.build(n, kept.src.data(), kept.dst.data(),
