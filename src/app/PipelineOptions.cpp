@@ -38,10 +38,10 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     throw Error("pipeline config '" + path + "': " + key + " " + why);
   };
   static const std::set<std::string> known = {
-      "format",         "version",        "features",     "embedding_dim",
-      "radius",         "max_neighbours", "filter_cut",   "gnn_cut",
-      "min_track_size", "volumes",        "edge_truth",   "models",
-      "trained_on",     "grid_dims",      "filter_chunk", "junction_removal"};
+      "format",           "version",    "features",   "embedding_dim",  "radius",
+      "max_neighbours",   "filter_cut", "gnn_cut",    "min_track_size", "volumes",
+      "edge_truth",       "models",     "trained_on", "grid_dims",      "filter_chunk",
+      "junction_removal", "undirected"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -68,6 +68,7 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     if (root["filter_chunk"]) c.filterChunk = root["filter_chunk"].as<std::int64_t>();
     if (root["min_track_size"]) c.tracks.minTrackSize = root["min_track_size"].as<int>();
     if (root["junction_removal"]) c.tracks.junctionRemoval = root["junction_removal"].as<bool>();
+    if (root["undirected"]) c.undirected = root["undirected"].as<bool>();
     if (root["volumes"]) c.volumes = root["volumes"].as<std::vector<std::int32_t>>();
     const YAML::Node models = root["models"];
     for (const char* m : {"embedding", "filter", "gnn"}) {
@@ -89,12 +90,13 @@ std::string describePipelineConfig(const PipelineConfig& c) {
     features.push_back(fmt::format("{}/{}", f.name, f.scale));
   return fmt::format(
       "features [{}]; volumes {}; graph r={} k={} grid dims {}; cuts filter {} gnn {}; "
-      "min track size {}{}; threads {}\n  models: {}, {}, {}",
+      "min track size {}{}{}; threads {}\n  models: {}, {}, {}",
       fmt::join(features, ", "),
       c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
       c.graph.radius, c.graph.maxNeighbours, c.graph.gridDims, c.filterCut, c.gnnCut,
-      c.tracks.minTrackSize, c.tracks.junctionRemoval ? ", junction removal" : "", c.threads,
-      c.embeddingModel, c.filterModel, c.gnnModel);
+      c.tracks.minTrackSize, c.tracks.junctionRemoval ? ", junction removal" : "",
+      c.undirected ? ", edges scored in both directions" : "", c.threads, c.embeddingModel,
+      c.filterModel, c.gnnModel);
 }
 
 }  // namespace trkaas::app

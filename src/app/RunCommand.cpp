@@ -1,8 +1,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -69,12 +69,14 @@ void runDirect(const RunOptions& o) {
   }
   if (isDirectory(o.output)) throw Error("output '" + o.output + "' is a directory");
   const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables == nullptr || std::string(tunables).find("glibc.malloc.hugetlb=1") ==
-                                 std::string::npos) {
-    // Measured on the development machines: a pile-up-200 event took 57 s instead of 9 s,
-    // most of it in page faults of fresh large tensors (BENCHMARKS.md).
-    logger().warn("GLIBC_TUNABLES=glibc.malloc.hugetlb=1 is not set: the models may run "
-                  "several times slower (small-page faults on large tensors)");
+  if (tunables == nullptr ||
+      std::string(tunables).find("glibc.malloc.hugetlb=1") == std::string::npos) {
+    // trkaas restarts itself with the tunable unless told not to (main.cpp); measured on
+    // the development machines: a pile-up-200 event took 57 s instead of 9 s without it.
+    logger().warn(
+        "malloc huge pages are off (GLIBC_TUNABLES={}): the models may run several "
+        "times slower (small-page faults on large tensors)",
+        tunables != nullptr ? tunables : "");
   }
   PipelineConfig config = loadPipelineConfig(o.config);
   config.threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());

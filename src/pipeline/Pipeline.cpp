@@ -34,13 +34,37 @@ EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float thr
   return out;
 }
 
-/// [src..., dst...] as the models take edge_index (2 x E, row-major).
-std::vector<std::int64_t> edgeIndex(const EdgeList& edges, std::size_t begin, std::size_t end) {
+/// [src..., dst...] as the models take edge_index (2 x E, row-major). With `both`, the
+/// edges in both directions: [src..., dst... ; dst..., src...] (2 x 2E).
+std::vector<std::int64_t> edgeIndex(const EdgeList& edges, std::size_t begin, std::size_t end,
+                                    bool both = false) {
+  const auto append = [&](std::vector<std::int64_t>& to, const std::vector<std::int64_t>& from) {
+    to.insert(to.end(), from.begin() + static_cast<std::ptrdiff_t>(begin),
+              from.begin() + static_cast<std::ptrdiff_t>(end));
+  };
   std::vector<std::int64_t> index;
-  index.reserve(2 * (end - begin));
-  index.insert(index.end(), edges.src.begin() + begin, edges.src.begin() + end);
-  index.insert(index.end(), edges.dst.begin() + begin, edges.dst.begin() + end);
+  index.reserve((both ? 4 : 2) * (end - begin));
+  append(index, edges.src);
+  if (both) append(index, edges.dst);
+  append(index, edges.dst);
+  if (both) append(index, edges.src);
   return index;
+}
+
+/// Logits of the edges [begin, end) of `edges`; with `undirected`, the mean of both
+/// directions' logits (the model sees each edge twice in one call).
+std::vector<float> classifyEdges(const TorchModel& model, const std::vector<float>& x,
+                                 std::int64_t n, const EdgeList& edges, std::size_t begin,
+                                 std::size_t end, bool undirected) {
+  const std::size_t e = end - begin;
+  const std::vector<std::int64_t> index = edgeIndex(edges, begin, end, undirected);
+  std::vector<float> logits =
+      model.classify(x.data(), n, index.data(), static_cast<std::int64_t>(undirected ? 2 * e : e));
+  if (undirected) {
+    for (std::size_t i = 0; i < e; ++i) logits[i] = 0.5f * (logits[i] + logits[i + e]);
+    logits.resize(e);
+  }
+  return logits;
 }
 
 }  // namespace
@@ -156,9 +180,8 @@ PipelineResult Pipeline::runSelected(const Event& event, const std::string& sour
   const std::size_t chunk = static_cast<std::size_t>(d.config.filterChunk);
   for (std::size_t begin = 0; begin < g.size(); begin += chunk) {
     const std::size_t end = std::min(g.size(), begin + chunk);
-    const std::vector<std::int64_t> index = edgeIndex(g, begin, end);
     const std::vector<float> part =
-        d.filter.classify(x.data(), n, index.data(), static_cast<std::int64_t>(end - begin));
+        classifyEdges(d.filter, x, n, g, begin, end, d.config.undirected);
     logits.insert(logits.end(), part.begin(), part.end());
   }
   result.edges.filter = keep(g, logits, logitCut(d.config.filterCut));
@@ -168,9 +191,8 @@ PipelineResult Pipeline::runSelected(const Event& event, const std::string& sour
   // The GNN passes messages over the whole filtered graph: one call.
   t0 = Clock::now();
   const EdgeList& f = result.edges.filter;
-  const std::vector<std::int64_t> index = edgeIndex(f, 0, f.size());
   const std::vector<float> gnnLogits =
-      d.gnn.classify(x.data(), n, index.data(), static_cast<std::int64_t>(f.size()));
+      classifyEdges(d.gnn, x, n, f, 0, f.size(), d.config.undirected);
   // Junction removal needs the scores of the surviving edges: keep them with the edges.
   std::vector<float> keptScores;
   result.edges.gnn = keep(f, gnnLogits, logitCut(d.config.gnnCut), &keptScores);

@@ -20,11 +20,12 @@ struct CliResult {
   std::string output;  ///< stdout and stderr together
 };
 
-/// Runs `trkaas <args>` with stdout and stderr captured.
-inline CliResult runCli(const std::string& args) {
+/// Runs `trkaas <args>` with stdout and stderr captured; `env` (e.g. "env -u X Y=1")
+/// prefixes the command.
+inline CliResult runCli(const std::string& args, const std::string& env = "") {
   // ctest runs the test cases of one file in parallel processes: one log per process.
   const std::string log = tmp("command_" + std::to_string(::getpid()) + ".log");
-  const std::string cmd = std::string(TRKAAS_BIN) + " " + args + " > " + log + " 2>&1";
+  const std::string cmd = env + " " + std::string(TRKAAS_BIN) + " " + args + " > " + log + " 2>&1";
   const int status = std::system(cmd.c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

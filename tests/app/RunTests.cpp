@@ -72,6 +72,24 @@ TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli]
   REQUIRE(lines == rows + 1);
 }
 
+TEST_CASE("run turns malloc huge pages on by itself and reads undirected", "[cli][run]") {
+  const std::string events = tmp("huge_events.h5"), tracks = tmp("huge_tracks.h5");
+  REQUIRE(runCli("generate -n 1 --pileup 2 --seed 5 --pixel-only -f -o " + events).code == 0);
+  const std::string args = "run -c " + writeConfig("undirected.yaml", "undirected: true\n") +
+                           " -i " + events + " -o " + tracks + " -f -j 1";
+  // Without GLIBC_TUNABLES trkaas restarts itself with glibc.malloc.hugetlb=1: no warning.
+  const CliResult on = runCli(args, "env -u GLIBC_TUNABLES -u TRKAAS_NO_REEXEC");
+  INFO(on.output);
+  REQUIRE(on.code == 0);
+  REQUIRE_THAT(on.output, HasSubstring("edges scored in both directions"));
+  REQUIRE_THAT(on.output, !HasSubstring("huge pages are off"));
+  // Told not to restart, it warns.
+  const CliResult off = runCli(args, "env -u GLIBC_TUNABLES TRKAAS_NO_REEXEC=1");
+  INFO(off.output);
+  REQUIRE(off.code == 0);
+  REQUIRE_THAT(off.output, HasSubstring("huge pages are off"));
+}
+
 TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]") {
   const std::string events = tmp("run_events_bad.h5");
   REQUIRE(runCli("generate -n 1 --pileup 2 --pixel-only -f -o " + events).code == 0);

@@ -111,6 +111,48 @@ TEST_CASE("pipeline handles tiny events", "[pipeline][chain]") {
   REQUIRE(Pipeline(c).run(lines()).tracks.label == std::vector<std::int64_t>(30, -1));
 }
 
+TEST_CASE("filter edge chunks do not change the result", "[pipeline][chain]") {
+  PipelineConfig c = testConfig();
+  c.filterModel = model("edge_antisym.pt");  // keeps the edges pointing one way in r
+  c.filterCut = 0.5f;
+  const Event e = lines();
+  const PipelineResult whole = Pipeline(c).run(e);
+  REQUIRE(whole.record.filterEdges > 0);
+  REQUIRE(whole.record.filterEdges < whole.record.graphEdges);
+  for (std::int64_t chunk : {1, 3, 17}) {
+    c.filterChunk = chunk;
+    const PipelineResult r = Pipeline(c).run(e);
+    REQUIRE(r.edges.filter.src == whole.edges.filter.src);
+    REQUIRE(r.edges.filter.dst == whole.edges.filter.dst);
+    REQUIRE(r.edges.gnn.src == whole.edges.gnn.src);
+    REQUIRE(r.tracks.label == whole.tracks.label);
+  }
+}
+
+TEST_CASE("undirected scoring averages both directions of each edge", "[pipeline][chain]") {
+  // An antisymmetric edge model: one direction's logit is minus the other's, so directed
+  // scoring keeps the edges that point one way and undirected scoring gives every edge
+  // sigmoid(0) = 0.5 exactly.
+  PipelineConfig c = testConfig();
+  c.filterModel = model("edge_antisym.pt");
+  c.gnnModel = model("edge_antisym.pt");
+  const Event e = lines();
+  c.filterCut = 0.4f;
+  c.gnnCut = 0.4f;
+  const PipelineResult directed = Pipeline(c).run(e);
+  REQUIRE(directed.record.graphEdges > 0);
+  REQUIRE(directed.record.filterEdges > 0);
+  REQUIRE(directed.record.filterEdges < directed.record.graphEdges);
+  c.undirected = true;
+  const PipelineResult below = Pipeline(c).run(e);  // 0.5 passes a cut of 0.4
+  REQUIRE(below.record.filterEdges == below.record.graphEdges);
+  REQUIRE(below.record.gnnEdges == below.record.graphEdges);
+  c.filterCut = 0.6f;  // and fails one of 0.6
+  const PipelineResult above = Pipeline(c).run(e);
+  REQUIRE(above.record.filterEdges == 0);
+  REQUIRE(above.tracks.label == std::vector<std::int64_t>(e.hits.size(), -1));
+}
+
 TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][chain]") {
   PipelineConfig c = testConfig();
   c.filterCut = 1.0f;

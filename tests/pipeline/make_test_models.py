@@ -39,6 +39,14 @@ class EdgeClassifier(nn.Module):
         return out.squeeze(-1)
 
 
+class Antisymmetric(nn.Module):
+    """logit(i, j) = 10 (x_i0 - x_j0): exactly -logit(j, i), so scoring both directions
+    and averaging gives 0 (a sigmoid of 0.5) for every edge."""
+
+    def forward(self, x, edge_index):
+        return 10.0 * (x[edge_index[0], 0] - x[edge_index[1], 0])
+
+
 class RankOne(nn.Module):
     def forward(self, x):
         return x.sum(dim=1)
@@ -58,6 +66,7 @@ def main():
     save(emb, "emb_good.pt")
     save(edge, "edge_good.pt")
     save(col, "edge_column.pt")
+    save(Antisymmetric(), "edge_antisym.pt")
     save(RankOne(), "emb_rank1.pt")
     save(Double(), "emb_float64.pt")
     save(Embedding(f=4), "emb_needs4.pt")

@@ -28,6 +28,10 @@ struct PipelineConfig {
   float gnnCut = 0.5f;
   /// The filter scores at most this many edges per call, bounding its memory.
   std::int64_t filterChunk = 1 << 20;
+  /// Score every edge in both directions, (i, j) and (j, i), and average the two logits:
+  /// for filter and GNN models that are not symmetric in the two ends of an edge. The GNN
+  /// then passes messages over both directions of each edge. Doubles their work.
+  bool undirected = false;
   TrackBuilder::Config tracks;
   /// Threads for torch and for graph building together (one knob, so that ranks sharing
   /// a node can split its cores).
