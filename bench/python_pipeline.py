@@ -11,7 +11,7 @@ same models and events, so that the benchmark compares like with like:
   (in chunks of edges) -> GNN (one call) -> connected components -> labels.
 
 Events are preloaded (not timed), the first --warmup events are run and not counted, then
-every event is run and each stage timed. Like the C++ record, the total is the sum of the
+the next --events events are run and each stage timed (as bench/PipelineBench.cpp does). Like the C++ record, the total is the sum of the
 stages; selecting the hits of the configured volumes is not timed in either.
 
 Usage:
@@ -266,11 +266,14 @@ def edge_logits(model, x, edges, undirected):
     return logits
 
 
-def build_tracks(n, edges, scores, min_size, junction_removal):
+def build_tracks(n, edges, scores, min_size, junction_removal, dist2=None):
     """Connected components of the kept edges; components below min_size get -1, the
-    others 0, 1, ... in the order of their lowest hit."""
+    others 0, 1, ... in the order of their lowest hit. For junction removal the edges are
+    first directed from the hit nearer the origin (dist2: squared 3-D distance per hit)."""
     src, dst = edges
     if junction_removal and len(src) > 0:
+        flip = (dist2[dst] < dist2[src]) | ((dist2[dst] == dist2[src]) & (dst < src))
+        src, dst = np.where(flip, dst, src), np.where(flip, src, dst)
         # Each hit keeps only its best outgoing and best incoming edge (ties: lower edge).
         eid = np.arange(len(src))
         best_out = np.full(n, -1)
@@ -328,7 +331,11 @@ def run_event(ev, c, models, undirected):
     t["gnn"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    labels = build_tracks(n, kept, scores, c["min_track_size"], c["junction_removal"])
+    dist2 = None
+    if c["junction_removal"]:
+        dist2 = (ev["x"].astype(np.float64) ** 2 + ev["y"].astype(np.float64) ** 2
+                 + ev["z"].astype(np.float64) ** 2)
+    labels = build_tracks(n, kept, scores, c["min_track_size"], c["junction_removal"], dist2)
     t["tracks"] = time.perf_counter() - t0
 
     ms = {s: 1e3 * t[s] for s in STAGES}
@@ -373,7 +380,10 @@ def main(argv=None):
     try:
         c = load_config(a.config)
         models = load_models(c)
-        events = read_events(a.input, a.events)
+        events = read_events(a.input, None if a.events is None else a.events + a.warmup)
+        if len(events) <= a.warmup:
+            raise InputError(f"file '{a.input}': {len(events)} event(s), but {a.warmup} are for "
+                             "the warm-up and at least one must be timed")
     except InputError as e:
         print(f"python_pipeline: {e}", file=sys.stderr)
         return 2
@@ -381,8 +391,10 @@ def main(argv=None):
     faiss.omp_set_num_threads(a.threads)
 
     with torch.inference_mode():
-        for w in range(a.warmup):
-            process(events[w % len(events)], c, models)
+        # As bench_pipeline does: the first events warm up, the following ones are timed.
+        for ev in events[:a.warmup]:
+            process(ev, c, models)
+        events = events[a.warmup:]
         results = [process(ev, c, models) for ev in events]
 
     times = {s: [r[1][s] for r in results] for s in STAGES + ("total",)}

@@ -67,6 +67,21 @@ std::vector<float> classifyEdges(const TorchModel& model, const std::vector<floa
   return logits;
 }
 
+/// The edges directed from the hit nearer the origin (3-D) to the farther one; at equal
+/// distance from the lower index.
+EdgeList orientOutwards(const EdgeList& edges, const Hits& hits) {
+  const auto dist2 = [&](std::int64_t i) {
+    const double x = hits.x[i], y = hits.y[i], z = hits.z[i];
+    return x * x + y * y + z * z;
+  };
+  EdgeList out = edges;
+  for (std::size_t e = 0; e < out.size(); ++e) {
+    const double a = dist2(out.src[e]), b = dist2(out.dst[e]);
+    if (b < a || (b == a && out.dst[e] < out.src[e])) std::swap(out.src[e], out.dst[e]);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Pipeline::Impl {
@@ -203,8 +218,18 @@ PipelineResult Pipeline::runSelected(const Event& event, const std::string& sour
   const EdgeList& kept = result.edges.gnn;
   result.tracks.eventId = event.eventId;
   result.tracks.hitId = event.hits.hitId;
-  result.tracks.label = d.tracks.build(n, kept.src.data(), kept.dst.data(),
-                                       static_cast<std::int64_t>(kept.size()), keptScores.data());
+  if (d.config.tracks.junctionRemoval) {
+    // Junction removal keeps each hit's best outgoing and incoming edge: orient every edge
+    // from the hit nearer the origin to the farther one (along the particle's flight, in
+    // the barrel and in the endcaps alike).
+    const EdgeList oriented = orientOutwards(kept, event.hits);
+    result.tracks.label =
+        d.tracks.build(n, oriented.src.data(), oriented.dst.data(),
+                       static_cast<std::int64_t>(oriented.size()), keptScores.data());
+  } else {
+    result.tracks.label = d.tracks.build(n, kept.src.data(), kept.dst.data(),
+                                         static_cast<std::int64_t>(kept.size()), nullptr);
+  }
   rec.tracksMs = msSince(t0);
   std::int64_t maxLabel = -1;
   for (std::int64_t l : result.tracks.label) maxLabel = std::max(maxLabel, l);
