@@ -25,6 +25,8 @@ int run(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ExitCode& e) {
+    return e.code;
   } catch (const Error& e) {
     logger().error("{}", e.what());
     return 1;

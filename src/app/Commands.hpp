@@ -11,6 +11,12 @@ void addConvertCommand(CLI::App& app);
 void addInspectCommand(CLI::App& app);
 void addRunCommand(CLI::App& app);
 
+/// Thrown by a subcommand that has already reported its problem and only needs the process
+/// to end with this exit code.
+struct ExitCode {
+  int code;
+};
+
 /// Runs the trkaas command line; returns the process exit code.
 int run(int argc, char** argv);
 

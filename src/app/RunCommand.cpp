@@ -22,6 +22,8 @@
 #include "trkaas/io/TracksFile.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/pipeline/TruthMetrics.hpp"
+#include "trkaas/service/MpiSession.hpp"
+#include "trkaas/service/Service.hpp"
 
 namespace trkaas::app {
 
@@ -30,14 +32,28 @@ namespace {
 struct RunOptions {
   std::string mode = "direct";
   std::string config = "models/pipeline.yaml";
-  std::string input;
+  std::vector<std::string> inputs;
+  std::string inputList;
+  std::string input;  // the one input of a single-file direct run
   std::string output;
   std::string submission;
   std::string metricsJson;
   std::int64_t maxEvents = -1;
   int threads = 0;
   bool force = false;
+  // The MPI job (service, or direct on every rank).
+  int serversPerNode = 0;
+  double producersPerServer = 0;
+  int concurrency = 4;
+  int workers = 1;
+  double progressSeconds = 5.0;
+  bool retryFailed = false;
+  std::int64_t stopAfter = -1;
 };
+
+bool endsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 /// Mean, p50 and p99 of a list of times.
 nlohmann::json summary(std::vector<double> ms) {
@@ -59,11 +75,6 @@ double peakRssMb() {
 }
 
 void runDirect(const RunOptions& o) {
-  if (o.mode != "direct") {
-    throw Error("--mode " + o.mode +
-                " is not available yet (only 'direct': the service comes "
-                "with the MPI layer)");
-  }
   if (fileExists(o.output) && !o.force) {
     throw Error("output '" + o.output + "' exists; use --force to overwrite it");
   }
@@ -207,6 +218,45 @@ void runDirect(const RunOptions& o) {
   }
 }
 
+/// The MPI job: service (producers and servers) or direct on every rank, writing to an
+/// output directory with journals. Returns the exit code.
+int runJob(const RunOptions& o) {
+  ServiceConfig c;
+  c.inputs = o.inputs;
+  if (!o.inputList.empty()) {
+    LineReader list(o.inputList);
+    for (std::string line; list.next(line);) {
+      const auto first = line.find_first_not_of(" \t\r");
+      if (first == std::string::npos || line[first] == '#') continue;
+      const auto last = line.find_last_not_of(" \t\r");
+      c.inputs.push_back(line.substr(first, last - first + 1));
+    }
+  }
+  if (c.inputs.empty()) throw Error("no input files (--input or --input-list)");
+  c.outputDir = o.output;
+  c.pipeline = loadPipelineConfig(o.config);
+  c.direct = o.mode == "direct";
+  c.layout.serversPerNode = o.serversPerNode;
+  c.layout.producersPerServer = o.producersPerServer;
+  c.layout.serverThreads = o.threads;
+  c.concurrency = o.concurrency;
+  c.workers = o.workers;
+  c.progressSeconds = o.progressSeconds;
+  c.maxEvents = o.maxEvents;
+  c.retryFailed = o.retryFailed;
+  c.reportJson = o.metricsJson;
+  c.stopAfter = o.stopAfter;
+  if (!o.submission.empty()) {
+    throw Error(
+        "--submission is for single-file runs; convert the tracks files of the "
+        "directory with 'trkaas convert'");
+  }
+  const MpiSession mpi;
+  if (mpi.rank() == 0)
+    logger().info("pipeline from {}: {}", o.config, describePipelineConfig(c.pipeline));
+  return runService(c);
+}
+
 }  // namespace
 
 void addRunCommand(CLI::App& app) {
@@ -215,23 +265,71 @@ void addRunCommand(CLI::App& app) {
       "run",
       "Run the track-finding pipeline (features, embedding, radius graph, filter, GNN, "
       "connected components) on an event file and write one track label per hit.\n"
-      "--mode direct runs it in this process (the baseline of the MPI service). At the end: "
-      "events/s, per-stage mean/p50/p99 ms, peak memory, and physics when the events carry "
-      "truth.");
-  cmd->add_option("--mode", o->mode, "direct (the MPI service modes come later)")
+      "Under mpirun/srun, --mode service splits the ranks into producers (read events, write "
+      "tracks and journals) and servers (run the pipeline); --mode direct runs a pipeline on "
+      "every rank (the baseline). Without mpirun and with an output file (.h5), direct mode "
+      "runs in this process. At the end: events/s, latency and per-stage times, server busy "
+      "and producer waiting, and physics when the events carry truth. A stopped job (SIGTERM, "
+      "SIGUSR1) resumes when rerun on the same output directory.");
+  cmd->add_option("--mode", o->mode,
+                  "service: producer ranks read events and send them to server ranks that "
+                  "run the pipeline; direct: every rank runs its own pipeline")
+      ->check(CLI::IsMember({"direct", "service"}))
       ->capture_default_str();
   cmd->add_option("--config,-c", o->config, "pipeline YAML (models and settings)")
       ->capture_default_str();
-  cmd->add_option("--input,-i", o->input, "event file (.h5)")->required();
-  cmd->add_option("--output,-o", o->output, "tracks file (.h5)")->required();
+  cmd->add_option("--input,-i", o->inputs, "event file(s) (.h5)");
+  cmd->add_option("--input-list", o->inputList,
+                  "file with one event file path per line (# comments)");
+  cmd->add_option("--output,-o", o->output,
+                  "a directory: per-producer tracks files, journals and report.json; rerun "
+                  "the same command to resume. A file ending in .h5: one tracks file (direct "
+                  "mode in one process without mpirun)")
+      ->required();
   cmd->add_option("--submission", o->submission,
-                  "also write a TrackML submission CSV (.csv or .csv.gz)");
-  cmd->add_option("--metrics-json", o->metricsJson, "write the report as JSON");
+                  "also write a TrackML submission CSV (.csv or .csv.gz; single-file runs)");
+  cmd->add_option("--metrics-json", o->metricsJson, "write the report as JSON here too");
   cmd->add_option("--events,-n", o->maxEvents, "process at most this many events");
   cmd->add_option("--threads,-j", o->threads,
-                  "threads for torch and graph building (default: all cores)");
-  cmd->add_flag("--force,-f", o->force, "overwrite the output file if it exists");
-  cmd->callback([o] { runDirect(*o); });
+                  "threads for torch and graph building per pipeline (default: the cores of "
+                  "the node shared among the ranks that compute)");
+  cmd->add_flag("--force,-f", o->force, "overwrite an output file (not a directory)");
+  cmd->add_option("--servers-per-node", o->serversPerNode,
+                  "server ranks per node (default: one per visible GPU, else one)");
+  cmd->add_option("--producers-per-server", o->producersPerServer,
+                  "the ratio instead: producers per server on each node");
+  cmd->add_option("--concurrency,-C", o->concurrency, "requests each producer keeps in flight")
+      ->capture_default_str();
+  cmd->add_option("--workers,-W", o->workers,
+                  "worker instances per server sharing its queue and models")
+      ->capture_default_str();
+  cmd->add_option("--progress", o->progressSeconds, "seconds between progress lines")
+      ->capture_default_str();
+  cmd->add_flag("--retry-failed", o->retryFailed,
+                "on resume, also redo events whose earlier attempt failed");
+  cmd->add_option("--stop-after", o->stopAfter,
+                  "(testing) each producer stops after this many events as if signalled");
+  cmd->callback([o] {
+    const bool file = endsWith(o->output, ".h5") && !isDirectory(o->output);
+    if (file && o->mode == "direct" && !MpiSession::launchedByMpi()) {
+      if (o->inputs.size() != 1 || !o->inputList.empty()) {
+        throw Error(
+            "a single tracks file (.h5) takes exactly one --input; give an output "
+            "directory for several inputs");
+      }
+      o->input = o->inputs[0];
+      runDirect(*o);
+      return;
+    }
+    if (file) {
+      throw Error("--output '" + o->output + "' looks like a file, but " +
+                  (o->mode == "service" ? std::string("the service") : std::string("an MPI job")) +
+                  " writes a directory (tracks and journal per producer, report.json): give a "
+                  "directory name");
+    }
+    const int code = runJob(*o);
+    if (code != 0) throw ExitCode{code};
+  });
 }
 
 }  // namespace trkaas::app

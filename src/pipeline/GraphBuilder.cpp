@@ -147,7 +147,7 @@ void checkInput(const float* points, std::int64_t n, std::int64_t dim) {
   }
 }
 
-/// The grid backend: points sorted into cells one radius wide on the first g coordinates;
+/// The grid backend: points sorted into cells one radius wide on g coordinates;
 /// each point checks the points of its own and the adjacent cells (3^g cells, found as
 /// 3^(g-1) runs of consecutive cell keys).
 EdgeList buildGrid(const float* points, std::int64_t n, std::int64_t dim,
@@ -160,21 +160,38 @@ EdgeList buildGrid(const float* points, std::int64_t n, std::int64_t dim,
 
   // Cells per grid coordinate, capped so that the linear cell key fits in 62 bits. Capping
   // (clamping far cells onto the last one) only adds candidates, never loses neighbours.
+  // The grid is laid over the g coordinates of largest spread (range): a trained embedding
+  // need not spread its points along its first coordinates, and the widest ones separate
+  // the most candidates. The exact check below uses all D coordinates: the edges do not
+  // depend on this choice.
+  std::vector<double> mins(static_cast<std::size_t>(dim)), maxs(static_cast<std::size_t>(dim));
+  for (std::int64_t d = 0; d < dim; ++d) {
+    mins[d] = maxs[d] = points[d];
+  }
+  for (std::int64_t i = 1; i < n; ++i) {
+    for (std::int64_t d = 0; d < dim; ++d) {
+      mins[d] = std::min<double>(mins[d], points[i * dim + d]);
+      maxs[d] = std::max<double>(maxs[d], points[i * dim + d]);
+    }
+  }
+  std::vector<std::int64_t> axis(static_cast<std::size_t>(dim));
+  for (std::int64_t d = 0; d < dim; ++d) {
+    axis[d] = d;
+  }
+  std::stable_sort(axis.begin(), axis.end(), [&](std::int64_t a, std::int64_t b) {
+    return maxs[a] - mins[a] > maxs[b] - mins[b];
+  });
+  axis.resize(static_cast<std::size_t>(g));
   std::vector<double> lo(static_cast<std::size_t>(g), 0.0);
   std::vector<std::int64_t> extent(static_cast<std::size_t>(g), 1);
   const double cap = std::ldexp(1.0, static_cast<int>(62 / g));
   for (std::int64_t d = 0; d < g; ++d) {
-    double mn = points[d];
-    double mx = points[d];
-    for (std::int64_t i = 1; i < n; ++i) {
-      mn = std::min<double>(mn, points[i * dim + d]);
-      mx = std::max<double>(mx, points[i * dim + d]);
-    }
-    lo[d] = mn;
-    extent[d] = static_cast<std::int64_t>(std::min(std::floor((mx - mn) / cell) + 1.0, cap));
+    lo[d] = mins[axis[d]];
+    extent[d] = static_cast<std::int64_t>(
+        std::min(std::floor((maxs[axis[d]] - mins[axis[d]]) / cell) + 1.0, cap));
   }
   const auto cellCoord = [&](const float* p, std::int64_t d) {
-    const double c = std::floor((static_cast<double>(p[d]) - lo[d]) / cell);
+    const double c = std::floor((static_cast<double>(p[axis[d]]) - lo[d]) / cell);
     return static_cast<std::int64_t>(std::min(c, static_cast<double>(extent[d] - 1)));
   };
 
@@ -199,7 +216,7 @@ EdgeList buildGrid(const float* points, std::int64_t n, std::int64_t dim,
     index[p] = i;
     std::copy(points + i * dim, points + (i + 1) * dim, sorted.begin() + p * dim);
     for (std::int64_t d = 0; d < g; ++d) {
-      gridCoords[d * n + p] = points[i * dim + d];
+      gridCoords[d * n + p] = points[i * dim + axis[d]];
     }
     if (p == 0 || order[p].first != order[p - 1].first) {
       cellKeys.push_back(order[p].first);
@@ -277,7 +294,7 @@ EdgeList buildGrid(const float* points, std::int64_t n, std::int64_t dim,
           keep.resize(len);
           for (std::int64_t d = 0; d < g; ++d) {
             const float* column = gridCoords.data() + d * n + qFirst;
-            const float xd = x[d];
+            const float xd = x[axis[d]];
             for (std::size_t m = 0; m < len; ++m) {
               const float t = column[m] - xd;
               cut[m] += t * t;

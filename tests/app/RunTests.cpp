@@ -100,7 +100,11 @@ TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]"
   r = runCli("run --mode service -c " + writeConfig("ok.yaml") + " -i " + events + " -o " +
              tmp("t.h5") + " -f");
   REQUIRE(r.code == 1);
-  REQUIRE_THAT(r.output, HasSubstring("--mode service is not available yet"));
+  REQUIRE_THAT(r.output, HasSubstring("the service writes a directory"));
+  r = runCli("run --mode batch -c " + writeConfig("ok.yaml") + " -i " + events + " -o " +
+             tmp("t.h5") + " -f");
+  REQUIRE(r.code != 0);
+  REQUIRE_THAT(r.output, HasSubstring("--mode") && HasSubstring("batch"));
   const std::string missing = tmp("missing_model.yaml");
   std::ofstream(missing) << "features: [{name: r, scale: 1.0}]\nradius: 0.1\nmax_neighbours: 4\n"
                             "filter_cut: 0.5\ngnn_cut: 0.5\n"

@@ -14,7 +14,7 @@
 ///   - Edges are written once, as (i, j) with i < j, without self loops or duplicates,
 ///     sorted by i then j; the result does not depend on the number of threads.
 ///
-/// Backends: a spatial grid (cell list on the first `gridDims` coordinates, cells one
+/// Backends: a spatial grid (cell list on the `gridDims` coordinates of widest range, cells one
 /// radius wide, exact distance check in all D dimensions), O(N) for local
 /// neighbourhoods, multithreaded with std::thread; and FAISS (flat L2 range search, then
 /// the same exact check and k selection), for comparison, when trkaas is built with FAISS.
@@ -49,8 +49,8 @@ class GraphBuilder {
     int threads = 1;
     /// kGrid (default, always built) or kFaiss (only when built with FAISS).
     Backend backend = Backend::kGrid;
-    /// Embedding coordinates the grid is built on (1 to kMaxGridDims): the first
-    /// `gridDims` ones, or all D when D is smaller. Each occupied cell looks up
+    /// Embedding coordinates the grid is built on (1 to kMaxGridDims): the `gridDims`
+    /// ones of widest range in the event, or all D when D is smaller. Each occupied cell looks up
     /// 3^(gridDims-1) rows of cells, so 2 to 4 suit embeddings of 8 to 12 dimensions.
     int gridDims = 3;
   };

@@ -1,0 +1,61 @@
+#pragma once
+/// Which rank of the job is a producer and which a server, on which device and with how
+/// many threads. A pure function of the settings and of where the ranks are (node, local
+/// rank, cores, visible GPUs), so that every rank computes the same layout and an
+/// impossible one fails on every rank alike, before any message is sent.
+///
+/// Rules:
+///   - Per node, S servers: `serversPerNode` when set; else, with `producersPerServer` R
+///     set, S = max(1, round(L / (R + 1))) of the node's L ranks; else one per visible GPU,
+///     or one when the node has none.
+///   - Servers are the node's last S local ranks (world rank 0 stays a producer where it
+///     can), spread over the node's GPUs: server j uses GPU j mod G (device -1: CPU).
+///   - Threads: each producer 1; the servers share the node's remaining cores equally
+///     (at least 1 each) unless `serverThreads` is set.
+///   - Errors: more servers than ranks on a node, no producer in the job, no server in
+///     the job.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace trkaas {
+
+enum class Role { kProducer, kServer };
+
+/// Where one rank runs, as its node sees it.
+struct RankPlace {
+  int node = 0;       ///< node index, 0.. in order of the nodes' lowest world rank
+  int localRank = 0;  ///< rank among the ranks of its node
+  int localSize = 1;  ///< ranks on its node
+  int cores = 1;      ///< cores of its node available to the job
+  int gpus = 0;       ///< GPUs visible on its node
+  std::string host;   ///< for messages
+};
+
+struct LayoutConfig {
+  int serversPerNode = 0;         ///< 0: not set
+  double producersPerServer = 0;  ///< 0: not set
+  int serverThreads = 0;          ///< 0: share the node's cores
+};
+
+struct RankPlan {
+  Role role = Role::kProducer;
+  int index = 0;    ///< among the producers, or among the servers
+  int device = -1;  ///< GPU of a server; -1 for the CPU
+  int threads = 1;
+};
+
+struct Layout {
+  std::vector<RankPlan> ranks;  ///< by world rank
+  std::vector<int> producers;   ///< world ranks of the producers, by producer index
+  std::vector<int> servers;     ///< world ranks of the servers, by server index
+  /// One line per rank: role, node, device, threads.
+  std::string describe(const std::vector<RankPlace>& places) const;
+};
+
+/// Throws trkaas::Error with the reason for a layout that cannot work. The config is
+/// validated first (serversPerNode >= 0, producersPerServer >= 0, not both set).
+Layout planLayout(const LayoutConfig& config, const std::vector<RankPlace>& places);
+
+}  // namespace trkaas

@@ -1,0 +1,56 @@
+#pragma once
+/// The in-allocation service: one MPI job whose producer ranks read events and whose
+/// server ranks run the pipeline, or (direct mode) whose every rank runs its own
+/// pipeline. Every input event ends as exactly one tracks record or one error record in
+/// the output directory (see Journal.hpp); a rerun on the same directory resumes.
+///
+/// Messages: a producer keeps at most `concurrency` requests in flight and sends each to
+/// the server with the most free capacity it knows of (each result reports its server's
+/// load; servers announce their worker count at start). A server's communication thread
+/// receives requests into one queue served by `workers` threads sharing the models.
+/// SIGTERM, SIGINT or SIGUSR1 make producers stop taking new events, finish the ones in
+/// flight, close their files and journals; the job then ends normally (exit code 0).
+/// Any other failure outside one event's processing ends the job with MPI_Abort.
+/// No MPI types here: the job runs on MPI_COMM_WORLD, initialised by the caller.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trkaas/pipeline/Pipeline.hpp"
+#include "trkaas/service/Layout.hpp"
+
+namespace trkaas {
+
+struct ServiceConfig {
+  /// Event files; their events are split evenly and deterministically over the producers.
+  std::vector<std::string> inputs;
+  /// Output directory (created): tracks and journal per producer, report.json.
+  std::string outputDir;
+  PipelineConfig pipeline;
+  LayoutConfig layout;
+  /// Direct mode: no servers; every rank is a producer running its own pipeline.
+  bool direct = false;
+  /// Requests a producer keeps in flight (>= 1).
+  int concurrency = 4;
+  /// Worker threads per server sharing one queue and the models (>= 1).
+  int workers = 1;
+  /// Seconds between progress lines on rank 0 (> 0).
+  double progressSeconds = 5.0;
+  /// Process at most this many events in this run (-1: all that remain).
+  std::int64_t maxEvents = -1;
+  /// Also redo events whose earlier attempt ended in an error record.
+  bool retryFailed = false;
+  /// Extra copy of the final report (JSON); always written to outputDir/report.json.
+  std::string reportJson;
+  /// Stop after this many events per producer as if signalled (testing the stop path;
+  /// -1: never).
+  std::int64_t stopAfter = -1;
+};
+
+/// Runs the job on every rank of MPI_COMM_WORLD. Returns the process exit code: 0 when
+/// every event of this run got tracks, or the run was stopped by a signal; 1 when some
+/// events got error records or the configuration is impossible (every rank says why).
+int runService(const ServiceConfig& config);
+
+}  // namespace trkaas

@@ -1,0 +1,394 @@
+// The producer loop: read events, send requests (or run the own pipeline in direct mode),
+// receive labels, write tracks and journal every finished event.
+#include <algorithm>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "ServiceInternal.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/core/Logger.hpp"
+#include "trkaas/io/EventFile.hpp"
+#include "trkaas/io/TracksFile.hpp"
+#include "trkaas/pipeline/TruthMetrics.hpp"
+#include "trkaas/service/Journal.hpp"
+#include "trkaas/service/Wire.hpp"
+
+namespace trkaas::service {
+
+namespace {
+
+/// One request on its way: what the producer needs when its result comes back.
+struct InFlight {
+  WorkItem item;
+  Event event;                    // the whole event (hit ids for the output, truth)
+  std::vector<std::size_t> rows;  // request hit k is event hit rows[k]
+  Clock::time_point sent;
+  int server = -1;
+  MPI_Request send = MPI_REQUEST_NULL;
+  std::vector<char> bytes;  // kept alive until the send completes
+};
+
+bool needsCells(const PipelineConfig& c) {
+  for (const auto& f : c.features.features) {
+    if (f.name == "cell_count" || f.name == "cell_value") return true;
+  }
+  return false;
+}
+
+class ProducerLoop {
+ public:
+  ProducerLoop(MPI_Comm comm, const ServiceConfig& config, const JobPlan& plan, int producer,
+               int producers, const std::vector<int>& servers,
+               const std::vector<int>& serverWorkers, int threads, ProgressBoard* board)
+      : m_comm(comm),
+        m_config(config),
+        m_plan(plan),
+        m_producer(producer),
+        m_servers(servers),
+        m_capacity(serverWorkers),
+        m_board(board),
+        m_load(servers.size(), 0),
+        m_sentSince(servers.size(), 0) {
+    const auto [first, last] =
+        shareOf(static_cast<std::int64_t>(plan.todo.size()), producer, producers);
+    m_first = first;
+    m_next = first;
+    m_last = last;
+    m_cells = needsCells(config.pipeline);
+    if (servers.empty()) {
+      PipelineConfig pc = config.pipeline;
+      pc.threads = threads;
+      m_pipeline = std::make_unique<Pipeline>(pc);
+    }
+    m_tracksName = tracksFileName(plan.run, producer);
+    const std::filesystem::path dir(config.outputDir);
+    m_writer = std::make_unique<TracksFileWriter>((dir / m_tracksName).string());
+    m_journal =
+        std::make_unique<JournalWriter>((dir / journalFileName(plan.run, producer)).string());
+    // Whole files that could not be read: producer 0 records them once per run.
+    if (producer == 0) {
+      for (std::size_t f = 0; f < plan.files.size(); ++f) {
+        if (!plan.fileErrors[f].empty()) {
+          m_journal->error({plan.files[f], -1}, -1, plan.fileErrors[f]);
+          m_fileErrors.push_back(plan.files[f] + ": " + plan.fileErrors[f]);
+        }
+      }
+    }
+  }
+
+  nlohmann::json run() {
+    const Clock::time_point start = Clock::now();
+    logger().info("producer {}: {} event(s) to do, {} in flight at most, {}", m_producer,
+                  m_last - m_first, m_servers.empty() ? 1 : m_config.concurrency,
+                  m_servers.empty() ? "own pipeline (direct mode)"
+                                    : fmt::format("{} server(s)", m_servers.size()));
+    const int concurrency = m_servers.empty() ? 1 : m_config.concurrency;
+    auto lastProgress = Clock::now();
+    int idle = 0;
+    while (true) {
+      if (!m_stopping && stopRequested()) {
+        m_stopping = true;
+        logger().warn(
+            "producer {}: stopping ({}): finishing {} event(s) in flight, then closing the "
+            "tracks file and journal; {} event(s) of this producer left for the next run",
+            m_producer, m_stopReason, m_inFlight.size(), m_last - m_next);
+      }
+      bool worked = false;
+      while (!m_stopping && static_cast<int>(m_inFlight.size()) < concurrency && m_next < m_last) {
+        sendNext();
+        worked = true;
+        if (stopRequested()) break;
+      }
+      if (m_inFlight.empty() && (m_stopping || m_next >= m_last)) break;
+      if (!m_servers.empty()) worked = receiveResults() || worked;
+      if (m_board != nullptr) {
+        m_board->setOwn(m_done, m_failed);
+        m_board->pump(m_comm);
+      } else if (msSince(lastProgress) > 1000.0 * m_config.progressSeconds) {
+        sendProgress();
+        lastProgress = Clock::now();
+      }
+      if (!worked) {
+        // Waiting for the servers: back off a little, so that waiting costs no core.
+        const auto t0 = Clock::now();
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(std::min(2000, 50 << std::min(idle, 6))));
+        ++idle;
+        m_waitMs += msSince(t0);
+      } else {
+        idle = 0;
+      }
+    }
+    if (!m_servers.empty()) {
+      for (int s : m_servers) MPI_Send(nullptr, 0, MPI_BYTE, s, kTagDone, m_comm);
+    }
+    auto t0 = Clock::now();
+    m_writer->close();
+    m_journal->commit(m_tracksName, m_done);
+    m_writeMs += msSince(t0);
+    if (m_board == nullptr) sendProgress();
+    const double wallMs = msSince(start);
+    nlohmann::json stats = {{"role", "producer"},
+                            {"index", m_producer},
+                            {"events_done", m_done},
+                            {"events_failed", m_failed},
+                            {"events_left", m_last - m_next},
+                            {"stopped", m_stopping},
+                            {"hits", m_hits},
+                            {"wall_ms", wallMs},
+                            {"read_ms", m_readMs},
+                            {"send_ms", m_sendMs},
+                            {"write_ms", m_writeMs},
+                            {"wait_ms", m_waitMs},
+                            {"latency_ms", m_latency},
+                            {"queue_ms", m_queue},
+                            {"stages_ms", m_stages},
+                            {"errors", m_errors},
+                            {"file_errors", m_fileErrors},
+                            {"tracks_file", m_tracksName},
+                            {"truth", m_truth}};
+    if (m_truth) {
+      stats["physics"] = {
+          {"particles", m_metrics.particles},   {"particles_high_pt", m_metrics.particlesHighPt},
+          {"matched", m_metrics.matched},       {"matched_high_pt", m_metrics.matchedHighPt},
+          {"tracks", m_metrics.tracks},         {"fakes", m_metrics.fakes},
+          {"duplicates", m_metrics.duplicates}, {"score", m_metrics.score}};
+    }
+    return stats;
+  }
+
+ private:
+  bool stopRequested() {
+    if (g_stopSignal.load() != 0) {
+      m_stopReason = fmt::format("signal {}", g_stopSignal.load());
+      return true;
+    }
+    if (m_config.stopAfter >= 0 && m_next - m_first >= m_config.stopAfter) {
+      m_stopReason = fmt::format("--stop-after {}", m_config.stopAfter);
+      return true;
+    }
+    return false;
+  }
+
+  const EventFileReader& reader(std::int64_t file) {
+    if (m_readerFile != file) {
+      m_reader.reset();
+      m_reader = std::make_unique<EventFileReader>(m_plan.files[file]);
+      m_readerFile = file;
+    }
+    return *m_reader;
+  }
+
+  void sendNext() {
+    const WorkItem item = m_plan.todo[m_next++];
+    const std::string& path = m_plan.files[item.file];
+    auto t0 = Clock::now();
+    auto flight = std::make_unique<InFlight>();
+    flight->item = item;
+    try {
+      flight->event = reader(item.file).read(static_cast<std::size_t>(item.index));
+    } catch (const std::exception& e) {
+      m_readMs += msSince(t0);
+      m_readerFile = -1;  // reopen next time: the reader may be in a bad state
+      fail(item, -1, e.what());
+      return;
+    }
+    m_readMs += msSince(t0);
+    const std::int64_t id = m_nextRequest++;
+    if (m_servers.empty()) {
+      // Direct mode: the own pipeline, right here.
+      Result result;
+      result.requestId = id;
+      result.eventId = flight->event.eventId;
+      try {
+        PipelineResult r = m_pipeline->run(flight->event, path);
+        result.ok = true;
+        result.label = std::move(r.tracks.label);
+        result.record = r.record;
+      } catch (const std::exception& e) {
+        result.error = e.what();
+      }
+      flight->sent = t0;
+      finish(*flight, result, true);
+      return;
+    }
+    t0 = Clock::now();
+    Request request;
+    request.requestId = id;
+    request.eventId = flight->event.eventId;
+    const Hits& hits = flight->event.hits;
+    const auto& volumes = m_config.pipeline.volumes;
+    for (std::size_t i = 0; i < hits.size(); ++i) {
+      if (!volumes.empty() &&
+          std::find(volumes.begin(), volumes.end(), hits.volumeId[i]) == volumes.end()) {
+        continue;
+      }
+      flight->rows.push_back(i);
+      request.hits.push_back(hits.hitId[i], hits.x[i], hits.y[i], hits.z[i], hits.volumeId[i],
+                             hits.layerId[i], hits.moduleId[i]);
+    }
+    if (m_cells) request.cells = flight->event.cells;
+    flight->bytes = encode(request);
+    const int s = pickServer();
+    flight->server = s;
+    flight->sent = Clock::now();
+    MPI_Isend(flight->bytes.data(), static_cast<int>(flight->bytes.size()), MPI_BYTE, m_servers[s],
+              kTagRequest, m_comm, &flight->send);
+    ++m_sentSince[s];
+    m_sendMs += msSince(t0);
+    m_inFlight.emplace(id, std::move(flight));
+  }
+
+  /// The server with the most free capacity as this producer knows it: its last reported
+  /// load plus what this producer sent it since, per worker. Ties go round-robin from
+  /// this producer's index, so that producers start on different servers.
+  int pickServer() {
+    const int n = static_cast<int>(m_servers.size());
+    int best = -1;
+    double bestLoad = 0;
+    for (int k = 0; k < n; ++k) {
+      const int s = (m_producer + m_rotation + k) % n;
+      const double load = double(m_load[s] + m_sentSince[s]) / std::max(1, m_capacity[s]);
+      if (best < 0 || load < bestLoad) {
+        best = s;
+        bestLoad = load;
+      }
+    }
+    ++m_rotation;
+    return best;
+  }
+
+  bool receiveResults() {
+    bool any = false;
+    std::vector<char> bytes;
+    int source = -1;
+    while (receiveIf(m_comm, kTagResult, bytes, source)) {
+      any = true;
+      Result result = decodeResult(bytes, fmt::format("rank {}", source));
+      const auto it = m_inFlight.find(result.requestId);
+      if (it == m_inFlight.end()) {
+        throw Error(fmt::format("producer {}: result for unknown request {} from rank {}",
+                                m_producer, result.requestId, source));
+      }
+      InFlight& flight = *it->second;
+      MPI_Wait(&flight.send, MPI_STATUS_IGNORE);  // received, so complete
+      const int s = flight.server;
+      m_load[s] = result.serverLoad;
+      m_sentSince[s] = 0;
+      finish(flight, result, false);
+      m_inFlight.erase(it);
+    }
+    return any;
+  }
+
+  void finish(InFlight& flight, const Result& result, bool direct) {
+    const std::string& path = m_plan.files[flight.item.file];
+    const EventKey key{path, flight.item.index};
+    m_latency.push_back(msSince(flight.sent));
+    m_queue.push_back(result.queueMs);
+    if (!result.ok) {
+      fail(flight.item, flight.event.eventId, result.error);
+      return;
+    }
+    const auto t0 = Clock::now();
+    Tracks tracks;
+    tracks.eventId = flight.event.eventId;
+    tracks.hitId = flight.event.hits.hitId;
+    if (direct) {
+      tracks.label = result.label;
+    } else {
+      if (result.label.size() != flight.rows.size()) {
+        fail(flight.item, flight.event.eventId,
+             fmt::format("server returned {} labels for {} hits", result.label.size(),
+                         flight.rows.size()));
+        return;
+      }
+      tracks.label.assign(tracks.hitId.size(), Tracks::kNoTrack);
+      for (std::size_t k = 0; k < flight.rows.size(); ++k) {
+        tracks.label[flight.rows[k]] = result.label[k];
+      }
+    }
+    try {
+      m_writer->append(tracks);
+    } catch (const Error& e) {
+      fail(flight.item, flight.event.eventId, std::string("writing tracks: ") + e.what());
+      return;
+    }
+    m_journal->done(key, flight.event.eventId, m_tracksName);
+    m_writeMs += msSince(t0);
+    const StageRecord& r = result.record;
+    for (const auto& [stage, ms] : {std::pair<const char*, double>{"features", r.featuresMs},
+                                    {"embedding", r.embeddingMs},
+                                    {"graph", r.graphMs},
+                                    {"filter", r.filterMs},
+                                    {"gnn", r.gnnMs},
+                                    {"tracks", r.tracksMs},
+                                    {"total", r.totalMs()}}) {
+      m_stages[stage].push_back(ms);
+    }
+    m_hits += static_cast<std::int64_t>(flight.event.hits.size());
+    if (flight.event.hasTruth()) {
+      m_truth = true;
+      m_metrics += trackMetrics(flight.event, tracks.label);
+    }
+    ++m_done;
+  }
+
+  void fail(const WorkItem& item, std::int64_t eventId, const std::string& reason) {
+    const std::string& path = m_plan.files[item.file];
+    m_journal->error({path, item.index}, eventId, reason);
+    logger().error("event {} (position {} of '{}') failed: {}", eventId, item.index, path, reason);
+    if (m_errors.size() < 100) {
+      m_errors.push_back(
+          {{"file", path}, {"index", item.index}, {"event", eventId}, {"reason", reason}});
+    }
+    ++m_failed;
+  }
+
+  void sendProgress() {
+    const std::int64_t counts[2] = {m_done, m_failed};
+    MPI_Send(counts, 2, MPI_INT64_T, 0, kTagProgress, m_comm);
+  }
+
+  MPI_Comm m_comm;
+  const ServiceConfig& m_config;
+  const JobPlan& m_plan;
+  int m_producer;
+  std::vector<int> m_servers, m_capacity;
+  ProgressBoard* m_board;
+  std::vector<std::int64_t> m_load, m_sentSince;
+  int m_rotation = 0;
+  std::int64_t m_first = 0, m_next = 0, m_last = 0, m_nextRequest = 0;
+  bool m_cells = false, m_stopping = false, m_truth = false;
+  std::string m_stopReason;
+  std::unique_ptr<Pipeline> m_pipeline;
+  std::string m_tracksName;
+  std::unique_ptr<TracksFileWriter> m_writer;
+  std::unique_ptr<JournalWriter> m_journal;
+  std::unique_ptr<EventFileReader> m_reader;
+  std::int64_t m_readerFile = -1;
+  std::map<std::int64_t, std::unique_ptr<InFlight>> m_inFlight;
+  std::int64_t m_done = 0, m_failed = 0, m_hits = 0;
+  double m_readMs = 0, m_sendMs = 0, m_writeMs = 0, m_waitMs = 0;
+  std::vector<double> m_latency, m_queue;
+  std::map<std::string, std::vector<double>> m_stages;
+  nlohmann::json m_errors = nlohmann::json::array();
+  std::vector<std::string> m_fileErrors;
+  TrackMetrics m_metrics;
+};
+
+}  // namespace
+
+nlohmann::json runProducer(MPI_Comm comm, const ServiceConfig& config, const JobPlan& plan,
+                           int producer, int producers, const std::vector<int>& servers,
+                           const std::vector<int>& serverWorkers, int threads,
+                           ProgressBoard* board) {
+  ProducerLoop loop(comm, config, plan, producer, producers, servers, serverWorkers, threads,
+                    board);
+  return loop.run();
+}
+
+}  // namespace trkaas::service

@@ -1,0 +1,94 @@
+#pragma once
+// Internal to the service: message tags, the job plan, rank 0's progress board, and the
+// producer and server loops. MPI types are allowed here (not in public headers).
+#include <mpi.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "trkaas/service/Layout.hpp"
+#include "trkaas/service/Service.hpp"
+
+namespace trkaas::service {
+
+enum Tag : int {
+  kTagRequest = 101,   // producer -> server: encoded Request
+  kTagResult = 102,    // server -> producer: encoded Result
+  kTagDone = 103,      // producer -> server: no more requests from me
+  kTagProgress = 104,  // any -> rank 0: int64 [done, failed]
+  kTagFinal = 105,     // any -> rank 0: this rank's statistics (JSON text)
+};
+
+using Clock = std::chrono::steady_clock;
+inline double msSince(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+/// Set by SIGTERM, SIGINT and SIGUSR1: producers stop taking new events.
+extern std::atomic<int> g_stopSignal;
+
+/// One input event of the job: file (index into JobPlan::files) and position in it.
+struct WorkItem {
+  std::int64_t file = 0;
+  std::int64_t index = 0;
+};
+
+/// What this run does, decided by rank 0 and broadcast.
+struct JobPlan {
+  std::vector<std::string> files;       ///< absolute paths
+  std::vector<std::int64_t> counts;     ///< events per file (-1: unreadable)
+  std::vector<std::string> fileErrors;  ///< why a file is unreadable ("" when fine)
+  std::vector<WorkItem> todo;           ///< events of this run, in order
+  int run = 1;
+  std::int64_t totalEvents = 0;    ///< events in all readable inputs
+  std::int64_t alreadyDone = 0;    ///< done by earlier runs
+  std::int64_t alreadyFailed = 0;  ///< error records of earlier runs not retried
+};
+
+/// The contiguous share [first, last) of `count` items of member `k` of `n`.
+inline std::pair<std::int64_t, std::int64_t> shareOf(std::int64_t count, int k, int n) {
+  return {count * k / n, count * (k + 1) / n};
+}
+
+/// Receives one waiting message with this tag (from any source) if there is one.
+bool receiveIf(MPI_Comm comm, int tag, std::vector<char>& bytes, int& source);
+
+/// Rank 0's view of the run: progress lines and the final statistics of every rank.
+class ProgressBoard {
+ public:
+  ProgressBoard(int ranks, std::int64_t total, double seconds);
+  /// Handles waiting progress and final messages; prints a line when it is time.
+  void pump(MPI_Comm comm);
+  /// This rank's (rank 0's) own counters.
+  void setOwn(std::int64_t done, std::int64_t failed);
+  void addFinal(int rank, nlohmann::json stats);
+  bool allFinal() const { return m_finals.size() == m_done.size(); }
+  const std::map<int, nlohmann::json>& finals() const { return m_finals; }
+  void printLine();
+
+ private:
+  std::vector<std::int64_t> m_done, m_failed;
+  std::map<int, nlohmann::json> m_finals;
+  std::int64_t m_total;
+  double m_seconds;
+  Clock::time_point m_start = Clock::now(), m_last = Clock::now();
+};
+
+/// Producer side: sends `plan`'s share of this producer, writes tracks and journal.
+/// Returns its statistics (JSON). `servers` empty: direct mode (own pipeline).
+nlohmann::json runProducer(MPI_Comm comm, const ServiceConfig& config, const JobPlan& plan,
+                           int producer, int producers, const std::vector<int>& servers,
+                           const std::vector<int>& serverWorkers, int threads,
+                           ProgressBoard* board);
+
+/// Server side: serves requests until every producer said it is done.
+nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int producers,
+                         int threads, int device, ProgressBoard* board);
+
+}  // namespace trkaas::service
