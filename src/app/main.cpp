@@ -22,7 +22,14 @@ void restartWithHugePages(char** argv) {
   tunables += std::string(tunables.empty() ? "" : ":") + "glibc.malloc.hugetlb=1";
   if (setenv("GLIBC_TUNABLES", tunables.c_str(), 1) != 0) return;
   setenv("TRKAAS_NO_REEXEC", "1", 1);  // never loop, whatever happens to the tunable
-  execv("/proc/self/exe", argv);
+  // Through the real path, not /proc/self/exe: the process keeps its name ("trkaas"), so
+  // that ps, pkill and Slurm's signals find it.
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (len > 0) {
+    self[len] = '\0';
+    execv(self, argv);
+  }
   // execv returned: it failed (no /proc?). Carry on without huge pages; `run` warns.
   unsetenv("TRKAAS_NO_REEXEC");
   if (current != nullptr) {
