@@ -41,7 +41,7 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
       "format",           "version",    "features",   "embedding_dim",  "radius",
       "max_neighbours",   "filter_cut", "gnn_cut",    "min_track_size", "volumes",
       "edge_truth",       "models",     "trained_on", "grid_dims",      "filter_chunk",
-      "junction_removal", "undirected"};
+      "junction_removal", "undirected", "max_hits",   "max_graph_edges"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -69,6 +69,8 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     if (root["min_track_size"]) c.tracks.minTrackSize = root["min_track_size"].as<int>();
     if (root["junction_removal"]) c.tracks.junctionRemoval = root["junction_removal"].as<bool>();
     if (root["undirected"]) c.undirected = root["undirected"].as<bool>();
+    if (root["max_hits"]) c.maxHits = root["max_hits"].as<std::int64_t>();
+    if (root["max_graph_edges"]) c.maxGraphEdges = root["max_graph_edges"].as<std::int64_t>();
     if (root["volumes"]) c.volumes = root["volumes"].as<std::vector<std::int32_t>>();
     const YAML::Node models = root["models"];
     for (const char* m : {"embedding", "filter", "gnn"}) {

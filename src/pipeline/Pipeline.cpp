@@ -108,6 +108,9 @@ struct Pipeline::Impl {
                   std::to_string(c.filterCut) + " and " + std::to_string(c.gnnCut));
     }
     if (c.filterChunk < 1) throw Error("pipeline: filterChunk must be at least 1");
+    if (c.maxHits < 0 || c.maxGraphEdges < 0) {
+      throw Error("pipeline: maxHits and maxGraphEdges must be >= 0 (0: no limit)");
+    }
     if (c.threads < 1) throw Error("pipeline: threads must be at least 1");
     return c;
   }
@@ -174,6 +177,11 @@ PipelineResult Pipeline::runSelected(const Event& event, const std::string& sour
   const std::int64_t n = static_cast<std::int64_t>(event.hits.size());
   rec.hits = n;
 
+  if (d.config.maxHits > 0 && n > d.config.maxHits) {
+    throw InputError(source, event.eventId,
+                     std::to_string(n) + " hits in the model's volumes, above the limit of " +
+                         std::to_string(d.config.maxHits) + " (max_hits)");
+  }
   auto t0 = Clock::now();
   const std::vector<float> x = d.features.build(event, source);
   rec.featuresMs = msSince(t0);
@@ -186,6 +194,11 @@ PipelineResult Pipeline::runSelected(const Event& event, const std::string& sour
   result.edges.graph = d.graph.build(embedded.data(), n, d.embedding.outputDim());
   rec.graphMs = msSince(t0);
   rec.graphEdges = static_cast<std::int64_t>(result.edges.graph.size());
+  if (d.config.maxGraphEdges > 0 && rec.graphEdges > d.config.maxGraphEdges) {
+    throw InputError(source, event.eventId,
+                     std::to_string(rec.graphEdges) + " radius-graph edges, above the limit of " +
+                         std::to_string(d.config.maxGraphEdges) + " (max_graph_edges)");
+  }
 
   // Filter in chunks of edges: its memory grows with the edges, not the hits.
   t0 = Clock::now();

@@ -153,6 +153,24 @@ TEST_CASE("undirected scoring averages both directions of each edge", "[pipeline
   REQUIRE(above.tracks.label == std::vector<std::int64_t>(e.hits.size(), -1));
 }
 
+TEST_CASE("events above the hit or edge limit fail with the reason", "[pipeline][chain]") {
+  PipelineConfig c = testConfig();
+  const Event e = lines();  // 30 hits
+  c.maxHits = 30;
+  REQUIRE(Pipeline(c).run(e, "f.h5").record.hits == 30);  // at the limit: runs
+  c.maxHits = 29;
+  REQUIRE_THROWS_WITH(Pipeline(c).run(e, "f.h5"),
+                      HasSubstring("event 77") && HasSubstring("30 hits") &&
+                          HasSubstring("max_hits"));
+  c.maxHits = 0;
+  const std::int64_t edges = Pipeline(c).run(e).record.graphEdges;
+  REQUIRE(edges > 1);
+  c.maxGraphEdges = edges - 1;
+  REQUIRE_THROWS_WITH(Pipeline(c).run(e, "f.h5"),
+                      HasSubstring(std::to_string(edges) + " radius-graph edges") &&
+                          HasSubstring("max_graph_edges"));
+}
+
 TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][chain]") {
   PipelineConfig c = testConfig();
   c.filterCut = 1.0f;

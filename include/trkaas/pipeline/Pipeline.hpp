@@ -32,6 +32,10 @@ struct PipelineConfig {
   /// for filter and GNN models that are not symmetric in the two ends of an edge. The GNN
   /// then passes messages over both directions of each edge. Doubles their work.
   bool undirected = false;
+  /// Limits that protect a server's memory: an event with more hits (of the configured
+  /// volumes) or more radius-graph edges fails with the reason instead of running. 0: none.
+  std::int64_t maxHits = 0;
+  std::int64_t maxGraphEdges = 0;
   TrackBuilder::Config tracks;
   /// Threads for torch and for graph building together (one knob, so that ranks sharing
   /// a node can split its cores).

@@ -1,0 +1,324 @@
+// The service as users run it: real mpirun jobs of the trkaas binary on real event files,
+// checked through the files they leave. Every mpirun has a time limit, so that a hang
+// fails the test instead of blocking CI.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CliRunner.hpp"
+#include "TrkaasCatch.hpp"
+#include "trkaas/io/EventFile.hpp"
+#include "trkaas/io/TracksFile.hpp"
+
+using namespace trkaas;
+using trkaas::test::CliResult;
+using trkaas::test::runCli;
+using trkaas::test::tmp;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kMpiEnv =
+    "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+    "OMPI_MCA_rmaps_base_oversubscribe=1";
+
+/// `mpirun -np N trkaas <args>`, killed after 240 s.
+std::string mpiCommand(int np, const std::string& args) {
+  return std::string(kMpiEnv) + " timeout -s KILL 240 " + TRKAAS_MPIEXEC + " -np " +
+         std::to_string(np) + " --oversubscribe --bind-to none " + TRKAAS_BIN + " " + args;
+}
+
+CliResult mpirun(int np, const std::string& args) {
+  const std::string log = tmp("mpirun_" + std::to_string(::getpid()) + ".log");
+  const int status = std::system((mpiCommand(np, args) + " > " + log + " 2>&1").c_str());
+  CliResult r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(log);
+  r.output.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return r;
+}
+
+std::string testConfig(const std::string& name, const std::string& extra = "") {
+  const std::string models = TRKAAS_TEST_MODELS;
+  const std::string path = tmp(name);
+  std::ofstream(path) << "format: trkaas-pipeline\n"
+                      << "features: [{name: r, scale: 1000.0}, {name: phi, scale: 3.14159}, "
+                         "{name: z, scale: 1000.0}]\n"
+                      << "radius: 0.3\nmax_neighbours: 16\nfilter_cut: 0.05\ngnn_cut: 0.05\n"
+                      << "min_track_size: 3\nvolumes: [8]\n"
+                      << "models: {embedding: " << models << "/emb_good.pt, filter: " << models
+                      << "/edge_good.pt, gnn: " << models << "/edge_column.pt}\n"
+                      << extra;
+  return path;
+}
+
+std::string generate(const std::string& name, int events, double pileup, int seed) {
+  const std::string path = tmp(name);
+  const CliResult r =
+      runCli("generate -n " + std::to_string(events) + " --pileup " + std::to_string(pileup) +
+             " --seed " + std::to_string(seed) + " --first-event-id " +
+             std::to_string(seed * 1000) + " --pixel-only -f -j 1 -o " + path);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  return path;
+}
+
+/// Tracks of every event in the committed tracks files of a job directory; `copies`
+/// counts how often each event id appears.
+std::map<std::int64_t, Tracks> readJob(const std::string& dir,
+                                       std::map<std::int64_t, int>& copies) {
+  std::map<std::int64_t, Tracks> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("tracks-", 0) != 0 || entry.path().extension() != ".h5") continue;
+    const TracksFileReader reader(entry.path().string());
+    for (std::size_t i = 0; i < reader.numEvents(); ++i) {
+      Tracks t = reader.read(i);
+      ++copies[t.eventId];
+      out[t.eventId] = std::move(t);
+    }
+  }
+  return out;
+}
+
+/// One process, one file: the reference labels.
+std::map<std::int64_t, Tracks> reference(const std::string& config,
+                                         const std::vector<std::string>& inputs) {
+  std::map<std::int64_t, Tracks> out;
+  for (std::size_t k = 0; k < inputs.size(); ++k) {
+    const std::string ref = tmp("reference_" + std::to_string(::getpid()) + ".h5");
+    const CliResult r = runCli("run -c " + config + " -i " + inputs[k] + " -o " + ref + " -f");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    const TracksFileReader reader(ref);
+    for (std::size_t i = 0; i < reader.numEvents(); ++i) {
+      Tracks t = reader.read(i);
+      out[t.eventId] = std::move(t);
+    }
+  }
+  return out;
+}
+
+/// Every reference event exactly once, with the same labels.
+void requireSameOutput(const std::string& dir, const std::map<std::int64_t, Tracks>& ref) {
+  std::map<std::int64_t, int> copies;
+  const auto got = readJob(dir, copies);
+  REQUIRE(got.size() == ref.size());
+  for (const auto& [id, t] : ref) {
+    INFO("event " << id);
+    REQUIRE(copies[id] == 1);
+    REQUIRE(got.at(id).hitId == t.hitId);
+    REQUIRE(got.at(id).label == t.label);
+  }
+}
+
+std::string freshDir(const std::string& name) {
+  const std::string dir = tmp(name);
+  fs::remove_all(dir);
+  return dir;
+}
+
+std::string readText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("service: every event back exactly once with the labels of direct mode",
+          "[service][mpi]") {
+  const std::string input = generate("events.h5", 12, 3, 1);
+  const std::string config = testConfig("service.yaml");
+  const auto ref = reference(config, {input});
+  REQUIRE(ref.size() == 12);
+  struct Case {
+    int np;
+    std::string options;
+  };
+  for (const Case& c :
+       {Case{2, "--mode service"}, Case{3, "--mode service -C 1"},
+        Case{3, "--mode service --servers-per-node 2 -C 8"},
+        Case{5, "--mode service --producers-per-server 1.5 -C 3 -W 2"}, Case{3, "--mode direct"}}) {
+    INFO("np " << c.np << " " << c.options);
+    const std::string dir = freshDir("job");
+    const CliResult r = mpirun(c.np, "run " + c.options + " -c " + config + " -i " + input +
+                                         " -o " + dir + " --progress 0.5");
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    REQUIRE_THAT(r.output, HasSubstring("12 event(s) done, 0 failed"));
+    requireSameOutput(dir, ref);
+    const std::string report = readText(dir + "/report.json");
+    REQUIRE_THAT(report, HasSubstring("\"latency_ms\"") && HasSubstring("\"stage_ms\""));
+    if (c.options.find("service") != std::string::npos) {
+      REQUIRE_THAT(report, HasSubstring("\"busy_fraction\""));
+    }
+  }
+}
+
+TEST_CASE("service: bad inputs and failing events become error records while the rest finish",
+          "[service][mpi]") {
+  const std::string good = generate("good.h5", 8, 3, 2);
+  // A damaged copy: the second half of the file is gone.
+  const std::string bad = tmp("damaged.h5");
+  fs::copy_file(tmp("good.h5"), bad, fs::copy_options::overwrite_existing);
+  fs::resize_file(bad, fs::file_size(bad) / 2);
+  // The server refuses events with more hits in volume 8 than the largest but one.
+  std::map<std::int64_t, std::int64_t> hits;
+  {
+    const EventFileReader reader(good);
+    for (std::size_t i = 0; i < reader.numEvents(); ++i) {
+      const Event e = reader.read(i);
+      for (std::int32_t v : e.hits.volumeId) hits[e.eventId] += v == 8;
+    }
+  }
+  std::int64_t most = 0;
+  for (const auto& [id, n] : hits) most = std::max(most, n);
+  const std::string config =
+      testConfig("limited.yaml", "max_hits: " + std::to_string(most - 1) + "\n");
+  auto ref = reference(testConfig("unlimited.yaml"), {good});
+
+  const std::string dir = freshDir("bad_inputs");
+  const CliResult r =
+      mpirun(3, "run --mode service -c " + config + " -i " + good + " " + bad + " -o " + dir);
+  INFO(r.output);
+  REQUIRE(r.code == 1);  // the job says that not everything worked
+  REQUIRE_THAT(r.output, HasSubstring("damaged.h5") && HasSubstring("max_hits"));
+  std::string journals;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().extension() == ".jsonl") journals += readText(entry.path().string());
+  }
+  REQUIRE_THAT(journals,
+               HasSubstring("damaged.h5\",\"index\":-1") && HasSubstring("\"status\":\"error\""));
+  // Events above the limit got an error record naming the limit; all others their tracks.
+  std::size_t refused = 0;
+  for (const auto& [id, n] : hits) {
+    if (n > most - 1) {
+      ++refused;
+      REQUIRE_THAT(journals, HasSubstring("\"event\":" + std::to_string(id) + ",\"file\""));
+      ref.erase(id);
+    }
+  }
+  REQUIRE(refused >= 1);
+  REQUIRE(occurrences(journals, "max_hits") == refused);
+  requireSameOutput(dir, ref);
+}
+
+TEST_CASE("service: a stopped job resumes to the output of an uninterrupted one",
+          "[service][mpi]") {
+  const std::string input = generate("resume.h5", 12, 3, 3);
+  const std::string config = testConfig("resume.yaml");
+  const auto ref = reference(config, {input});
+  const std::string dir = freshDir("resume");
+  // Each producer stops after 2 events, through the same path as a signal.
+  CliResult r = mpirun(
+      3, "run --mode service -C 2 --stop-after 2 -c " + config + " -i " + input + " -o " + dir);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.output, HasSubstring("left for the next run (stopped)"));
+  std::map<std::int64_t, int> copies;
+  const std::size_t first = readJob(dir, copies).size();
+  REQUIRE(first >= 4);  // 2 producers, 2 each
+  REQUIRE(first < 12);
+  // Rerun the same command without the stop: it does only the rest.
+  r = mpirun(4, "run --mode service -c " + config + " -i " + input + " -o " + dir);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.output, HasSubstring("resuming") &&
+                             HasSubstring(std::to_string(12 - first) + " event(s) done"));
+  requireSameOutput(dir, ref);
+  // And once more: nothing left to do, nothing duplicated.
+  r = mpirun(3, "run --mode service -c " + config + " -i " + input + " -o " + dir);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.output, HasSubstring("0 to do now"));
+  requireSameOutput(dir, ref);
+}
+
+TEST_CASE("service: SIGTERM to the ranks and SIGUSR1 to mpirun stop cleanly and a rerun resumes",
+          "[service][mpi][signal]") {
+  // The shipped models are slow enough (~0.1-1 s per event here) to signal mid-run.
+  const std::string config = std::string(TRKAAS_MODELS_DIR) + "/pipeline.yaml";
+  const std::string input = generate("signal.h5", 16, 15, 4);
+  const auto ref = reference(config, {input});
+  for (const std::string how : {"TERM to ranks", "USR1 to mpirun"}) {
+    INFO(how);
+    const std::string dir = freshDir("signal");
+    const std::string log = tmp("signal.log");
+    const std::string cmd =
+        mpiCommand(3, "run --mode service -C 1 -c " + config + " -i " + input + " -o " + dir);
+    const pid_t child = fork();
+    if (child == 0) {
+      execl("/bin/sh", "sh", "-c", (cmd + " > " + log + " 2>&1").c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Wait for the first finished event, then signal.
+    const auto t0 = std::chrono::steady_clock::now();
+    bool started = false;
+    while (!started && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!fs::exists(dir)) continue;
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        if (entry.path().extension() == ".jsonl" && fs::file_size(entry.path()) > 0) {
+          started = true;
+        }
+      }
+    }
+    REQUIRE(started);
+    // Slurm at the time limit: SIGTERM to every task of the step; the job script's trap
+    // for --signal=B:USR1: SIGUSR1 to mpirun, which forwards it to every rank.
+    const std::string target = how == "USR1 to mpirun" ? "mpirun" : "trkaas";
+    int signalled = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string pid = entry.path().filename().string();
+      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      const std::string comm = readText("/proc/" + pid + "/comm");
+      const bool launcher = comm == "mpirun\n" || comm == "orterun\n" || comm == "mpiexec\n";
+      if (target == "mpirun" ? !launcher : comm != "trkaas\n") continue;
+      if (readText("/proc/" + pid + "/cmdline").find(dir) == std::string::npos) continue;
+      signalled += kill(std::stoi(pid), target == "mpirun" ? SIGUSR1 : SIGTERM) == 0;
+    }
+    REQUIRE(signalled == (target == "mpirun" ? 1 : 3));
+    int status = 0;
+    waitpid(child, &status, 0);
+    const std::string output = readText(log);
+    INFO(output);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    REQUIRE_THAT(output, HasSubstring("stopping (signal"));
+    std::map<std::int64_t, int> copies;
+    REQUIRE(readJob(dir, copies).size() < 16);
+    const CliResult r =
+        mpirun(3, "run --mode service -c " + config + " -i " + input + " -o " + dir);
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    requireSameOutput(dir, ref);
+  }
+}
+
+TEST_CASE("service: impossible layouts fail on every rank without a hang", "[service][mpi]") {
+  const std::string input = generate("layout.h5", 2, 2, 5);
+  const std::string config = testConfig("layout.yaml");
+  CliResult r =
+      mpirun(1, "run --mode service -c " + config + " -i " + input + " -o " + freshDir("layout1"));
+  REQUIRE(r.code != 0);
+  REQUIRE_THAT(r.output, HasSubstring("leave no producer"));
+  r = mpirun(2, "run --mode service --servers-per-node 3 -c " + config + " -i " + input + " -o " +
+                    freshDir("layout2"));
+  REQUIRE(r.code != 0);
+  REQUIRE(occurrences(r.output, "has 2 rank(s) but 3 server(s)") == 2);  // both ranks say it
+}

@@ -1,0 +1,165 @@
+// The service's parts that need no MPI: the layout rules, the wire format, the journal.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "TrkaasCatch.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/service/Journal.hpp"
+#include "trkaas/service/Layout.hpp"
+#include "trkaas/service/Wire.hpp"
+
+using namespace trkaas;
+namespace fs = std::filesystem;
+
+namespace {
+/// `nodes` nodes of `perNode` ranks, `cores` cores and `gpus` GPUs each.
+std::vector<RankPlace> cluster(int nodes, int perNode, int cores, int gpus) {
+  std::vector<RankPlace> places;
+  for (int n = 0; n < nodes; ++n) {
+    for (int l = 0; l < perNode; ++l) {
+      places.push_back({n, l, perNode, cores, gpus, "node" + std::to_string(n)});
+    }
+  }
+  return places;
+}
+
+int count(const Layout& layout, Role role) {
+  int n = 0;
+  for (const RankPlan& p : layout.ranks) n += p.role == role;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("layout: one server per GPU by default and the rest producers", "[service][layout]") {
+  const Layout l = planLayout({}, cluster(2, 8, 64, 4));
+  REQUIRE(count(l, Role::kServer) == 8);
+  REQUIRE(count(l, Role::kProducer) == 8);
+  // Servers are the last local ranks and spread over the node's GPUs.
+  for (int node = 0; node < 2; ++node) {
+    for (int local = 0; local < 8; ++local) {
+      const RankPlan& p = l.ranks[node * 8 + local];
+      if (local < 4) {
+        REQUIRE(p.role == Role::kProducer);
+        REQUIRE(p.threads == 1);
+      } else {
+        REQUIRE(p.role == Role::kServer);
+        REQUIRE(p.device == local - 4);
+        REQUIRE(p.threads == (64 - 4) / 4);  // the cores the producers leave
+      }
+    }
+  }
+  REQUIRE(l.ranks[0].role == Role::kProducer);  // rank 0 stays a producer
+  REQUIRE(l.producers.size() == 8);
+  REQUIRE(l.servers.front() == 4);
+  REQUIRE_THAT(l.describe(cluster(2, 8, 64, 4)), HasSubstring("server 0, GPU 0"));
+}
+
+TEST_CASE("layout: ratio and explicit servers", "[service][layout]") {
+  // No GPU: one server per node unless told otherwise.
+  REQUIRE(count(planLayout({}, cluster(1, 3, 2, 0)), Role::kServer) == 1);
+  LayoutConfig c;
+  c.producersPerServer = 3;  // 8 ranks / (3 + 1) = 2 servers
+  Layout l = planLayout(c, cluster(1, 8, 16, 0));
+  REQUIRE(count(l, Role::kServer) == 2);
+  REQUIRE(l.ranks[7].device == -1);
+  c = {};
+  c.serversPerNode = 2;
+  c.serverThreads = 5;
+  l = planLayout(c, cluster(3, 4, 16, 0));
+  REQUIRE(count(l, Role::kServer) == 6);
+  REQUIRE(l.ranks[3].threads == 5);
+}
+
+TEST_CASE("layout: impossible layouts are refused with the reason", "[service][layout]") {
+  REQUIRE_THROWS_WITH(planLayout({}, cluster(1, 1, 2, 0)),
+                      HasSubstring("leave no producer") && HasSubstring("--mode direct"));
+  LayoutConfig c;
+  c.serversPerNode = 3;
+  REQUIRE_THROWS_WITH(planLayout(c, cluster(1, 2, 2, 0)),
+                      HasSubstring("has 2 rank(s) but 3 server(s)"));
+  REQUIRE_THROWS_WITH(planLayout({}, cluster(1, 2, 2, 4)), HasSubstring("one per visible GPU"));
+  c.producersPerServer = 2;
+  REQUIRE_THROWS_WITH(planLayout(c, cluster(1, 4, 2, 0)), HasSubstring("not both"));
+}
+
+TEST_CASE("wire: requests and results survive the trip; damage is detected", "[service][wire]") {
+  Request q;
+  q.requestId = 42;
+  q.eventId = 7;
+  q.hits.push_back(11, 1.5f, -2.0f, 3.25f, 8, 2, 100);
+  q.hits.push_back(12, 4.0f, 5.0f, -6.0f, 9, 4, 200);
+  q.cells.push_back(11, 3, 4, 0.5f);
+  const std::vector<char> bytes = encode(q);
+  const Request back = decodeRequest(bytes, "rank 1");
+  REQUIRE(back.requestId == 42);
+  REQUIRE(back.eventId == 7);
+  REQUIRE(back.hits.hitId == q.hits.hitId);
+  REQUIRE(back.hits.z == q.hits.z);
+  REQUIRE(back.hits.moduleId == q.hits.moduleId);
+  REQUIRE(back.cells.value == q.cells.value);
+
+  Result r;
+  r.requestId = 42;
+  r.eventId = 7;
+  r.ok = false;
+  r.error = "server 0: too many hits";
+  r.label = {3, -1};
+  r.record.gnnMs = 12.5;
+  r.record.graphEdges = 99;
+  r.queueMs = 1.25;
+  r.serverLoad = 3;
+  const Result rb = decodeResult(encode(r), "rank 2");
+  REQUIRE(rb.error == r.error);
+  REQUIRE(!rb.ok);
+  REQUIRE(rb.label == r.label);
+  REQUIRE(rb.record.gnnMs == 12.5);
+  REQUIRE(rb.record.graphEdges == 99);
+  REQUIRE(rb.serverLoad == 3);
+
+  std::vector<char> cut(bytes.begin(), bytes.end() - 3);
+  REQUIRE_THROWS_WITH(decodeRequest(cut, "rank 1"), HasSubstring("malformed message from rank 1"));
+  REQUIRE_THROWS_WITH(decodeResult(bytes, "rank 1"), HasSubstring("not a result message"));
+}
+
+TEST_CASE("journal: done counts only in committed files; errors; cut lines", "[service][journal]") {
+  const fs::path dir = fs::path(TRKAAS_TEST_TMP) / "journal";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  {
+    JournalWriter j((dir / journalFileName(1, 0)).string());
+    j.done({"/a.h5", 0}, 100, tracksFileName(1, 0));
+    j.done({"/a.h5", 1}, 101, tracksFileName(1, 0));
+    j.error({"/a.h5", 2}, 102, "bad hits");
+    j.commit(tracksFileName(1, 0), 2);
+    JournalWriter k((dir / journalFileName(1, 1)).string());
+    k.done({"/b.h5", 0}, 200, tracksFileName(1, 1));  // never committed: killed
+  }
+  std::ofstream(dir / tracksFileName(1, 0)) << "x";
+  std::ofstream(dir / tracksFileName(1, 1)) << "x";
+  // A line cut by a kill.
+  std::ofstream(dir / journalFileName(1, 1), std::ios::app) << "{\"file\": \"/b.h5\", \"ind";
+  JournalState s = loadJournals(dir.string());
+  REQUIRE(s.lastRun == 1);
+  REQUIRE(s.done == std::set<EventKey>{{"/a.h5", 0}, {"/a.h5", 1}});
+  REQUIRE(s.failed.size() == 1);
+  REQUIRE(s.failed.at({"/a.h5", 2}) == "bad hits");
+  REQUIRE(s.uncommittedFiles == std::vector<std::string>{tracksFileName(1, 1)});
+  REQUIRE(s.ignoredLines == 1);
+  // A later run redoes the failed event successfully: it is done, not failed.
+  {
+    JournalWriter j((dir / journalFileName(2, 0)).string());
+    j.done({"/a.h5", 2}, 102, tracksFileName(2, 0));
+    j.commit(tracksFileName(2, 0), 1);
+  }
+  std::ofstream(dir / tracksFileName(2, 0)) << "x";
+  s = loadJournals(dir.string());
+  REQUIRE(s.lastRun == 2);
+  REQUIRE(s.done.count({"/a.h5", 2}) == 1);
+  REQUIRE(s.failed.empty());
+  // A committed file that has disappeared does not count.
+  fs::remove(dir / tracksFileName(1, 0));
+  s = loadJournals(dir.string());
+  REQUIRE(s.done.count({"/a.h5", 0}) == 0);
+}
