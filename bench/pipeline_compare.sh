@@ -79,19 +79,23 @@ echo "== side by side (mean ms per event; ratio = Python / C++)"
 import json, sys
 cpp = {p["label"]: p for p in json.load(open(sys.argv[1]))["points"]}
 stages = ["features", "embedding", "graph", "filter", "gnn", "tracks", "total"]
-print(f"{'point':<7} {'hits':>8} " + " ".join(f"{s:>17}" for s in stages) + f" {'rss MB C++/Py':>14}")
 cpp_rss = json.load(open(sys.argv[1]))["peak_rss_mb"]
+print(f"{'point':<7} {'hits':>7} " + " ".join(f"{s:>20}" for s in stages))
+print(f"{'':<7} {'':>7} " + " ".join(f"{'C++/Python ms':>20}" for s in stages))
 for item in sys.argv[2:]:
     label, path = item.split("=", 1)
     py, c = json.load(open(path)), cpp[label]
     cells = []
     for s in stages:
         a, b = c["stages_ms"][s]["mean"], py["stages_ms"][s]["mean"]
-        cells.append(f"{a:7.1f}/{b:7.1f} {b / a if a > 0 else float('nan'):4.1f}x"[-17:])
-    print(f"{label:<7} {c['model_hits_mean']:8.0f} " + " ".join(f"{x:>17}" for x in cells)
-          + f" {cpp_rss:6.0f}/{py['peak_rss_mb']:<6.0f}")
+        ratio = f"{b / a:.1f}x" if a > 0 else "-"
+        cells.append(f"{a:.1f}/{b:.1f} {ratio}")
+    print(f"{label:<7} {c['model_hits_mean']:7.0f} " + " ".join(f"{x:>20}" for x in cells))
     for s in ("graph", "filter", "gnn"):
         if abs(c["edges_mean"][s] - py["edges_mean"][s]) > 0.001 * max(1.0, c["edges_mean"][s]):
             print(f"        note: {s} edges differ: C++ {c['edges_mean'][s]:.0f}, "
                   f"Python {py['edges_mean'][s]:.0f}")
+print(f"peak RSS: C++ {cpp_rss:.0f} MB (whole run), Python "
+      f"{max(json.load(open(i.split('=', 1)[1]))['peak_rss_mb'] for i in sys.argv[2:]):.0f} MB "
+      "(largest point)")
 EOF
