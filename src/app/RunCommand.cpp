@@ -46,6 +46,7 @@ struct RunOptions {
   double producersPerServer = 0;
   int concurrency = 4;
   int workers = 1;
+  std::int64_t batchHits = 0;
   double progressSeconds = 5.0;
   bool retryFailed = false;
   std::int64_t stopAfter = -1;
@@ -241,6 +242,7 @@ int runJob(const RunOptions& o) {
   c.layout.serverThreads = o.threads;
   c.concurrency = o.concurrency;
   c.workers = o.workers;
+  c.batchHits = o.batchHits;
   c.progressSeconds = o.progressSeconds;
   c.maxEvents = o.maxEvents;
   c.retryFailed = o.retryFailed;
@@ -302,6 +304,10 @@ void addRunCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--workers,-W", o->workers,
                   "worker instances per server sharing its queue and models")
+      ->capture_default_str();
+  cmd->add_option("--batch-hits", o->batchHits,
+                  "servers run queued small events together as one graph up to this many "
+                  "hits (0: one at a time)")
       ->capture_default_str();
   cmd->add_option("--progress", o->progressSeconds, "seconds between progress lines")
       ->capture_default_str();

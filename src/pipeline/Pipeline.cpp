@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <unordered_map>
 
 #include "trkaas/core/Error.hpp"
 #include "trkaas/pipeline/TorchModel.hpp"
@@ -140,114 +141,203 @@ Pipeline::Pipeline(Pipeline&&) noexcept = default;
 Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 const PipelineConfig& Pipeline::config() const { return m_impl->config; }
 
-PipelineResult Pipeline::run(const Event& event, const std::string& source) const {
-  const Impl& d = *m_impl;
-  if (!d.config.volumes.empty()) {
-    // Run on the hits of the trained volumes only; the others get no track.
-    Event selected;
-    selected.eventId = event.eventId;
-    std::vector<std::size_t> rows;
-    for (std::size_t i = 0; i < event.hits.size(); ++i) {
-      const std::int32_t v = event.hits.volumeId[i];
-      if (std::find(d.config.volumes.begin(), d.config.volumes.end(), v) ==
-          d.config.volumes.end()) {
-        continue;
-      }
-      rows.push_back(i);
-      selected.hits.push_back(event.hits.hitId[i], event.hits.x[i], event.hits.y[i],
-                              event.hits.z[i], v, event.hits.layerId[i], event.hits.moduleId[i]);
-    }
-    if (event.hasCells()) selected.cells = event.cells;  // cells are looked up by hit id
-    PipelineResult part = runSelected(selected, source);
-    part.tracks.hitId = event.hits.hitId;
-    std::vector<std::int64_t> labels(event.hits.size(), Tracks::kNoTrack);
-    for (std::size_t k = 0; k < rows.size(); ++k) labels[rows[k]] = part.tracks.label[k];
-    part.tracks.label = std::move(labels);
-    part.record.hits = static_cast<std::int64_t>(event.hits.size());
-    part.rows.assign(rows.begin(), rows.end());
-    return part;
+namespace {
+
+/// The hits of the configured volumes (not empty), and their rows.
+Event selectVolumes(const Event& event, const std::vector<std::int32_t>& volumes,
+                    std::vector<std::int64_t>& rows) {
+  rows.clear();
+  Event selected;
+  selected.eventId = event.eventId;
+  for (std::size_t i = 0; i < event.hits.size(); ++i) {
+    const std::int32_t v = event.hits.volumeId[i];
+    if (std::find(volumes.begin(), volumes.end(), v) == volumes.end()) continue;
+    rows.push_back(static_cast<std::int64_t>(i));
+    selected.hits.push_back(event.hits.hitId[i], event.hits.x[i], event.hits.y[i], event.hits.z[i],
+                            v, event.hits.layerId[i], event.hits.moduleId[i]);
   }
-  return runSelected(event, source);
+  if (event.hasCells()) selected.cells = event.cells;  // cells are looked up by hit id
+  return selected;
 }
 
-PipelineResult Pipeline::runSelected(const Event& event, const std::string& source) const {
-  const Impl& d = *m_impl;
-  PipelineResult result;
-  StageRecord& rec = result.record;
-  const std::int64_t n = static_cast<std::int64_t>(event.hits.size());
-  rec.hits = n;
-
-  if (d.config.maxHits > 0 && n > d.config.maxHits) {
-    throw InputError(source, event.eventId,
-                     std::to_string(n) + " hits in the model's volumes, above the limit of " +
-                         std::to_string(d.config.maxHits) + " (max_hits)");
+/// The edges of `edges` with both ends in [first, first + n), shifted to start at 0, and
+/// the matching entries of `scores` (when given).
+EdgeList segmentOf(const EdgeList& edges, std::int64_t first, std::int64_t n,
+                   const std::vector<float>* scores, std::vector<float>* segmentScores) {
+  EdgeList out;
+  const auto lo = std::lower_bound(edges.src.begin(), edges.src.end(), first);
+  const auto hi = std::lower_bound(edges.src.begin(), edges.src.end(), first + n);
+  for (auto it = lo; it != hi; ++it) {
+    const std::size_t e = static_cast<std::size_t>(it - edges.src.begin());
+    out.src.push_back(edges.src[e] - first);
+    out.dst.push_back(edges.dst[e] - first);
+    if (scores != nullptr) segmentScores->push_back((*scores)[e]);
   }
+  return out;
+}
+
+}  // namespace
+
+PipelineResult Pipeline::run(const Event& event, const std::string& source) const {
+  std::vector<PipelineResult> results = runBatch({&event}, source);
+  return std::move(results.front());
+}
+
+std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& events,
+                                               const std::string& source) const {
+  const Impl& d = *m_impl;
+  const std::size_t numEvents = events.size();
+  std::vector<PipelineResult> results(numEvents);
+  if (numEvents == 0) return results;
+
+  // The selected hits of all events, one after the other: segment k is
+  // [first[k], first[k] + count[k]). Hit ids are replaced by their row in the union (the
+  // events' ids may collide), cells follow them.
+  std::vector<Event> selectedStore(d.config.volumes.empty() ? 0 : numEvents);
+  std::vector<const Event*> selected(numEvents);
+  std::vector<std::int64_t> first(numEvents), count(numEvents);
+  std::int64_t n = 0;
+  for (std::size_t k = 0; k < numEvents; ++k) {
+    if (d.config.volumes.empty()) {
+      selected[k] = events[k];
+    } else {
+      selectedStore[k] = selectVolumes(*events[k], d.config.volumes, results[k].rows);
+      selected[k] = &selectedStore[k];
+    }
+    first[k] = n;
+    count[k] = static_cast<std::int64_t>(selected[k]->hits.size());
+    n += count[k];
+    if (d.config.maxHits > 0 && count[k] > d.config.maxHits) {
+      throw InputError(source, events[k]->eventId,
+                       std::to_string(count[k]) + " hits in the model's volumes, above the " +
+                           "limit of " + std::to_string(d.config.maxHits) + " (max_hits)");
+    }
+  }
+  const Event* merged = selected.front();
+  Event batch;
+  if (numEvents > 1) {
+    batch.eventId = events.front()->eventId;
+    batch.hits.reserve(static_cast<std::size_t>(n));
+    for (std::size_t k = 0; k < numEvents; ++k) {
+      const Hits& h = selected[k]->hits;
+      std::unordered_map<std::int64_t, std::int64_t> row;
+      for (std::size_t i = 0; i < h.size(); ++i) {
+        const std::int64_t id = first[k] + static_cast<std::int64_t>(i);
+        batch.hits.push_back(id, h.x[i], h.y[i], h.z[i], h.volumeId[i], h.layerId[i],
+                             h.moduleId[i]);
+        if (selected[k]->hasCells()) row.emplace(h.hitId[i], id);
+      }
+      const Cells& c = selected[k]->cells;
+      for (std::size_t j = 0; j < c.size(); ++j) {
+        const auto it = row.find(c.hitId[j]);
+        if (it != row.end()) batch.cells.push_back(it->second, c.ch0[j], c.ch1[j], c.value[j]);
+      }
+    }
+    merged = &batch;
+  }
+  // Shares of a batch's stage times: by hits.
+  std::vector<double> share(numEvents, 1.0);
+  for (std::size_t k = 0; k < numEvents && numEvents > 1; ++k) {
+    share[k] = n > 0 ? double(count[k]) / double(n) : 1.0 / double(numEvents);
+  }
+  const auto record = [&](double StageRecord::*field, double ms) {
+    for (std::size_t k = 0; k < numEvents; ++k) results[k].record.*field = ms * share[k];
+  };
+
   auto t0 = Clock::now();
-  const std::vector<float> x = d.features.build(event, source);
-  rec.featuresMs = msSince(t0);
+  const std::vector<float> x = d.features.build(*merged, source);
+  record(&StageRecord::featuresMs, msSince(t0));
 
   t0 = Clock::now();
   const std::vector<float> embedded = d.embedding.embed(x.data(), n);
-  rec.embeddingMs = msSince(t0);
+  record(&StageRecord::embeddingMs, msSince(t0));
 
+  // The radius graph of each event on its own: no edge joins two events of a batch.
   t0 = Clock::now();
-  result.edges.graph = d.graph.build(embedded.data(), n, d.embedding.outputDim());
-  rec.graphMs = msSince(t0);
-  rec.graphEdges = static_cast<std::int64_t>(result.edges.graph.size());
-  if (d.config.maxGraphEdges > 0 && rec.graphEdges > d.config.maxGraphEdges) {
-    throw InputError(source, event.eventId,
-                     std::to_string(rec.graphEdges) + " radius-graph edges, above the limit of " +
-                         std::to_string(d.config.maxGraphEdges) + " (max_graph_edges)");
+  const std::int64_t dim = d.embedding.outputDim();
+  EdgeList graph;
+  for (std::size_t k = 0; k < numEvents; ++k) {
+    EdgeList g = d.graph.build(embedded.data() + first[k] * dim, count[k], dim);
+    const std::int64_t edges = static_cast<std::int64_t>(g.size());
+    if (d.config.maxGraphEdges > 0 && edges > d.config.maxGraphEdges) {
+      throw InputError(source, events[k]->eventId,
+                       std::to_string(edges) + " radius-graph edges, above the limit of " +
+                           std::to_string(d.config.maxGraphEdges) + " (max_graph_edges)");
+    }
+    results[k].record.graphEdges = edges;
+    for (std::size_t e = 0; e < g.size(); ++e) {
+      graph.src.push_back(g.src[e] + first[k]);
+      graph.dst.push_back(g.dst[e] + first[k]);
+    }
   }
+  record(&StageRecord::graphMs, msSince(t0));
 
   // Filter in chunks of edges: its memory grows with the edges, not the hits.
   t0 = Clock::now();
-  const EdgeList& g = result.edges.graph;
   std::vector<float> logits;
-  logits.reserve(g.size());
+  logits.reserve(graph.size());
   const std::size_t chunk = static_cast<std::size_t>(d.config.filterChunk);
-  for (std::size_t begin = 0; begin < g.size(); begin += chunk) {
-    const std::size_t end = std::min(g.size(), begin + chunk);
+  for (std::size_t begin = 0; begin < graph.size(); begin += chunk) {
+    const std::size_t end = std::min(graph.size(), begin + chunk);
     const std::vector<float> part =
-        classifyEdges(d.filter, x, n, g, begin, end, d.config.undirected);
+        classifyEdges(d.filter, x, n, graph, begin, end, d.config.undirected);
     logits.insert(logits.end(), part.begin(), part.end());
   }
-  result.edges.filter = keep(g, logits, logitCut(d.config.filterCut));
-  rec.filterMs = msSince(t0);
-  rec.filterEdges = static_cast<std::int64_t>(result.edges.filter.size());
+  const EdgeList filtered = keep(graph, logits, logitCut(d.config.filterCut));
+  record(&StageRecord::filterMs, msSince(t0));
 
   // The GNN passes messages over the whole filtered graph: one call.
   t0 = Clock::now();
-  const EdgeList& f = result.edges.filter;
   const std::vector<float> gnnLogits =
-      classifyEdges(d.gnn, x, n, f, 0, f.size(), d.config.undirected);
+      classifyEdges(d.gnn, x, n, filtered, 0, filtered.size(), d.config.undirected);
   // Junction removal needs the scores of the surviving edges: keep them with the edges.
   std::vector<float> keptScores;
-  result.edges.gnn = keep(f, gnnLogits, logitCut(d.config.gnnCut), &keptScores);
-  rec.gnnMs = msSince(t0);
-  rec.gnnEdges = static_cast<std::int64_t>(result.edges.gnn.size());
+  const EdgeList kept = keep(filtered, gnnLogits, logitCut(d.config.gnnCut), &keptScores);
+  record(&StageRecord::gnnMs, msSince(t0));
 
   t0 = Clock::now();
-  const EdgeList& kept = result.edges.gnn;
-  result.tracks.eventId = event.eventId;
-  result.tracks.hitId = event.hits.hitId;
-  if (d.config.tracks.junctionRemoval) {
-    // Junction removal keeps each hit's best outgoing and incoming edge: orient every edge
-    // from the hit nearer the origin to the farther one (along the particle's flight, in
-    // the barrel and in the endcaps alike).
-    const EdgeList oriented = orientOutwards(kept, event.hits);
-    result.tracks.label =
-        d.tracks.build(n, oriented.src.data(), oriented.dst.data(),
-                       static_cast<std::int64_t>(oriented.size()), keptScores.data());
-  } else {
-    result.tracks.label = d.tracks.build(n, kept.src.data(), kept.dst.data(),
-                                         static_cast<std::int64_t>(kept.size()), nullptr);
+  for (std::size_t k = 0; k < numEvents; ++k) {
+    PipelineResult& r = results[k];
+    const Event& e = *selected[k];
+    const std::int64_t m = count[k];
+    std::vector<float> scores;
+    r.edges.graph = numEvents > 1 ? segmentOf(graph, first[k], m, nullptr, nullptr) : graph;
+    r.edges.filter = numEvents > 1 ? segmentOf(filtered, first[k], m, nullptr, nullptr) : filtered;
+    r.edges.gnn = segmentOf(kept, first[k], m, &keptScores, &scores);
+    r.record.filterEdges = static_cast<std::int64_t>(r.edges.filter.size());
+    r.record.gnnEdges = static_cast<std::int64_t>(r.edges.gnn.size());
+    const EdgeList& edges = r.edges.gnn;
+    std::vector<std::int64_t> labels;
+    if (d.config.tracks.junctionRemoval) {
+      // Junction removal keeps each hit's best outgoing and incoming edge: orient every
+      // edge from the hit nearer the origin to the farther one (along the particle's
+      // flight, in the barrel and in the endcaps alike).
+      const EdgeList oriented = orientOutwards(edges, e.hits);
+      labels = d.tracks.build(m, oriented.src.data(), oriented.dst.data(),
+                              static_cast<std::int64_t>(oriented.size()), scores.data());
+    } else {
+      labels = d.tracks.build(m, edges.src.data(), edges.dst.data(),
+                              static_cast<std::int64_t>(edges.size()), nullptr);
+    }
+    std::int64_t maxLabel = -1;
+    for (std::int64_t l : labels) maxLabel = std::max(maxLabel, l);
+    r.record.tracks = maxLabel + 1;
+    // Labels for every hit of the event; the hits outside the volumes get none.
+    const Event& original = *events[k];
+    r.tracks.eventId = original.eventId;
+    r.tracks.hitId = original.hits.hitId;
+    r.record.hits = static_cast<std::int64_t>(original.hits.size());
+    if (d.config.volumes.empty()) {
+      r.tracks.label = std::move(labels);
+    } else {
+      r.tracks.label.assign(original.hits.size(), Tracks::kNoTrack);
+      for (std::size_t i = 0; i < r.rows.size(); ++i) {
+        r.tracks.label[static_cast<std::size_t>(r.rows[i])] = labels[i];
+      }
+    }
   }
-  rec.tracksMs = msSince(t0);
-  std::int64_t maxLabel = -1;
-  for (std::int64_t l : result.tracks.label) maxLabel = std::max(maxLabel, l);
-  rec.tracks = maxLabel + 1;
-  return result;
+  record(&StageRecord::tracksMs, msSince(t0));
+  return results;
 }
 
 }  // namespace trkaas

@@ -44,7 +44,8 @@ class ServerLoop {
         m_device(device),
         m_board(board),
         m_pipeline(pipelineConfig(config, threads)),
-        m_busyMs(static_cast<std::size_t>(config.workers), 0.0) {}
+        m_busyMs(static_cast<std::size_t>(config.workers), 0.0),
+        m_batchHits(config.batchHits) {}
 
   nlohmann::json run() {
     const Clock::time_point start = Clock::now();
@@ -82,6 +83,7 @@ class ServerLoop {
             {"threads", m_threads},
             {"device", m_device},
             {"requests", m_served},
+            {"batches", m_batches},
             {"failed", m_failedCount},
             {"wall_ms", wallMs},
             {"busy_ms", busy},
@@ -158,44 +160,76 @@ class ServerLoop {
 
   void work(int w) {
     while (true) {
-      Job job;
+      std::vector<Job> jobs;
       {
         std::unique_lock<std::mutex> lock(m_mutex);
         m_wake.wait(lock, [&] { return m_stop || !m_queue.empty(); });
         if (m_queue.empty()) return;  // stopping
-        job = std::move(m_queue.front());
-        m_queue.pop_front();
-        ++m_running;
+        // Small events go together as one graph, up to the hit budget.
+        std::int64_t hits = 0;
+        do {
+          hits += static_cast<std::int64_t>(m_queue.front().request.hits.size());
+          jobs.push_back(std::move(m_queue.front()));
+          m_queue.pop_front();
+        } while (!m_queue.empty() && m_batchHits > 0 &&
+                 hits + static_cast<std::int64_t>(m_queue.front().request.hits.size()) <=
+                     m_batchHits);
+        m_running += static_cast<int>(jobs.size());
       }
       const Clock::time_point t0 = Clock::now();
-      Outgoing out;
-      out.dest = job.source;
-      Result& r = out.result;
-      r.requestId = job.request.requestId;
-      r.eventId = job.request.eventId;
-      r.queueMs = std::chrono::duration<double, std::milli>(t0 - job.received).count();
-      try {
-        Event event;
-        event.eventId = job.request.eventId;
-        event.hits = std::move(job.request.hits);
-        event.cells = std::move(job.request.cells);
-        PipelineResult p = m_pipeline.run(event, fmt::format("request from rank {}", job.source));
-        r.label = std::move(p.tracks.label);
-        r.record = p.record;
-        r.ok = true;
-      } catch (const std::exception& e) {
-        r.ok = false;
-        r.error = fmt::format("server {}: {}", m_server, e.what());
+      std::vector<Event> events(jobs.size());
+      std::vector<const Event*> pointers;
+      std::deque<Outgoing> out(jobs.size());
+      for (std::size_t k = 0; k < jobs.size(); ++k) {
+        Request& q = jobs[k].request;
+        events[k].eventId = q.eventId;
+        events[k].hits = std::move(q.hits);
+        events[k].cells = std::move(q.cells);
+        pointers.push_back(&events[k]);
+        out[k].dest = jobs[k].source;
+        out[k].result.requestId = q.requestId;
+        out[k].result.eventId = q.eventId;
+        out[k].result.queueMs =
+            std::chrono::duration<double, std::milli>(t0 - jobs[k].received).count();
       }
-      r.serviceMs = msSince(job.received);
+      const auto fill = [&](std::size_t k, PipelineResult&& p) {
+        out[k].result.label = std::move(p.tracks.label);
+        out[k].result.record = p.record;
+        out[k].result.ok = true;
+      };
+      const auto fail = [&](std::size_t k, const std::exception& e) {
+        out[k].result.ok = false;
+        out[k].result.error = fmt::format("server {}: {}", m_server, e.what());
+      };
+      bool batched = false;
+      if (jobs.size() > 1) {
+        try {
+          std::vector<PipelineResult> results = m_pipeline.runBatch(pointers, "batch");
+          for (std::size_t k = 0; k < jobs.size(); ++k) fill(k, std::move(results[k]));
+          batched = true;
+        } catch (const std::exception&) {
+          // One of them is bad: run them alone, so that only that one fails.
+        }
+      }
+      if (!batched) {
+        for (std::size_t k = 0; k < jobs.size(); ++k) {
+          try {
+            fill(k, m_pipeline.run(events[k], fmt::format("request from rank {}", out[k].dest)));
+          } catch (const std::exception& e) {
+            fail(k, e);
+          }
+        }
+      }
       const double busy = msSince(t0);
-      {
-        std::lock_guard<std::mutex> lock(m_mutex);
-        --m_running;
-        m_busyMs[static_cast<std::size_t>(w)] += busy;
-        ++m_served;
-        if (!r.ok) ++m_failedCount;
-        m_results.push_back(std::move(out));
+      std::lock_guard<std::mutex> lock(m_mutex);
+      m_running -= static_cast<int>(jobs.size());
+      m_busyMs[static_cast<std::size_t>(w)] += busy;
+      m_served += static_cast<std::int64_t>(jobs.size());
+      m_batches += jobs.size() > 1 ? 1 : 0;
+      for (std::size_t k = 0; k < jobs.size(); ++k) {
+        out[k].result.serviceMs = msSince(jobs[k].received);
+        if (!out[k].result.ok) ++m_failedCount;
+        m_results.push_back(std::move(out[k]));
       }
     }
   }
@@ -211,7 +245,8 @@ class ServerLoop {
   int m_running = 0;
   bool m_stop = false;
   std::vector<double> m_busyMs;
-  std::int64_t m_served = 0, m_failedCount = 0;
+  std::int64_t m_served = 0, m_failedCount = 0, m_batches = 0;
+  std::int64_t m_batchHits = 0;
 };
 
 }  // namespace

@@ -305,6 +305,7 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
       servers.push_back({{"rank", rank},
                          {"index", s["index"]},
                          {"requests", s["requests"]},
+                         {"batches", s["batches"]},
                          {"busy_fraction", s["busy_fraction"]},
                          {"workers", s["workers"]},
                          {"threads", s["threads"]},
@@ -361,6 +362,7 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
                            {"layout", layout},
                            {"concurrency", c.concurrency},
                            {"workers", c.workers},
+                           {"batch_hits", c.batchHits},
                            {"events_total", plan.totalEvents},
                            {"events_done_before", plan.alreadyDone},
                            {"events_failed_before", plan.alreadyFailed},
@@ -421,9 +423,11 @@ void printReport(const nlohmann::json& r) {
   logger().info("producer side per event: read {:.2f} ms, send {:.2f} ms, write {:.2f} ms",
                 pm["read"].get<double>(), pm["send"].get<double>(), pm["write"].get<double>());
   for (const auto& s : r["servers"]) {
-    logger().info("server {} (rank {}): {} request(s), busy {:.1f}%, GPU busy n/a",
-                  s["index"].get<int>(), s["rank"].get<int>(), s["requests"].get<std::int64_t>(),
-                  100.0 * s["busy_fraction"].get<double>());
+    logger().info(
+        "server {} (rank {}): {} request(s) ({} batch(es) of several), busy {:.1f}%, "
+        "GPU busy n/a",
+        s["index"].get<int>(), s["rank"].get<int>(), s["requests"].get<std::int64_t>(),
+        s["batches"].get<std::int64_t>(), 100.0 * s["busy_fraction"].get<double>());
   }
   for (const auto& p : r["producers"]) {
     logger().info("producer {} (rank {}): {} event(s), waiting {:.1f}% of its time",
@@ -454,6 +458,7 @@ void checkConfig(const ServiceConfig& c) {
   if (c.outputDir.empty()) throw Error("no output directory");
   if (c.concurrency < 1) throw Error("concurrency must be at least 1");
   if (c.workers < 1) throw Error("workers must be at least 1");
+  if (c.batchHits < 0) throw Error("the batch hit budget must be >= 0");
   if (!(c.progressSeconds > 0)) throw Error("progress interval must be positive");
 }
 

@@ -1,6 +1,7 @@
 // The whole chain with the small test models (make_test_models.py): every hit gets a
 // label, hits outside the configured volumes get none, stage records add up, and
 // configuration mistakes are refused.
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <set>
@@ -169,6 +170,41 @@ TEST_CASE("events above the hit or edge limit fail with the reason", "[pipeline]
   REQUIRE_THROWS_WITH(Pipeline(c).run(e, "f.h5"),
                       HasSubstring(std::to_string(edges) + " radius-graph edges") &&
                           HasSubstring("max_graph_edges"));
+}
+
+TEST_CASE("a batch of events gives each event what it gets alone", "[pipeline][chain]") {
+  const Pipeline pipeline(testConfig());
+  // Three events with the same hit ids (ids need not be unique across events), shifted
+  // so that their graphs differ; one has no hit in the volumes the models see.
+  std::vector<Event> events;
+  for (int k = 0; k < 3; ++k) {
+    Event e = lines();
+    e.eventId = 100 + k;
+    for (float& z : e.hits.z) z += 25.0f * static_cast<float>(k);
+    if (k == 2) std::fill(e.hits.volumeId.begin(), e.hits.volumeId.end(), 13);
+    events.push_back(e);
+  }
+  PipelineConfig c = testConfig();
+  c.volumes = {8};
+  const Pipeline selecting(c);
+  for (const Pipeline* p : {&pipeline, &selecting}) {
+    const std::vector<PipelineResult> batch =
+        p->runBatch({&events[0], &events[1], &events[2]});
+    REQUIRE(batch.size() == 3);
+    for (std::size_t k = 0; k < 3; ++k) {
+      INFO("event " << k);
+      const PipelineResult alone = p->run(events[k]);
+      REQUIRE(batch[k].tracks.eventId == events[k].eventId);
+      REQUIRE(batch[k].tracks.hitId == alone.tracks.hitId);
+      REQUIRE(batch[k].tracks.label == alone.tracks.label);
+      REQUIRE(batch[k].edges.graph.src == alone.edges.graph.src);
+      REQUIRE(batch[k].edges.graph.dst == alone.edges.graph.dst);
+      REQUIRE(batch[k].edges.gnn.dst == alone.edges.gnn.dst);
+      REQUIRE(batch[k].record.graphEdges == alone.record.graphEdges);
+      REQUIRE(batch[k].record.gnnEdges == alone.record.gnnEdges);
+    }
+  }
+  REQUIRE(pipeline.runBatch({}).empty());
 }
 
 TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][chain]") {

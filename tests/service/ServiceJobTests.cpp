@@ -153,7 +153,8 @@ TEST_CASE("service: every event back exactly once with the labels of direct mode
   for (const Case& c :
        {Case{2, "--mode service"}, Case{3, "--mode service -C 1"},
         Case{3, "--mode service --servers-per-node 2 -C 8"},
-        Case{5, "--mode service --producers-per-server 1.5 -C 3 -W 2"}, Case{3, "--mode direct"}}) {
+        Case{5, "--mode service --producers-per-server 1.5 -C 3 -W 2"},
+        Case{3, "--mode service -C 6 --batch-hits 100000"}, Case{3, "--mode direct"}}) {
     INFO("np " << c.np << " " << c.options);
     const std::string dir = freshDir("job");
     const CliResult r = mpirun(c.np, "run " + c.options + " -c " + config + " -i " + input +
@@ -166,6 +167,12 @@ TEST_CASE("service: every event back exactly once with the labels of direct mode
     REQUIRE_THAT(report, HasSubstring("\"latency_ms\"") && HasSubstring("\"stage_ms\""));
     if (c.options.find("service") != std::string::npos) {
       REQUIRE_THAT(report, HasSubstring("\"busy_fraction\""));
+    }
+    if (c.options.find("batch-hits") != std::string::npos) {
+      // 12 requests in flight at once and one worker: it finds several queued.
+      const auto at = report.find("\"batches\": ");
+      REQUIRE(at != std::string::npos);
+      REQUIRE(std::stoi(report.substr(at + 11)) >= 1);
     }
   }
 }

@@ -76,11 +76,16 @@ class Pipeline {
   /// Tracks for every hit of the event (hits outside the configured volumes: -1). The
   /// stage edges index the hits the models saw. `source` names the input in errors.
   PipelineResult run(const Event& event, const std::string& source = "event") const;
+  /// Several (small) events as one graph, their disjoint union: one model call per stage
+  /// for all of them, a radius graph per event (no edge joins two events), tracks per
+  /// event. Each result is the one run() gives for its event; the batch's stage times are
+  /// shared out by hits. An event over a limit fails the whole call (run the events
+  /// alone to find it).
+  std::vector<PipelineResult> runBatch(const std::vector<const Event*>& events,
+                                       const std::string& source = "batch") const;
   const PipelineConfig& config() const;
 
  private:
-  PipelineResult runSelected(const Event& event, const std::string& source) const;
-
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };

@@ -35,6 +35,9 @@ struct ServiceConfig {
   int concurrency = 4;
   /// Worker threads per server sharing one queue and the models (>= 1).
   int workers = 1;
+  /// A server worker takes queued events together as one graph while their hits stay
+  /// within this budget (0: one event at a time). For small events.
+  std::int64_t batchHits = 0;
   /// Seconds between progress lines on rank 0 (> 0).
   double progressSeconds = 5.0;
   /// Process at most this many events in this run (-1: all that remain).
