@@ -317,7 +317,8 @@ TEST_CASE("service: SIGTERM to the ranks and SIGUSR1 to mpirun stop cleanly and 
   }
 }
 
-TEST_CASE("service: impossible layouts fail on every rank without a hang", "[service][mpi]") {
+TEST_CASE("service: impossible layouts and broken models fail the job without a hang",
+          "[service][mpi]") {
   const std::string input = generate("layout.h5", 2, 2, 5);
   const std::string config = testConfig("layout.yaml");
   CliResult r =
@@ -328,4 +329,12 @@ TEST_CASE("service: impossible layouts fail on every rank without a hang", "[ser
                     freshDir("layout2"));
   REQUIRE(r.code != 0);
   REQUIRE(occurrences(r.output, "has 2 rank(s) but 3 server(s)") == 2);  // both ranks say it
+  // A server that cannot load its models ends the whole job with the reason.
+  const std::string broken = tmp("broken.yaml");
+  std::ofstream(broken) << "features: [{name: r, scale: 1.0}]\nradius: 0.1\nmax_neighbours: 4\n"
+                           "filter_cut: 0.5\ngnn_cut: 0.5\n"
+                           "models: {embedding: nope.pt, filter: nope.pt, gnn: nope.pt}\n";
+  r = mpirun(3, "run --mode service -c " + broken + " -i " + input + " -o " + freshDir("broken"));
+  REQUIRE(r.code != 0);
+  REQUIRE_THAT(r.output, HasSubstring("model 'embedding'") && HasSubstring("ending the job"));
 }
