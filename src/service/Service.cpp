@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -102,15 +103,25 @@ namespace fs = std::filesystem;
 
 extern "C" void onStopSignal(int signal) { g_stopSignal.store(signal); }
 
-int visibleGpus() {
+/// The GPUs this rank sees, as ids: CUDA_VISIBLE_DEVICES when set (Slurm sets it per
+/// task with --gpus-per-task), else the node's /dev/nvidiaN devices.
+std::vector<std::string> visibleGpus() {
+  std::vector<std::string> ids;
   if (const char* v = std::getenv("CUDA_VISIBLE_DEVICES")) {
     const std::string s = v;
-    if (s.empty() || s == "NoDevFiles") return 0;
-    return static_cast<int>(std::count(s.begin(), s.end(), ',')) + 1;
+    if (s.empty() || s == "NoDevFiles") return ids;
+    std::size_t from = 0;
+    while (from <= s.size()) {
+      const std::size_t comma = std::min(s.find(',', from), s.size());
+      if (comma > from) ids.push_back(s.substr(from, comma - from));
+      from = comma + 1;
+    }
+    return ids;
   }
-  int n = 0;
-  while (n < 64 && fs::exists("/dev/nvidia" + std::to_string(n))) ++n;
-  return n;
+  for (int n = 0; n < 64 && fs::exists("/dev/nvidia" + std::to_string(n)); ++n) {
+    ids.push_back(std::to_string(n));
+  }
+  return ids;
 }
 
 int nodeCores() {
@@ -151,16 +162,33 @@ std::vector<RankPlace> gatherPlaces(MPI_Comm comm) {
   int len = 0;
   MPI_Get_processor_name(host, &len);
   struct Packed {
-    int node, local, size, cores, gpus;
+    int node, local, size, cores;
     char host[64];
-  } mine{nodeIndex, local, localSize, nodeCores(), visibleGpus(), {}};
+    char gpus[192];  // comma-separated GPU ids this rank sees
+  } mine{nodeIndex, local, localSize, nodeCores(), {}, {}};
   std::snprintf(mine.host, sizeof(mine.host), "%s", host);
+  std::string ids;
+  for (const std::string& id : visibleGpus()) ids += id + ",";
+  std::snprintf(mine.gpus, sizeof(mine.gpus), "%s", ids.c_str());
   int size = 1;
   MPI_Comm_size(comm, &size);
   std::vector<Packed> all(static_cast<std::size_t>(size));
   MPI_Allgather(&mine, sizeof(Packed), MPI_BYTE, all.data(), sizeof(Packed), MPI_BYTE, comm);
+  // A node's GPUs: every id any of its ranks sees (with one GPU per task each rank sees
+  // only its own).
+  std::map<int, std::set<std::string>> nodeGpus;
+  for (const Packed& p : all) {
+    std::string list = p.gpus;
+    for (std::size_t from = 0, comma; (comma = list.find(',', from)) != std::string::npos;
+         from = comma + 1) {
+      nodeGpus[p.node].insert(list.substr(from, comma - from));
+    }
+  }
   std::vector<RankPlace> places;
-  for (const Packed& p : all) places.push_back({p.node, p.local, p.size, p.cores, p.gpus, p.host});
+  for (const Packed& p : all) {
+    places.push_back(
+        {p.node, p.local, p.size, p.cores, static_cast<int>(nodeGpus[p.node].size()), p.host});
+  }
   return places;
 }
 
