@@ -15,7 +15,8 @@
 # lets it claim more than the machine has), Gres=gpu:N backed by character devices made under
 # DIR/dev (copies of /dev/null: the fake GPUs can be allocated, nothing can run on them),
 # proctrack/linuxproc and task/none (no cgroups), select/cons_tres, MpiDefault as configured
-# (pmix: OpenMPI ranks started by srun). One partition, "local".
+# (pmix: OpenMPI ranks started by srun), features "cpu,gpu" (so -C cpu / -C gpu, as on
+# Perlmutter, select it). One partition, "local".
 #
 # Environment (start):
 #   TRKAAS_SLURM_CPUS   CPUs of the node (default 16)
@@ -123,7 +124,7 @@ MinJobAge=600
 InactiveLimit=0
 SlurmdTimeout=120
 MessageTimeout=20
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=8000 $( ((gpus > 0)) && echo "Gres=gpu:$gpus") State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus Boards=1 SocketsPerBoard=1 CoresPerSocket=$cpus ThreadsPerCore=1 RealMemory=8000 Features=cpu,gpu $( ((gpus > 0)) && echo "Gres=gpu:$gpus") State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 EOF
   if ((gpus > 0)); then

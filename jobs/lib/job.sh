@@ -1,0 +1,153 @@
+# Shared by the trkaas batch scripts (sourced, not run): site profile, layout counts, CPU
+# binding masks, the srun step with signal forwarding, and the requeue decision.
+# Nothing site-specific here: that lives in jobs/profiles/<site>.sh.
+#
+# trkaas itself assigns the roles (servers are each node's last local ranks, the others
+# producers; README "trkaas run"). This file only chooses how many tasks to start per node
+# and passes --servers-per-node, so that it knows which local ranks will be servers and can
+# bind them: producers one core each, servers the remaining cores.
+
+# trkaas_load_profile: source jobs/profiles/$TRKAAS_PROFILE.sh (a name or a path).
+trkaas_load_profile() {
+  : "${TRKAAS_ROOT:=${SLURM_SUBMIT_DIR:-$PWD}}"
+  : "${TRKAAS_PROFILE:=perlmutter}"
+  local f=$TRKAAS_PROFILE
+  [[ -f $f ]] || f=$TRKAAS_ROOT/jobs/profiles/$TRKAAS_PROFILE.sh
+  [[ -f $f ]] || { echo "trkaas job: no profile '$TRKAAS_PROFILE' (looked for $f; set TRKAAS_ROOT)" >&2; return 1; }
+  # shellcheck source=/dev/null
+  source "$f"
+  export TRKAAS_ROOT TRKAAS_PROFILE
+}
+
+# trkaas_cpu_list FIRST_CORE NCORES CORES_PER_NODE CPUS_PER_CORE: the CPU ids of those
+# cores with all their hardware threads (Linux numbering: core c, then c + CORES_PER_NODE...).
+trkaas_cpu_list() {
+  local first=$1 n=$2 cores=$3 smt=$4 c t
+  for ((c = first; c < first + n; c++)); do
+    for ((t = 0; t < smt; t++)); do echo $((c + t * cores)); done
+  done
+}
+
+# trkaas_hex_mask CPU...: a hex CPU mask of any width (bash arithmetic stops at 64 bits).
+trkaas_hex_mask() {
+  local -a nib=()
+  local c max=0 i s=""
+  for c in "$@"; do
+    nib[c / 4]=$((${nib[c / 4]:-0} | (1 << (c % 4))))
+    ((c / 4 > max)) && max=$((c / 4))
+  done
+  for ((i = max; i >= 0; i--)); do s+=$(printf %x "${nib[i]:-0}"); done
+  echo "0x$s"
+}
+
+# trkaas_cpu_masks PRODUCERS SERVERS CORES CPUS_PER_CORE: srun --cpu-bind=mask_cpu list, one
+# mask per local task: producer i on core i; the servers (the last local ranks) split the
+# remaining cores evenly, the last one taking any remainder.
+trkaas_cpu_masks() {
+  local p=$1 s=$2 cores=$3 smt=$4 i masks=() per first n
+  for ((i = 0; i < p; i++)); do
+    # shellcheck disable=SC2046
+    masks+=("$(trkaas_hex_mask $(trkaas_cpu_list "$i" 1 "$cores" "$smt"))")
+  done
+  per=$(((cores - p) / s))
+  for ((i = 0; i < s; i++)); do
+    first=$((p + i * per))
+    n=$per
+    ((i == s - 1)) && n=$((cores - first))
+    # shellcheck disable=SC2046
+    masks+=("$(trkaas_hex_mask $(trkaas_cpu_list "$first" "$n" "$cores" "$smt"))")
+  done
+  local IFS=,
+  echo "${masks[*]}"
+}
+
+# trkaas_output_dir ARGS...: the value of -o/--output among the trkaas arguments.
+trkaas_output_dir() {
+  while (($#)); do
+    case $1 in
+      -o | --output) echo "${2:-}"; return 0 ;;
+      -o* ) echo "${1#-o}"; return 0 ;;
+      --output=*) echo "${1#--output=}"; return 0 ;;
+    esac
+    shift
+  done
+  return 1
+}
+
+# trkaas_events_left DIR: events_left from DIR/report.json (empty when there is none).
+trkaas_events_left() {
+  [[ -f $1/report.json ]] || return 0
+  sed -n 's/^ *"events_left": *\([0-9]*\).*/\1/p' "$1/report.json" | head -1
+}
+
+TRKAAS_STOP_SIGNAL=""
+trkaas_forward() {  # trap handler: ask the step's tasks to stop cleanly
+  TRKAAS_STOP_SIGNAL=$1
+  echo "trkaas job: SIG$1 at $(date +%T): asking the step to stop (SIGUSR1 to srun, which forwards it to the ranks)"
+  [[ -n ${TRKAAS_STEP_PID:-} ]] && kill -USR1 "$TRKAAS_STEP_PID" 2>/dev/null || true
+}
+
+# trkaas_step SRUN_ARGS... : srun in the background so that the batch shell can run its
+# traps (bash runs them only between commands), forwarding USR1 (from --signal=B:USR1@T)
+# and TERM; returns srun's exit code.
+trkaas_step() {
+  trap 'trkaas_forward USR1' USR1
+  trap 'trkaas_forward TERM' TERM
+  echo "trkaas job: srun $*"
+  srun "$@" &
+  TRKAAS_STEP_PID=$!
+  while kill -0 "$TRKAAS_STEP_PID" 2>/dev/null; do
+    wait "$TRKAAS_STEP_PID" || true  # returns early (>128) when a trap ran
+  done
+  local rc=0
+  wait "$TRKAAS_STEP_PID" || rc=$?
+  TRKAAS_STEP_PID=""
+  return $rc
+}
+
+# trkaas_maybe_requeue DIR: after a step stopped by a signal with events left, requeue this
+# job (the rerun on the same DIR resumes). Requeueing ends this script at once: call it last.
+trkaas_maybe_requeue() {
+  local dir=$1 left
+  left=$(trkaas_events_left "$dir")
+  echo "trkaas job: step done; stop signal: ${TRKAAS_STOP_SIGNAL:-none}; events left: ${left:-unknown}"
+  [[ -n $TRKAAS_STOP_SIGNAL ]] || return 0
+  [[ ${left:-1} != 0 ]] || return 0
+  local restarts=${SLURM_RESTART_COUNT:-0} max=${TRKAAS_MAX_REQUEUES:-10}
+  if ((restarts >= max)); then
+    echo "trkaas job: $left event(s) left but already requeued $restarts time(s) (TRKAAS_MAX_REQUEUES=$max): not requeueing" >&2
+    return 0
+  fi
+  echo "trkaas job: requeueing job $SLURM_JOB_ID (restart $((restarts + 1))): the rerun resumes in $dir"
+  scontrol requeue "$SLURM_JOB_ID"
+}
+
+# trkaas_run_service SERVERS_PER_NODE PRODUCERS_PER_NODE SERVER_THREADS TRKAAS_ARGS... :
+# the whole job: layout, binding, one srun step, requeue when stopped with work left.
+trkaas_run_service() {
+  local servers=$1 producers=$2 sthreads=$3
+  shift 3
+  local out
+  out=$(trkaas_output_dir "$@") || { echo "trkaas job: give the output directory (-o DIR) among the trkaas arguments" >&2; return 2; }
+  local nodes=${SLURM_JOB_NUM_NODES:-${SLURM_NNODES:-1}}
+  local tasks=$((servers + producers))
+  local smt=${TRKAAS_CPUS_PER_CORE:-1}
+  local cores=$((${SLURM_CPUS_ON_NODE:-$(nproc)} / smt))
+  ((producers >= 1)) || { echo "trkaas job: no producer per node" >&2; return 2; }
+  ((producers + servers <= cores)) || echo "trkaas job: warning: $tasks tasks per node on $cores cores" >&2
+  local bind=(--cpu-bind=none)
+  if [[ ${TRKAAS_CPU_BIND:-masks} == masks && $producers -lt $cores ]]; then
+    bind=(--cpu-bind="mask_cpu:$(trkaas_cpu_masks "$producers" "$servers" "$cores" "$smt")")
+  fi
+  export OMP_NUM_THREADS=1  # producers: one thread; servers set their torch threads from -j
+  echo "trkaas job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $nodes node(s) [$SLURM_JOB_NODELIST], site $TRKAAS_SITE:" \
+    "$servers server(s) + $producers producer(s) per node, $sthreads thread(s) per server, $cores cores per node"
+  mkdir -p "$out"
+  local rc=0
+  trkaas_step --mpi="${TRKAAS_SRUN_MPI:-pmix}" -N "$nodes" --ntasks-per-node="$tasks" --cpus-per-task=1 \
+    "${bind[@]}" ${TRKAAS_SRUN_EXTRA:-} \
+    "$TRKAAS_BIN" run --mode service --servers-per-node "$servers" -j "$sthreads" "$@" || rc=$?
+  echo "trkaas job: srun exited with $rc"
+  trkaas_maybe_requeue "$out"
+  return $rc
+}
