@@ -2,8 +2,10 @@
 // GPU is present): hand-made graphs whose labels are worked out by hand (chains, a star,
 // a cycle, isolated hits, minimum size, junctions), input errors, and the launchers of a
 // build without CUDA.
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "DeviceRunners.hpp"
@@ -80,6 +82,26 @@ TEST_CASE("device components of graphs whose components are known", "[device][tr
       REQUIRE(run(g, minSize(1)) == expected);
       expected[20] = -1;
       REQUIRE(run(g, minSize(2)) == expected);
+    }
+    SECTION("one long path, edges in random order and orientation") {
+      Graph g;
+      g.n = 20000;
+      std::vector<std::int64_t> edges(static_cast<std::size_t>(g.n - 1));
+      for (std::size_t e = 0; e < edges.size(); ++e) {
+        edges[e] = static_cast<std::int64_t>(e);
+      }
+      std::mt19937 random(5);
+      std::shuffle(edges.begin(), edges.end(), random);
+      for (const std::int64_t e : edges) {
+        if (random() % 2 == 0) {
+          g.add(e, e + 1);
+        } else {
+          g.add(e + 1, e);
+        }
+      }
+      REQUIRE(run(g, minSize(1)) == Labels(static_cast<std::size_t>(g.n), 0));
+      REQUIRE(run(g, minSize(20000)) == Labels(static_cast<std::size_t>(g.n), 0));
+      REQUIRE(run(g, minSize(20001)) == Labels(static_cast<std::size_t>(g.n), -1));
     }
     SECTION("self loops and repeated edges change nothing") {
       Graph g;

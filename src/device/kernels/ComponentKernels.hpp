@@ -96,9 +96,16 @@ TRKAAS_HOST_DEVICE inline void hookEdge(std::int64_t e, const std::int64_t* src,
   *changed = 1;
 }
 
-/// Step 3, pointer jumping: hit v points straight at its root.
+/// Step 3, pointer jumping: hit v points straight at its root. Each thread writes only its
+/// own parent, always to an ancestor, and after every step, so that threads walking through
+/// v skip ahead (a chain of length L costs about log L steps when the threads run together,
+/// not L). Roots do not change while this runs: it ends with parent[v] a root.
 TRKAAS_HOST_DEVICE inline void compress(std::int64_t v, std::int64_t* parent) {
-  parent[v] = rootOf(v, parent);
+  std::int64_t p = loadShared(parent + v);
+  for (std::int64_t next = loadShared(parent + p); next != p; next = loadShared(parent + p)) {
+    p = next;
+    storeShared(parent + v, p);
+  }
 }
 
 /// Step 4: one more hit for v's root (parents compressed; size zeroed).

@@ -55,6 +55,15 @@ TRKAAS_HOST_DEVICE inline std::int64_t loadShared(const std::int64_t* p) {
 #endif
 }
 
+/// A store that other threads see while they run (union-find parents).
+TRKAAS_HOST_DEVICE inline void storeShared(std::int64_t* p, std::int64_t v) {
+#if defined(__CUDA_ARCH__)
+  *reinterpret_cast<volatile long long*>(p) = static_cast<long long>(v);
+#else
+  *p = v;
+#endif
+}
+
 /// a * b and a + b rounded once each: nvcc would otherwise fuse them into one FMA, whose
 /// different rounding would move pairs at exactly the radius across it, and the device
 /// edges must equal the CPU builder's to the last bit.
