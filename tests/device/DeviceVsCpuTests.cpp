@@ -22,7 +22,7 @@ namespace {
 /// points far from everything; with `lattice`, coordinates are multiples of 1/16 (exact
 /// distance ties, pairs at exactly the radius).
 std::vector<float> clustered(std::int64_t n, std::int64_t dim, std::uint32_t seed, bool lattice,
-                             int perCluster = 12) {
+                             int perCluster = 24) {
   std::mt19937 random(seed);
   std::uniform_real_distribution<float> where(0.0f, 4.0f);
   std::normal_distribution<float> spread(0.0f, 0.1f);
@@ -52,14 +52,17 @@ TEST_CASE("device radius graph gives the CPU GraphBuilder's edges", "[device][gr
     int k, gridDims;
     bool lattice;
   };
+  // Radii chosen so that points have a few to tens of neighbours and the k cap binds.
   const std::vector<Setting> settings = {
-      {0, 8, 0.3f, 8, 3, false},       {1, 12, 0.3f, 8, 3, false},
-      {2, 8, 10.0f, 8, 3, false},      {50, 8, 0.3f, 64, 3, false},
-      {1000, 8, 0.3f, 8, 3, false},    {1000, 12, 0.4f, 16, 4, false},
-      {3000, 8, 0.25f, 4, 2, false},   {3000, 12, 0.35f, 64, 3, false},
-      {800, 12, 0.5f, 2000, 3, false},  // k larger than N
-      {1500, 8, 0.25f, 6, 3, true},     // lattice: ties and pairs at exactly the radius
-      {1500, 12, 0.1875f, 3, 4, true}, {600, 8, 100.0f, 5, 3, false},  // one cell
+      {0, 8, 0.45f, 8, 3, false},       {1, 12, 0.45f, 8, 3, false},
+      {2, 8, 10.0f, 8, 3, false},       {50, 8, 0.45f, 64, 3, false},
+      {1000, 8, 0.45f, 8, 3, false},    {1000, 12, 0.55f, 16, 4, false},
+      {3000, 8, 0.4f, 4, 2, false},     {3000, 12, 0.6f, 64, 3, false},
+      {3000, 8, 0.3f, 8, 3, false},     // sparse
+      {800, 12, 0.7f, 2000, 3, false},  // k larger than N
+      {1500, 8, 0.5f, 6, 3, true},      // lattice: ties and pairs at exactly the radius
+      {1500, 12, 0.5625f, 3, 4, true},  {600, 8, 100.0f, 5, 3, false},  // one cell
+      {20000, 12, 0.55f, 16, 3, false},                                 // event-sized
   };
   // Many exact ties: also points on a 6 x 6 integer grid in the first two coordinates.
   std::mt19937 random(3);

@@ -146,11 +146,13 @@ TEST_CASE("device radius graph equals the brute-force definition on random point
     int k, gridDims;
     bool lattice;
   };
+  // Radii chosen so that points have a few to tens of neighbours and the k cap binds.
   const std::vector<Setting> settings = {
-      {2, 8, 0.4f, 4, 3, false},     {17, 8, 0.4f, 4, 3, false},       {300, 8, 0.35f, 4, 3, false},
-      {300, 12, 0.5f, 8, 4, false},  {500, 12, 0.45f, 1000, 3, false},  // k larger than N
-      {400, 8, 0.25f, 3, 1, true},  // lattice: exact ties and pairs at the radius
-      {400, 12, 0.375f, 5, 8, true}, {250, 3, 0.3f, 2, 8, false},  // gridDims > D
+      {2, 8, 0.6f, 4, 3, false},       {17, 8, 0.6f, 4, 3, false},  {300, 8, 0.6f, 4, 3, false},
+      {300, 12, 0.75f, 8, 4, false},   {300, 8, 0.4f, 8, 3, false},  // sparse
+      {500, 12, 0.8f, 1000, 3, false},                               // k larger than N
+      {400, 8, 0.625f, 3, 1, true},  // lattice: exact ties and pairs at the radius
+      {400, 12, 0.75f, 5, 8, true},    {250, 3, 0.3f, 2, 8, false},  // gridDims > D
   };
   // Many exact ties: points on a 6 x 6 integer grid in the first two of 8 or 12
   // coordinates (the others 0), repeated points included.
