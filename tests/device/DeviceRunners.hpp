@@ -4,6 +4,7 @@
 // them), and the CUDA launchers when this build has CUDA and the machine a GPU. One test
 // body runs on each of them.
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,13 @@ struct Runner {
   /// 0: host, in order; > 0: host, shuffled with this seed; < 0: the CUDA launchers.
   std::int64_t seed = 0;
 };
+
+/// Whether the CUDA runner must be there: TRKAAS_REQUIRE_GPU=1 in the environment (set it on
+/// the GPU machine, so that a build without CUDA or a missing GPU cannot pass as success).
+inline bool gpuRequired() {
+  const char* v = std::getenv("TRKAAS_REQUIRE_GPU");
+  return v != nullptr && std::string(v) == "1";
+}
 
 inline std::vector<Runner> deviceRunners() {
   std::vector<Runner> r = {{"host", 0}, {"host-shuffled-1", 1}, {"host-shuffled-2", 977}};

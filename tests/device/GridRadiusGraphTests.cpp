@@ -220,3 +220,15 @@ TEST_CASE("device radius graph launchers say when CUDA is not built in", "[devic
   REQUIRE_THROWS_WITH(graph.runOnDevice(x.data(), 2, 2, [](std::int64_t) { return nullptr; }, {}),
                       HasSubstring("built without CUDA"));
 }
+
+TEST_CASE("the CUDA runner is there when a GPU is required", "[device][gpu]") {
+  // On the GPU machine: TRKAAS_REQUIRE_GPU=1 ctest -R device_ (every test then also runs
+  // the CUDA launchers; this one fails if they cannot run).
+  if (!test::gpuRequired()) {
+    SUCCEED("TRKAAS_REQUIRE_GPU is not 1: the CUDA runner is used only where available");
+    return;
+  }
+  REQUIRE(device::deviceBuiltIn());
+  REQUIRE(device::deviceCount() > 0);
+  REQUIRE(deviceRunners().back().name == "cuda");
+}
