@@ -35,6 +35,8 @@ cmd=$1
 DIR=$2
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
+# A start that fails after launching daemons stops them again: nothing is left behind.
+start_failed() { stop >/dev/null 2>&1 || true; die "$@"; }
 
 need_tools() {
   local missing=()
@@ -158,7 +160,7 @@ start() {
     </dev/null >>"$DIR/log/munged.out" 2>&1 &
   echo $! >"$DIR/run/munged.pid"
   for _ in $(seq 50); do [[ -S $DIR/munge/munge.socket ]] && break; sleep 0.1; done
-  [[ -S $DIR/munge/munge.socket ]] || die "munged did not start (see $DIR/log/munged.log)"
+  [[ -S $DIR/munge/munge.socket ]] || start_failed "munged did not start (see $DIR/log/munged.log)"
 
   # -D: foreground, so the recorded pid is the daemon's; -i: ignore saved state errors.
   setsid "$(prog slurmctld)" -D -i -f "$conf" </dev/null >>"$DIR/log/slurmctld.out" 2>&1 &
@@ -168,13 +170,13 @@ start() {
 
   local timeout=${TRKAAS_SLURM_TIMEOUT:-60} state=""
   for ((i = 0; i < timeout * 2; i++)); do
-    alive "$DIR/run/slurmctld.pid.own" || { tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmctld.out" >&2 || true; die "slurmctld died"; }
-    alive "$DIR/run/slurmd.pid.own" || { tail -n 20 "$DIR/log/slurmd.log" "$DIR/log/slurmd.out" >&2 || true; die "slurmd died"; }
+    alive "$DIR/run/slurmctld.pid.own" || { tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmctld.out" >&2 || true; start_failed "slurmctld died"; }
+    alive "$DIR/run/slurmd.pid.own" || { tail -n 20 "$DIR/log/slurmd.log" "$DIR/log/slurmd.out" >&2 || true; start_failed "slurmd died"; }
     state=$(sinfo -h -N -o %T 2>/dev/null | head -1 || true)
     [[ $state == idle ]] && break
     sleep 0.5
   done
-  [[ $state == idle ]] || { tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true; die "node not idle after ${timeout}s (state: ${state:-none})"; }
+  [[ $state == idle ]] || { tail -n 20 "$DIR/log/slurmctld.log" "$DIR/log/slurmd.log" >&2 || true; start_failed "node not idle after ${timeout}s (state: ${state:-none})"; }
   echo "local-cluster: up in $DIR (slurmctld port $CTLD_PORT, node $(hostname -s) idle); clients: export SLURM_CONF=$conf"
 }
 

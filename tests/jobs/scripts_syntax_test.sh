@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The job scripts parse (bash -n), carry the stop-and-requeue settings, and the shared
+# helpers compute what the scripts rely on (binding masks, output directory, events left).
+# Needs no Slurm.
+#
+#   scripts_syntax_test.sh SOURCE_DIR
+set -uo pipefail
+SRC=$1
+bad=0
+check() { if eval "$2"; then :; else echo "FAIL: $1"; bad=1; fi; }
+
+shopt -s nullglob
+files=("$SRC"/jobs/*.sbatch "$SRC"/jobs/*.sh "$SRC"/jobs/lib/*.sh "$SRC"/jobs/profiles/*.sh
+       "$SRC"/tools/slurm/*.sh "$SRC"/tests/jobs/*.sh)
+((${#files[@]} >= 8)) || { echo "FAIL: only ${#files[@]} scripts found under $SRC"; exit 1; }
+for f in "${files[@]}"; do
+  check "bash -n $f" "bash -n '$f'"
+done
+for f in "$SRC"/jobs/*.sbatch; do
+  check "$f: --signal=B:USR1@" "grep -q '^#SBATCH --signal=B:USR1@' '$f'"
+  check "$f: --requeue" "grep -q '^#SBATCH --requeue' '$f'"
+  check "$f: --open-mode=append (a requeued run keeps the first log)" "grep -q '^#SBATCH --open-mode=append' '$f'"
+done
+for f in "$SRC"/jobs/profiles/*.sh; do
+  check "$f defines trkaas_site_setup and TRKAAS_SBATCH_ARGS" \
+    "( TRKAAS_ROOT='$SRC'; source '$f' >/dev/null; declare -F trkaas_site_setup >/dev/null && declare -p TRKAAS_SBATCH_ARGS >/dev/null )"
+done
+
+# shellcheck source=../../jobs/lib/job.sh
+source "$SRC/jobs/lib/job.sh"
+check "masks: 4 producers + 4 servers on 16 cores" \
+  '[[ $(trkaas_cpu_masks 4 4 16 1) == 0x1,0x2,0x4,0x8,0x70,0x380,0x1c00,0xe000 ]]'
+m=$(trkaas_cpu_masks 32 4 64 2)
+IFS=, read -ra mm <<<"$m"
+check "masks: Perlmutter GPU node, 36 tasks" '((${#mm[@]} == 36))'
+check "masks: producer 0 = core 0 and its sibling CPU 64" '[[ ${mm[0]} == 0x10000000000000001 ]]'
+check "masks: last server = cores 56-63 and CPUs 120-127" '[[ ${mm[35]} == 0xff00000000000000ff00000000000000 ]]'
+check "output dir from -o" '[[ $(trkaas_output_dir -c x.yaml -o out/ -i a.h5) == out/ ]]'
+check "output dir from --output=" '[[ $(trkaas_output_dir -c x.yaml --output=d -i a.h5) == d ]]'
+check "no output dir" '! trkaas_output_dir -c x.yaml -i a.h5 >/dev/null'
+tmp=$(mktemp -d)
+printf '{\n  "events_done": 3,\n  "events_left": 27,\n  "stopped": true\n}\n' >"$tmp/report.json"
+check "events_left from report.json" '[[ $(trkaas_events_left "$tmp") == 27 ]]'
+check "events_left without a report" '[[ -z $(trkaas_events_left "$tmp/none") ]]'
+rm -rf "$tmp"
+((bad == 0)) && echo "PASS: ${#files[@]} scripts"
+exit $bad
