@@ -49,8 +49,13 @@ need_tools() {
 # A program from PATH or /usr/sbin (sbin is not on every user's PATH).
 prog() { command -v "$1" 2>/dev/null || echo "/usr/sbin/$1"; }
 
+running() {  # running PID: the process exists and is not a zombie (unreaped here in sandboxes)
+  kill -0 "$1" 2>/dev/null || return 1
+  [[ $(awk '/^State:/{print $2}' "/proc/$1/status" 2>/dev/null) != Z ]]
+}
+
 alive() {  # alive PIDFILE: the process recorded there still runs
-  [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null
+  [[ -s $1 ]] && running "$(cat "$1")"
 }
 
 port_free() {  # nothing listens on 127.0.0.1:PORT
@@ -198,10 +203,10 @@ stop() {
   for f in slurmd.pid.own slurmctld.pid.own munged.pid; do
     [[ -s $DIR/run/$f ]] || continue
     pid=$(cat "$DIR/run/$f")
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do running "$pid" || break; sleep 0.1; done
+      running "$pid" && kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$DIR/run/$f"
   done
