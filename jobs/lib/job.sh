@@ -96,11 +96,19 @@ trkaas_step() {
   echo "trkaas job: srun $*"
   srun "$@" &
   TRKAAS_STEP_PID=$!
-  while kill -0 "$TRKAAS_STEP_PID" 2>/dev/null; do
-    wait "$TRKAAS_STEP_PID" || true  # returns early (>128) when a trap ran
+  local rc
+  while :; do
+    rc=0
+    wait "$TRKAAS_STEP_PID" || rc=$?
+    # wait returns early (status > 128) when a trap ran: wait again while srun still runs.
+    ((rc > 128)) && kill -0 "$TRKAAS_STEP_PID" 2>/dev/null && continue
+    break
   done
-  local rc=0
-  wait "$TRKAAS_STEP_PID" || rc=$?
+  if ((rc > 128)); then  # interrupted as srun ended: its status is still there to collect
+    local again=0
+    wait "$TRKAAS_STEP_PID" 2>/dev/null || again=$?
+    ((again != 127)) && rc=$again
+  fi
   TRKAAS_STEP_PID=""
   return $rc
 }

@@ -139,7 +139,11 @@ EOF
   else
     : >"$DIR/etc/gres.conf"
   fi
-  mkdir -p "$DIR/spool/$host"
+  mkdir -p "$DIR/spool/$host" "$DIR/pmix"
+  # The PMIx plugin's per-step directories default to /tmp/spmix_appdir_<uid>_<job>.<step>:
+  # job ids restart at 1 in every new cluster, so a leftover from another cluster (a step
+  # killed hard) would make a step fail with "File exists". Keep them under DIR.
+  echo "PMIxCliTmpDirBase=$DIR/pmix" >"$DIR/etc/mpi.conf"
   # No cgroup.conf: slurmd 22.05 then autodetects cgroups but needs them for nothing here.
   rm -f "$DIR/etc/cgroup.conf"
 }
