@@ -4,12 +4,14 @@
 #include <condition_variable>
 #include <deque>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <thread>
 
 #include "ServiceInternal.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Logger.hpp"
+#include "trkaas/device/GpuMonitor.hpp"
 #include "trkaas/service/Wire.hpp"
 
 namespace trkaas::service {
@@ -55,6 +57,14 @@ class ServerLoop {
                                               "pipeline on the CPU",
                                               m_device)
                                 : std::string("CPU"));
+    // GPU busy and memory from NVML (loaded at run time; "n/a" without a driver).
+    std::unique_ptr<device::GpuMonitor> monitor;
+    if (m_device >= 0) {
+      device::GpuMonitor::Config mc;
+      mc.device = m_device;
+      monitor = std::make_unique<device::GpuMonitor>(mc);
+      monitor->start();
+    }
     std::vector<std::thread> workers;
     for (int w = 0; w < m_workers; ++w) workers.emplace_back([this, w] { work(w); });
     try {
@@ -75,6 +85,20 @@ class ServerLoop {
     m_wake.notify_all();
     for (auto& t : workers) t.join();
     const double wallMs = msSince(start);
+    std::string gpu = "n/a (CPU server)";
+    nlohmann::json gpuStats = nullptr;
+    if (monitor) {
+      monitor->stop();
+      const device::GpuMonitor::Summary g = monitor->summary();
+      gpu = device::GpuMonitor::describe(g);
+      if (g.available) {
+        gpuStats = {{"name", g.deviceName},
+                    {"busy_fraction", g.busyFraction},
+                    {"peak_memory_mib", g.peakMemoryUsedMiB},
+                    {"total_memory_mib", g.totalMemoryMiB},
+                    {"samples", g.samples}};
+      }
+    }
     double busy = 0;
     for (double b : m_busyMs) busy += b;
     return {{"role", "server"},
@@ -87,7 +111,9 @@ class ServerLoop {
             {"failed", m_failedCount},
             {"wall_ms", wallMs},
             {"busy_ms", busy},
-            {"busy_fraction", wallMs > 0 ? busy / (wallMs * m_workers) : 0.0}};
+            {"busy_fraction", wallMs > 0 ? busy / (wallMs * m_workers) : 0.0},
+            {"gpu", gpu},
+            {"gpu_stats", gpuStats}};
   }
 
  private:

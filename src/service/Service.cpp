@@ -338,7 +338,8 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
                          {"workers", s["workers"]},
                          {"threads", s["threads"]},
                          {"device", s["device"]},
-                         {"gpu_busy", "n/a"}});
+                         {"gpu", s["gpu"]},
+                         {"gpu_stats", s["gpu_stats"]}});
       continue;
     }
     done += s["events_done"].get<std::int64_t>();
@@ -453,9 +454,10 @@ void printReport(const nlohmann::json& r) {
   for (const auto& s : r["servers"]) {
     logger().info(
         "server {} (rank {}): {} request(s) ({} batch(es) of several), busy {:.1f}%, "
-        "GPU busy n/a",
+        "GPU {}",
         s["index"].get<int>(), s["rank"].get<int>(), s["requests"].get<std::int64_t>(),
-        s["batches"].get<std::int64_t>(), 100.0 * s["busy_fraction"].get<double>());
+        s["batches"].get<std::int64_t>(), 100.0 * s["busy_fraction"].get<double>(),
+        s["gpu"].get<std::string>());
   }
   for (const auto& p : r["producers"]) {
     logger().info("producer {} (rank {}): {} event(s), waiting {:.1f}% of its time",

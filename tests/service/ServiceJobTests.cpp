@@ -166,7 +166,7 @@ TEST_CASE("service: every event back exactly once with the labels of direct mode
     const std::string report = readText(dir + "/report.json");
     REQUIRE_THAT(report, HasSubstring("\"latency_ms\"") && HasSubstring("\"stage_ms\""));
     if (c.options.find("service") != std::string::npos) {
-      REQUIRE_THAT(report, HasSubstring("\"busy_fraction\""));
+      REQUIRE_THAT(report, HasSubstring("\"busy_fraction\"") && HasSubstring("\"gpu\": \"n/a"));
     }
     if (c.options.find("batch-hits") != std::string::npos) {
       // 12 requests in flight at once and one worker: it finds several queued.
