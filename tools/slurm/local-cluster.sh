@@ -13,7 +13,7 @@
 #
 # The node: the machine's short host name, CPUs as configured (SlurmdParameters=config_overrides
 # lets it claim more than the machine has), Gres=gpu:N backed by character devices made under
-# DIR/dev (copies of /dev/null: the fake GPUs can be allocated, nothing can run on them),
+# DIR/dev (like /dev/null: the fake GPUs can be allocated, nothing can run on them),
 # proctrack/linuxproc and task/none (no cgroups), select/cons_tres, MpiDefault as configured
 # (pmix: OpenMPI ranks started by srun), features "cpu,gpu" (so -C cpu / -C gpu, as on
 # Perlmutter, select it). One partition, "local".
@@ -26,7 +26,8 @@
 #   TRKAAS_SLURM_TIMEOUT seconds to wait for the node to come up (default 60)
 #
 # Needs (Debian 12): munge slurmctld slurmd slurm-client (slurm-wlm-basic-plugins comes with
-# them and has mpi/pmix). Run as root (the daemons run as the invoking user; SlurmUser is set to it).
+# them and has mpi/pmix). Runs as root or as a plain user: the daemons run as the invoking
+# user (SlurmUser), and without CAP_MKNOD the fake GPUs are symbolic links to /dev/null.
 set -euo pipefail
 
 usage() { sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -88,8 +89,12 @@ write_config() {
   if ((gpus > 0)); then
     for ((i = 0; i < gpus; i++)); do
       # Character devices like /dev/null (1,3): Slurm stats them for their major/minor numbers.
-      [[ -e $DIR/dev/nvidia$i ]] || mknod "$DIR/dev/nvidia$i" c 1 3 2>/dev/null \
-        || die "cannot create the fake GPU device $DIR/dev/nvidia$i (mknod needs root/CAP_MKNOD)"
+      # Without root (no CAP_MKNOD): a symbolic link to /dev/null, which slurmd stats alike.
+      if [[ ! -e $DIR/dev/nvidia$i ]]; then
+        { [[ ${TRKAAS_SLURM_NO_MKNOD:-0} != 1 ]] && mknod "$DIR/dev/nvidia$i" c 1 3 2>/dev/null; } \
+          || ln -s /dev/null "$DIR/dev/nvidia$i" \
+          || die "cannot create the fake GPU device $DIR/dev/nvidia$i"
+      fi
     done
     files="$DIR/dev/nvidia[0-$((gpus - 1))]"
   fi
