@@ -17,6 +17,7 @@ PACKAGES=(
   libtorch-dev libfaiss-dev libopenblas0-pthread libtbb-dev
   catch2 libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   python3 python3-torch python3-numpy python3-h5py
+  munge slurmctld slurmd slurm-client
 )
 
 if [[ "${TRKAAS_SKIP_APT:-0}" != 1 ]] && command -v dpkg-query >/dev/null; then
