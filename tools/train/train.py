@@ -27,19 +27,62 @@ def log(msg):
 def prepare(events):
     out = []
     for ev in events:
+        pt = data.hit_pt(ev)
+        pairs = data.truth_pairs(ev)
         out.append({
             "ev": ev,
             "x": torch.from_numpy(data.features(ev)),
             "pid": torch.from_numpy(ev["particle_id"].astype(np.int64)),
-            "pairs": torch.from_numpy(data.truth_pairs(ev)),
+            "pt": torch.from_numpy(pt),
+            "pairs": torch.from_numpy(pairs),
+            "pair_pt": torch.from_numpy(pt[pairs[0]]),
         })
     return out
 
 
+def edge_targets(e, g, a):
+    """Edge labels and loss weights. Target edges (y = 1): both ends from one particle with
+    pT above --pt-min, weight --edge-pos-weight. Everything else is y = 0: edges between
+    hits of one particle below --pt-min weigh --lowpt-weight (they are not to be
+    reconstructed: a partly found low-pT particle is a fake track), the rest 1."""
+    pid, pt = e["pid"], e["pt"]
+    same = (pid[g[0]] == pid[g[1]]) & (pid[g[0]] != 0)
+    hi = pt[g[0]] > a.pt_min
+    y = (same & hi).float()
+    w = torch.where(same, torch.where(hi, torch.tensor(a.edge_pos_weight), torch.tensor(a.lowpt_weight)),
+                    torch.tensor(1.0))
+    return y, w
+
+
+class Schedule:
+    """Learning rate: linear warm-up over 5% then cosine decay to 1% of the peak, driven by
+    progress = max(step / steps, elapsed / time budget), so that a run cut short by its time
+    budget still ends with a small learning rate."""
+
+    def __init__(self, opt, lr, steps, minutes):
+        self.opt, self.lr, self.steps = opt, lr, max(steps, 1)
+        self.t0, self.budget = time.time(), max(minutes * 60, 1e-3)
+        self.step(0)
+
+    def progress(self, step):
+        return min(1.0, max(step / self.steps, (time.time() - self.t0) / self.budget))
+
+    def step(self, step):
+        p = self.progress(step)
+        f = p / 0.05 if p < 0.05 else 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * (p - 0.05) / 0.95))
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr * max(f, 0.01)
+
+
 def train_embedding(model, evs, a, rng):
+    """Metric learning. Positives: truth pairs of particles above --pt-min (the target
+    particles); negatives: random pairs and hard negatives (the --hard-k nearest neighbours
+    of --hard-queries random hits closer than the margin), any pair of different particles
+    or noise. Hard negatives are mined on the whole event without gradients; the gradient
+    step embeds only the hits that occur in a pair (about 3x cheaper than the whole event)."""
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     steps = a.embed_epochs * len(evs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=max(steps, 1), pct_start=0.1)
+    sched = Schedule(opt, a.lr, steps, a.embed_minutes)
     margin = a.margin
     step = 0
     deadline = time.time() + a.embed_minutes * 60
@@ -47,16 +90,18 @@ def train_embedding(model, evs, a, rng):
         tot = 0.0
         for i in rng.permutation(len(evs)):
             e = evs[i]
-            x, pid, pairs = e["x"], e["pid"], e["pairs"]
+            x, pid = e["x"], e["pid"]
             n = x.shape[0]
-            emb = model(x)
+            pairs = e["pairs"][:, e["pair_pt"] > a.pt_min]
             if pairs.shape[1] > a.max_pairs:
                 pairs = pairs[:, torch.from_numpy(rng.choice(pairs.shape[1], a.max_pairs, replace=False))]
             npos = pairs.shape[1]
-            ri = torch.randint(0, n, (2 * npos,))
-            rj = torch.randint(0, n, (2 * npos,))
+            nr = int(a.neg_random * max(npos, 1))
+            ri = torch.randint(0, n, (nr,))
+            rj = torch.randint(0, n, (nr,))
             q = torch.from_numpy(rng.choice(n, min(n, a.hard_queries), replace=False))
             with torch.no_grad():
+                emb = model(x)
                 d = torch.cdist(emb[q], emb)
                 kk = min(a.hard_k + 1, n)
                 dist, nb = torch.topk(d, kk, dim=1, largest=False)
@@ -66,15 +111,19 @@ def train_embedding(model, evs, a, rng):
             nj = torch.cat([rj, hj])
             neg = (ni != nj) & ((pid[ni] != pid[nj]) | (pid[ni] == 0))
             ni, nj = ni[neg], nj[neg]
-            dp = ((emb[pairs[0]] - emb[pairs[1]]) ** 2).sum(1)
-            dn = torch.sqrt(((emb[ni] - emb[nj]) ** 2).sum(1) + 1e-12)
+            idx, inv = torch.unique(torch.cat([pairs[0], pairs[1], ni, nj]), return_inverse=True)
+            es = model(x[idx])
+            k = len(ni)
+            p0, p1 = inv[:npos], inv[npos:2 * npos]
+            n0, n1 = inv[2 * npos:2 * npos + k], inv[2 * npos + k:]
+            dp = ((es[p0] - es[p1]) ** 2).sum(1)
+            dn = torch.sqrt(((es[n0] - es[n1]) ** 2).sum(1) + 1e-12)
             loss = a.pos_weight * dp.mean() + torch.relu(margin - dn).pow(2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if step < steps:
-                sched.step()
             step += 1
+            sched.step(step)
             tot += float(loss)
             if time.time() > deadline:
                 break
@@ -89,59 +138,83 @@ def pick_radius(model, evs, a):
     with torch.no_grad():
         for e in evs:
             emb = model(e["x"])
-            p = e["pairs"]
+            p = e["pairs"][:, e["pair_pt"] > a.eff_pt]
             ds.append(torch.sqrt(((emb[p[0]] - emb[p[1]]) ** 2).sum(1)).numpy())
     d = np.concatenate(ds)
     return float(np.quantile(d, a.pair_eff)) if len(d) else a.margin / 4
 
 
-def build_graphs(model, evs, r, k):
+def build_graphs(model, evs, r, k, a):
     with torch.no_grad():
         for e in evs:
             y = model(e["x"]).numpy()
-            g = graph.radius_graph(y, r, k)
-            e["graph"] = torch.from_numpy(g)
-            e["graph_y"] = torch.from_numpy(data.edge_truth(e["ev"], g).astype(np.float32))
+            g = torch.from_numpy(graph.radius_graph(y, r, k))
+            e["graph"] = g
+            e["graph_y"], e["graph_w"] = edge_targets(e, g, a)
 
 
-def train_edges(model, evs, key, ykey, a, epochs, minutes, max_edges, sector, name, rng):
+def pair_mask(e, g, pt):
+    """bool[E]: edges of g that are truth pairs (consecutive hits) of particles above pt."""
+    n = len(e["x"])
+    p = e["pairs"][:, e["pair_pt"] > pt].numpy()
+    code = np.minimum(g[0], g[1]).numpy() * n + np.maximum(g[0], g[1]).numpy()
+    return np.isin(code, p.min(0) * n + p.max(0))
+
+
+def pt_pair_efficiency(evs, key, pt):
+    """Fraction of the truth pairs of particles above pt found among the edges e[key]."""
+    found = tot = 0
+    for e in evs:
+        n = len(e["x"])
+        c = metrics.edge_counts(e[key].numpy(), np.zeros(0), e["pairs"][:, e["pair_pt"] > pt].numpy(), n)
+        found += c["pairs_found"]
+        tot += c["pairs"]
+    return found / max(tot, 1)
+
+
+def train_edges(model, evs, key, a, epochs, minutes, max_edges, sector, per_event, name, rng):
+    """BCE on edge logits with per-edge weights (edge_targets). Each event gives per_event
+    steps per epoch; a step takes a random 1/sector phi sector of the event with all its
+    edges (sector 1: the whole event), then at most max_edges of them at random (the filter,
+    which sees single edges; the GNN should see whole graphs, as at inference)."""
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
-    steps = epochs * len(evs)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=max(steps, 1), pct_start=0.1)
-    lossf = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(a.edge_pos_weight))
+    steps = epochs * len(evs) * per_event
+    sched = Schedule(opt, a.lr, steps, minutes)
     deadline = time.time() + minutes * 60
     step = 0
     for epoch in range(epochs):
-        tot, acc_n, acc_ok = 0.0, 0, 0
-        for i in rng.permutation(len(evs)):
+        tot, acc_n, acc_ok, nstep = 0.0, 0, 0, 0
+        order = np.repeat(rng.permutation(len(evs)), per_event)
+        for i in order:
             e = evs[i]
-            g, yv = e[key], e[ykey]
-            if g.shape[1] == 0:
-                continue
+            g, yv, wv = e[key], e[key + "_y"], e[key + "_w"]
             if sector > 1:  # a random phi sector of the event (both ends inside)
                 phi = e["x"][:, 1] * math.pi
                 c = rng.uniform(-math.pi, math.pi)
                 dphi = torch.remainder(phi - c + math.pi, 2 * math.pi) - math.pi
                 inside = dphi.abs() < math.pi / sector
                 m = inside[g[0]] & inside[g[1]]
-                g, yv = g[:, m], yv[m]
+                g, yv, wv = g[:, m], yv[m], wv[m]
             if g.shape[1] > max_edges:
                 sel = torch.from_numpy(rng.choice(g.shape[1], max_edges, replace=False))
-                g, yv = g[:, sel], yv[sel]
+                g, yv, wv = g[:, sel], yv[sel], wv[sel]
+            if g.shape[1] == 0:
+                continue
             out = model(e["x"], g)
-            loss = lossf(out, yv)
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(out, yv, reduction="none") * wv).sum() \
+                / wv.sum().clamp(min=1.0)
             opt.zero_grad()
             loss.backward()
             opt.step()
-            if step < steps:
-                sched.step()
             step += 1
+            sched.step(step)
+            nstep += 1
             tot += float(loss)
             acc_n += len(yv)
             acc_ok += int(((out > 0).float() == yv).sum())
             if time.time() > deadline:
                 break
-        log(f"{name} epoch {epoch + 1}/{epochs}: loss {tot / len(evs):.4f}, accuracy {acc_ok / max(acc_n, 1):.4f}")
+        log(f"{name} epoch {epoch + 1}/{epochs}: loss {tot / max(nstep, 1):.4f}, accuracy {acc_ok / max(acc_n, 1):.4f}")
         if time.time() > deadline:
             log(f"{name}: time budget reached")
             break
@@ -184,32 +257,50 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--train-pileup", type=float, default=200.0, help="recorded in the YAML")
     p.add_argument("--max-train-events", type=int, default=None)
+    p.add_argument("--max-val-events", type=int, default=None)
+    p.add_argument("--reuse", default=None, help="folder of an earlier run: take the stages in --reuse-stages from it")
+    p.add_argument("--reuse-stages", default="", help="comma list: embedding, filter")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--pt-min", type=float, default=0.9,
+                   help="target particles (GeV): embedding positives, full weight in the edge losses")
+    p.add_argument("--eff-pt", type=float, default=1.0, help="pT (GeV) of the pairs the radius and filter cut keep")
     p.add_argument("--embed-dim", type=int, default=8)
-    p.add_argument("--embed-hidden", type=int, default=128)
-    p.add_argument("--embed-epochs", type=int, default=12)
-    p.add_argument("--embed-minutes", type=float, default=5.0)
+    p.add_argument("--embed-hidden", type=int, default=256)
+    p.add_argument("--embed-layers", type=int, default=4)
+    p.add_argument("--embed-epochs", type=int, default=14)
+    p.add_argument("--embed-minutes", type=float, default=12.0)
     p.add_argument("--margin", type=float, default=1.0)
-    p.add_argument("--pos-weight", type=float, default=4.0)
+    p.add_argument("--pos-weight", type=float, default=1.0)
     p.add_argument("--max-pairs", type=int, default=60000)
-    p.add_argument("--hard-queries", type=int, default=2000)
-    p.add_argument("--hard-k", type=int, default=16)
-    p.add_argument("--pair-eff", type=float, default=0.9, help="truth-pair quantile for the radius")
+    p.add_argument("--neg-random", type=float, default=2.0, help="random negative pairs per positive")
+    p.add_argument("--hard-queries", type=int, default=4000)
+    p.add_argument("--hard-k", type=int, default=32)
+    p.add_argument("--pair-eff", type=float, default=0.98,
+                   help="quantile of the distances of validation truth pairs above --eff-pt: the radius")
     p.add_argument("--k", type=int, default=64, help="max neighbours per hit")
     p.add_argument("--filter-hidden", type=int, default=128)
+    p.add_argument("--filter-layers", type=int, default=3)
     p.add_argument("--filter-epochs", type=int, default=10)
-    p.add_argument("--filter-minutes", type=float, default=4.0)
-    p.add_argument("--filter-edges", type=int, default=300000)
-    p.add_argument("--filter-eff", type=float, default=0.99, help="true-edge fraction the filter cut keeps")
+    p.add_argument("--filter-minutes", type=float, default=8.0)
+    p.add_argument("--filter-edges", type=int, default=20000, help="edges per step")
+    p.add_argument("--filter-steps-per-event", type=int, default=16)
+    p.add_argument("--filter-eff", type=float, default=0.99,
+                   help="fraction of the true validation edges above --eff-pt the filter cut keeps")
+    p.add_argument("--filter-lowpt-weight", type=float, default=1.0,
+                   help="loss weight of the (negative) edges within one particle below --pt-min (0: ignored)")
     p.add_argument("--edge-pos-weight", type=float, default=2.0)
     p.add_argument("--gnn-hidden", type=int, default=64)
     p.add_argument("--gnn-iter", type=int, default=6)
-    p.add_argument("--gnn-epochs", type=int, default=10)
-    p.add_argument("--gnn-minutes", type=float, default=7.0)
-    p.add_argument("--gnn-edges", type=int, default=200000)
-    p.add_argument("--gnn-sector", type=int, default=2, help="train on 1/N phi sectors of events")
+    p.add_argument("--gnn-epochs", type=int, default=20)
+    p.add_argument("--gnn-minutes", type=float, default=25.0)
+    p.add_argument("--gnn-edges", type=int, default=10_000_000, help="edge subsample per step (default: all)")
+    p.add_argument("--gnn-sector", type=int, default=8, help="train on 1/N phi sectors of events (1: whole)")
+    p.add_argument("--gnn-steps-per-event", type=int, default=4)
+    p.add_argument("--stop-after", default="", help="embedding or filter: stop after that stage (experiments)")
+    p.add_argument("--gnn-lowpt-weight", type=float, default=1.0,
+                   help="loss weight of the (negative) edges within one particle below --pt-min")
     p.add_argument("--min-track-size", type=int, default=3)
     a = p.parse_args()
 
@@ -218,9 +309,10 @@ def main():
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
     stage_time = {}
+    reuse = set(s for s in a.reuse_stages.split(",") if s) if a.reuse else set()
 
     train_ev = data.read_events(a.train, a.max_train_events)
-    val_ev = data.read_events(a.val)
+    val_ev = data.read_events(a.val, a.max_val_events)
     volumes = sorted(set(np.concatenate([e["volume_id"] for e in train_ev]).tolist()))
     log(f"read {len(train_ev)} training events ({np.mean([len(e['x']) for e in train_ev]):.0f} hits/event), "
         f"{len(val_ev)} validation events, volumes {volumes}")
@@ -228,68 +320,97 @@ def main():
 
     # 1. embedding
     t = time.time()
-    emb = models.Embedding(hidden=a.embed_hidden, dim=a.embed_dim)
-    log(f"embedding: {models.n_params(emb)} parameters, D={a.embed_dim}")
-    train_embedding(emb, tr, a, rng)
+    if "embedding" in reuse:
+        emb = torch.jit.load(os.path.join(a.reuse, "embedding.pt"))
+        log(f"embedding from {a.reuse}")
+    else:
+        emb = models.Embedding(hidden=a.embed_hidden, layers=a.embed_layers, dim=a.embed_dim)
+        log(f"embedding: {models.n_params(emb)} parameters, D={a.embed_dim}")
+        train_embedding(emb, tr, a, rng)
+        torch.jit.save(torch.jit.script(emb.float()), os.path.join(a.out, "embedding.pt"))
     emb.eval()
     r = pick_radius(emb, va, a)
-    log(f"radius {r:.4f} (truth-pair quantile {a.pair_eff}), k {a.k}")
-    build_graphs(emb, tr + va, r, a.k)
+    log(f"radius {r:.4f} (quantile {a.pair_eff} of pT > {a.eff_pt} truth pairs), k {a.k}")
+    a.lowpt_weight = a.filter_lowpt_weight
+    build_graphs(emb, tr + va, r, a.k, a)
     ne = np.mean([e["graph"].shape[1] for e in tr])
     pur = np.mean([float(e["graph_y"].mean()) if e["graph"].shape[1] else 0 for e in tr])
-    log(f"graphs built: {ne:.0f} edges/event, same-particle fraction {pur:.3f}")
+    log(f"graphs built: {ne:.0f} edges/event, target-edge fraction {pur:.3f}, "
+        f"validation pair efficiency pT > {a.eff_pt}: {pt_pair_efficiency(va, 'graph', a.eff_pt):.4f}, "
+        f"all: {pt_pair_efficiency(va, 'graph', -1.0):.4f}")
     stage_time["embedding"] = time.time() - t
+    if a.stop_after == "embedding":
+        return
 
     # 2. filter
     t = time.time()
-    filt = models.EdgeFilter(hidden=a.filter_hidden)
-    log(f"filter: {models.n_params(filt)} parameters")
-    train_edges(filt, tr, "graph", "graph_y", a, a.filter_epochs, a.filter_minutes, a.filter_edges, 1, "filter", rng)
+    if "filter" in reuse:
+        filt = torch.jit.load(os.path.join(a.reuse, "filter.pt"))
+        log(f"filter from {a.reuse}")
+    else:
+        filt = models.EdgeFilter(hidden=a.filter_hidden, layers=a.filter_layers)
+        log(f"filter: {models.n_params(filt)} parameters")
+        train_edges(filt, tr, "graph", a, a.filter_epochs, a.filter_minutes, a.filter_edges, 1,
+                    a.filter_steps_per_event, "filter", rng)
+        torch.jit.save(torch.jit.script(filt.float()), os.path.join(a.out, "filter.pt"))
+    filt.eval()
     fs_va = scores(filt, va, "graph")
-    true_s = np.concatenate([s[e["graph_y"].numpy() > 0] for s, e in zip(fs_va, va)])
+    true_s = np.concatenate([s[pair_mask(e, e["graph"], a.eff_pt)] for s, e in zip(fs_va, va)])
     fcut = float(np.quantile(true_s, 1 - a.filter_eff)) if len(true_s) else 0.5
-    fcut = float(min(max(fcut, 0.01), 0.5))
-    log(f"filter cut {fcut:.4f} (keeps {a.filter_eff} of true validation edges)")
-    for e, s in zip(tr, scores(filt, tr, "graph")):
-        m = torch.from_numpy(s > fcut)
-        e["fgraph"], e["fgraph_y"] = e["graph"][:, m], e["graph_y"][m]
+    fcut = float(min(max(fcut, 0.001), 0.5))
+    log(f"filter cut {fcut:.4f} (keeps {a.filter_eff} of the validation truth pairs above {a.eff_pt} GeV in the graph)")
+    a.lowpt_weight = a.gnn_lowpt_weight
+    for ev_list, sc in ((tr, scores(filt, tr, "graph")), (va, fs_va)):
+        for e, s in zip(ev_list, sc):
+            m = torch.from_numpy(s > fcut)
+            e["fgraph"] = e["graph"][:, m]
+            e["fgraph_y"], e["fgraph_w"] = edge_targets(e, e["fgraph"], a)
     ne = np.mean([e["fgraph"].shape[1] for e in tr])
     pur = np.mean([float(e["fgraph_y"].mean()) if e["fgraph"].shape[1] else 0 for e in tr])
-    log(f"after filter: {ne:.0f} edges/event, same-particle fraction {pur:.3f}")
+    log(f"after filter: {ne:.0f} edges/event, target-edge fraction {pur:.3f}, validation pair efficiency "
+        f"pT > {a.eff_pt}: {pt_pair_efficiency(va, 'fgraph', a.eff_pt):.4f}")
     stage_time["filter"] = time.time() - t
+    if a.stop_after == "filter":
+        return
 
-    # 3. GNN
+    # 3. GNN, on whole filtered graphs as at inference
     t = time.time()
     gnn = models.InteractionGNN(hidden=a.gnn_hidden, n_iter=a.gnn_iter)
     log(f"gnn: {models.n_params(gnn)} parameters, {a.gnn_iter} iterations")
-    train_edges(gnn, tr, "fgraph", "fgraph_y", a, a.gnn_epochs, a.gnn_minutes, a.gnn_edges, a.gnn_sector, "gnn", rng)
+    train_edges(gnn, tr, "fgraph", a, a.gnn_epochs, a.gnn_minutes, a.gnn_edges, a.gnn_sector,
+                a.gnn_steps_per_event, "gnn", rng)
     gnn.eval()
     stage_time["gnn"] = time.time() - t
 
     # 4. export and cuts
     paths = {n: os.path.join(a.out, n + ".pt") for n in ("embedding", "filter", "gnn")}
     for n, m in (("embedding", emb), ("filter", filt), ("gnn", gnn)):
-        torch.jit.save(torch.jit.script(m.float()), paths[n])
+        sm = m if isinstance(m, torch.jit.ScriptModule) else torch.jit.script(m.float())
+        torch.jit.save(sm, paths[n])
     scripted = {n: torch.jit.load(p) for n, p in paths.items()}
-    cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": 0.5, "min_track_size": a.min_track_size}
-    runs = [(ev, pipeline.run_event(scripted, cfg, ev)) for ev in val_ev]
+    gs_va = [pipeline.gnn_scores(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]
     best = None
-    for cut in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
+    for cut in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
         counts = []
-        for ev, res in runs:
+        for e, gs in zip(va, gs_va):
+            ev = e["ev"]
             n = len(ev["particle_id"])
-            lab = graph.connected_components(n, res["filtered"][:, res["gnn_scores"] > cut], a.min_track_size)
+            lab = graph.connected_components(n, e["fgraph"].numpy()[:, gs > cut], a.min_track_size)
             counts.append(metrics.track_metrics(lab, ev["particle_id"], ev["weight"], pipeline.pt_lookup(ev),
                                                 min_hits=a.min_track_size))
         m, _ = metrics.summarize_tracks(counts)
+        obj = m["track_efficiency_pt1"] - m["fake_rate"]
         log(f"validation gnn cut {cut}: track eff (pT>1) {m['track_efficiency_pt1']:.4f}, "
-            f"eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, score {m['trackml_score']:.4f}")
-        if best is None or m["trackml_score"] > best[1]:
-            best = (cut, m["trackml_score"])
-    cfg["gnn_cut"] = best[0]
-    log(f"gnn cut {best[0]}")
-    cfg.update({"embedding_dim": a.embed_dim, "volumes": volumes, "train_pileup": a.train_pileup,
-                "train_events": len(train_ev)})
+            f"eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, dup {m['duplicate_rate']:.4f}, "
+            f"score {m['trackml_score']:.4f}")
+        if best is None or obj > best[1]:
+            best = (cut, obj)
+    cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": best[0], "min_track_size": a.min_track_size}
+    log(f"gnn cut {best[0]} (best efficiency pT > 1 minus fake rate on validation)")
+    with torch.no_grad():
+        dim = int(emb(va[0]["x"][:1]).shape[1])
+    cfg.update({"embedding_dim": dim, "volumes": volumes,
+                "train_pileup": a.train_pileup, "train_events": len(train_ev)})
     write_yaml(os.path.join(a.out, "pipeline.yaml"), cfg)
     summary = {
         "config": cfg,

@@ -89,3 +89,9 @@ def edge_truth(ev, edge_index):
     pid = ev["particle_id"]
     a, b = pid[edge_index[0]], pid[edge_index[1]]
     return (a == b) & (a != 0)
+
+
+def hit_pt(ev):
+    """f32[N]: pT (GeV) of each hit's particle (0 for noise)."""
+    ids, pt = particle_pt(ev)
+    return lookup(ids, pt, ev["particle_id"], 0.0).astype(np.float32)

@@ -69,14 +69,18 @@ def pt_lookup(ev):
 def evaluate_events(models, cfg, events, log=print):
     """Edge and track metrics over events; returns (metrics dict, counts dict, times dict)."""
     ec = {s: [] for s in ("graph", "filter", "gnn")}
+    ec1 = {s: [] for s in ec}
     tc = []
     times = {}
     for i, ev in enumerate(events):
         r = run_event(models, cfg, ev)
         n = len(ev["particle_id"])
         tp = data.truth_pairs(ev)
+        tp1 = tp[:, data.hit_pt(ev)[tp[0]] > 1.0]
         for s, e in (("graph", r["graph"]), ("filter", r["filtered"]), ("gnn", r["kept"])):
-            ec[s].append(metrics.edge_counts(e, data.edge_truth(ev, e), tp, n))
+            truth = data.edge_truth(ev, e)
+            ec[s].append(metrics.edge_counts(e, truth, tp, n))
+            ec1[s].append(metrics.edge_counts(e, truth, tp1, n))
         tc.append(metrics.track_metrics(r["labels"], ev["particle_id"], ev["weight"], pt_lookup(ev),
                                         min_hits=cfg["min_track_size"]))
         for k, v in r["times"].items():
@@ -91,6 +95,9 @@ def evaluate_events(models, cfg, events, log=print):
         counts["edges_" + s] = c
         out[f"edge_efficiency_{s}"] = c["pairs_found"] / c["pairs"] if c["pairs"] else 0.0
         out[f"edge_purity_{s}"] = c["edges_true"] / c["edges"] if c["edges"] else 0.0
+        c1 = {k: sum(d[k] for d in ec1[s]) for k in ec1[s][0]}
+        out[f"edge_efficiency_pt1_{s}"] = c1["pairs_found"] / c1["pairs"] if c1["pairs"] else 0.0
+        out[f"edges_per_event_{s}"] = c["edges"] / max(len(events), 1)
     tm, tcount = metrics.summarize_tracks(tc)
     out.update(tm)
     counts["tracks"] = tcount
