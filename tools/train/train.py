@@ -42,12 +42,12 @@ def prepare(events):
 
 def edge_targets(e, g, a):
     """Edge labels and loss weights. Target edges (y = 1): both ends from one particle with
-    pT above --pt-min, weight --edge-pos-weight. Everything else is y = 0: edges between
+    pT above --pt-min (--gnn-pt-min for the GNN), weight --edge-pos-weight. Everything else is y = 0: edges between
     hits of one particle below --pt-min weigh --lowpt-weight (they are not to be
     reconstructed: a partly found low-pT particle is a fake track), the rest 1."""
     pid, pt = e["pid"], e["pt"]
     same = (pid[g[0]] == pid[g[1]]) & (pid[g[0]] != 0)
-    hi = pt[g[0]] > a.pt_min
+    hi = pt[g[0]] > a.label_pt
     y = (same & hi).float()
     w = torch.where(same, torch.where(hi, torch.tensor(a.edge_pos_weight), torch.tensor(a.lowpt_weight)),
                     torch.tensor(1.0))
@@ -299,6 +299,8 @@ def main():
     p.add_argument("--gnn-sector", type=int, default=8, help="train on 1/N phi sectors of events (1: whole)")
     p.add_argument("--gnn-steps-per-event", type=int, default=4)
     p.add_argument("--stop-after", default="", help="embedding or filter: stop after that stage (experiments)")
+    p.add_argument("--gnn-pt-min", type=float, default=None,
+                   help="target particles of the GNN labels (default: --pt-min)")
     p.add_argument("--gnn-lowpt-weight", type=float, default=1.0,
                    help="loss weight of the (negative) edges within one particle below --pt-min")
     p.add_argument("--min-track-size", type=int, default=3)
@@ -332,6 +334,7 @@ def main():
     r = pick_radius(emb, va, a)
     log(f"radius {r:.4f} (quantile {a.pair_eff} of pT > {a.eff_pt} truth pairs), k {a.k}")
     a.lowpt_weight = a.filter_lowpt_weight
+    a.label_pt = a.pt_min
     build_graphs(emb, tr + va, r, a.k, a)
     ne = np.mean([e["graph"].shape[1] for e in tr])
     pur = np.mean([float(e["graph_y"].mean()) if e["graph"].shape[1] else 0 for e in tr])
@@ -360,6 +363,7 @@ def main():
     fcut = float(min(max(fcut, 0.001), 0.5))
     log(f"filter cut {fcut:.4f} (keeps {a.filter_eff} of the validation truth pairs above {a.eff_pt} GeV in the graph)")
     a.lowpt_weight = a.gnn_lowpt_weight
+    a.label_pt = a.pt_min if a.gnn_pt_min is None else a.gnn_pt_min
     for ev_list, sc in ((tr, scores(filt, tr, "graph")), (va, fs_va)):
         for e, s in zip(ev_list, sc):
             m = torch.from_numpy(s > fcut)
