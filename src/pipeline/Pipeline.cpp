@@ -186,6 +186,7 @@ PipelineResult Pipeline::run(const Event& event, const std::string& source) cons
 std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& events,
                                                const std::string& source) const {
   const Impl& d = *m_impl;
+  useTorchThreadsInThisThread(d.config.threads);
   const std::size_t numEvents = events.size();
   std::vector<PipelineResult> results(numEvents);
   if (numEvents == 0) return results;

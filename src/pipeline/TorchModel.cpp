@@ -155,4 +155,13 @@ void setTorchThreads(int threads) {
   at::set_num_threads(threads);
 }
 
+void useTorchThreadsInThisThread(int threads) {
+  // With torch's OpenMP backend the thread count is per calling thread (OpenMP's ICV): a
+  // worker thread started with std::thread would otherwise use all cores.
+  thread_local int current = 0;
+  if (current == threads) return;
+  setTorchThreads(threads);
+  current = threads;
+}
+
 }  // namespace trkaas

@@ -114,8 +114,7 @@ class ProducerLoop {
       if (!worked) {
         // Waiting for the servers: back off a little, so that waiting costs no core.
         const auto t0 = Clock::now();
-        std::this_thread::sleep_for(
-            std::chrono::microseconds(std::min(2000, 50 << std::min(idle, 6))));
+        std::this_thread::sleep_for(pollSleep(idle, m_typicalLatencyMs));
         ++idle;
         m_waitMs += msSince(t0);
       } else {
@@ -288,6 +287,8 @@ class ProducerLoop {
     const std::string& path = m_plan.files[flight.item.file];
     const EventKey key{path, flight.item.index};
     m_latency.push_back(msSince(flight.sent));
+    m_typicalLatencyMs = m_typicalLatencyMs > 0 ? 0.8 * m_typicalLatencyMs + 0.2 * m_latency.back()
+                                                : m_latency.back();
     m_queue.push_back(result.queueMs);
     if (!result.ok) {
       fail(flight.item, flight.event.eventId, result.error);
@@ -373,6 +374,7 @@ class ProducerLoop {
   std::map<std::int64_t, std::unique_ptr<InFlight>> m_inFlight;
   std::int64_t m_done = 0, m_failed = 0, m_hits = 0;
   double m_readMs = 0, m_sendMs = 0, m_writeMs = 0, m_waitMs = 0;
+  double m_typicalLatencyMs = 0;  // moving average of the request latency
   std::vector<double> m_latency, m_queue;
   std::map<std::string, std::vector<double>> m_stages;
   nlohmann::json m_errors = nlohmann::json::array();

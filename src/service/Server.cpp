@@ -175,8 +175,10 @@ class ServerLoop {
         if (m_queue.empty() && m_running == 0 && m_results.empty() && sending.empty()) break;
       }
       if (!worked) {
-        std::this_thread::sleep_for(
-            std::chrono::microseconds(std::min(2000, 50 << std::min(idle, 6))));
+        // Sleep until a worker has a result (sent at once) or it is time to poll MPI.
+        std::unique_lock<std::mutex> lock(m_mutex);
+        m_resultReady.wait_for(lock, pollSleep(idle, m_typicalServiceMs),
+                               [&] { return !m_results.empty(); });
         ++idle;
       } else {
         idle = 0;
@@ -257,6 +259,8 @@ class ServerLoop {
         if (!out[k].result.ok) ++m_failedCount;
         m_results.push_back(std::move(out[k]));
       }
+      m_typicalServiceMs = m_typicalServiceMs > 0 ? 0.8 * m_typicalServiceMs + 0.2 * busy : busy;
+      m_resultReady.notify_one();
     }
   }
 
@@ -266,6 +270,8 @@ class ServerLoop {
   const Pipeline m_pipeline;
   std::mutex m_mutex;
   std::condition_variable m_wake;
+  std::condition_variable m_resultReady;
+  double m_typicalServiceMs = 0;  // moving average of a worker's time per job (m_mutex)
   std::deque<Job> m_queue;
   std::deque<Outgoing> m_results;
   int m_running = 0;

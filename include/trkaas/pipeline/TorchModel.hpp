@@ -58,4 +58,8 @@ class TorchModel {
 /// default here is 1).
 void setTorchThreads(int threads);
 
+/// setTorchThreads for the calling thread, once per thread and count: torch's OpenMP
+/// backend keeps the count per thread, so every thread that runs models must set it.
+void useTorchThreadsInThisThread(int threads);
+
 }  // namespace trkaas
