@@ -21,6 +21,12 @@ for t in munged slurmctld slurmd sbatch squeue scontrol; do
     exit 77
   fi
 done
+# slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc and task/none,
+# and refuses to start without a cgroup file system (e.g. a chroot that lacks it).
+if ! awk '$2 == "/sys/fs/cgroup" {found = 1} END {exit !found}' /proc/mounts; then
+  echo "SKIP: no cgroup file system at /sys/fs/cgroup, which slurmd needs to start"
+  exit 77
+fi
 [[ -x $BIN ]] || { echo "FAIL: no trkaas binary at $BIN"; exit 1; }
 command -v python3 >/dev/null || { echo "FAIL: python3 is needed to read the journals"; exit 1; }
 
