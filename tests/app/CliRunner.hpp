@@ -34,4 +34,22 @@ inline CliResult runCli(const std::string& args, const std::string& env = "") {
   return r;
 }
 
+#ifdef TRKAAS_TEST_MODELS
+/// A pipeline YAML for the small test models of tests/pipeline (TRKAAS_TEST_MODELS):
+/// volume 8 only, loose cuts so that tracks form; `extra` lines are appended.
+inline std::string writeTestPipelineConfig(const std::string& name, const std::string& extra = "") {
+  const std::string models = TRKAAS_TEST_MODELS;
+  const std::string path = tmp(name);
+  std::ofstream(path) << "format: trkaas-pipeline\n"
+                      << "features: [{name: r, scale: 1000.0}, {name: phi, scale: 3.14159}, "
+                         "{name: z, scale: 1000.0}]\n"
+                      << "radius: 0.3\nmax_neighbours: 16\nfilter_cut: 0.05\ngnn_cut: 0.05\n"
+                      << "min_track_size: 3\nvolumes: [8]\n"
+                      << "models: {embedding: " << models << "/emb_good.pt, filter: " << models
+                      << "/edge_good.pt, gnn: " << models << "/edge_column.pt}\n"
+                      << extra;
+  return path;
+}
+#endif
+
 }  // namespace trkaas::test
