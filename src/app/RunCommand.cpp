@@ -225,13 +225,7 @@ int runJob(const RunOptions& o) {
   ServiceConfig c;
   c.inputs = o.inputs;
   if (!o.inputList.empty()) {
-    LineReader list(o.inputList);
-    for (std::string line; list.next(line);) {
-      const auto first = line.find_first_not_of(" \t\r");
-      if (first == std::string::npos || line[first] == '#') continue;
-      const auto last = line.find_last_not_of(" \t\r");
-      c.inputs.push_back(line.substr(first, last - first + 1));
-    }
+    for (std::string& f : readListFile(o.inputList)) c.inputs.push_back(std::move(f));
   }
   if (c.inputs.empty()) throw Error("no input files (--input or --input-list)");
   c.outputDir = o.output;
@@ -315,6 +309,13 @@ void addRunCommand(CLI::App& app) {
                 "on resume, also redo events whose earlier attempt failed");
   cmd->add_option("--stop-after", o->stopAfter,
                   "(testing) each producer stops after this many events as if signalled");
+  // The job scripts put their knobs first and a campaign chunk's or the user's arguments
+  // after them: a later value of a single-valued option replaces an earlier one.
+  for (const char* name : {"--mode", "--config", "--threads", "--servers-per-node",
+                           "--producers-per-server", "--concurrency", "--workers", "--batch-hits",
+                           "--progress", "--events", "--stop-after"}) {
+    cmd->get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
   cmd->callback([o] {
     const bool file = endsWith(o->output, ".h5") && !isDirectory(o->output);
     if (file && o->mode == "direct" && !MpiSession::launchedByMpi()) {

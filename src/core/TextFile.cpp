@@ -144,4 +144,16 @@ bool fileExists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+std::vector<std::string> readListFile(const std::string& path) {
+  std::vector<std::string> entries;
+  LineReader list(path);
+  for (std::string line; list.next(line);) {
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string::npos || line[first] == '#') continue;
+    const auto last = line.find_last_not_of(" \t\r");
+    entries.push_back(line.substr(first, last - first + 1));
+  }
+  return entries;
+}
+
 }  // namespace trkaas

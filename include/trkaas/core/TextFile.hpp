@@ -58,6 +58,10 @@ void splitCsv(std::string_view line, std::vector<std::string_view>& fields);
 
 /// True if a file exists and is a regular file.
 bool fileExists(const std::string& path);
+
+/// The entries of a list file (e.g. --input-list): one per line, surrounding blanks
+/// trimmed, empty lines and lines starting with '#' skipped. Throws InputError.
+std::vector<std::string> readListFile(const std::string& path);
 /// True if `path` is a directory.
 bool isDirectory(const std::string& path);
 
