@@ -2,7 +2,9 @@
 // everyone hears it), the roles' loops, and rank 0's final report.
 #include "trkaas/service/Service.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -204,6 +207,55 @@ void bcastBytes(MPI_Comm comm, std::vector<char>& bytes) {
 }
 
 /// Rank 0: the inputs, what earlier runs did, and the events of this run.
+/// An exclusive lock on DIR/.trkaas-lock, held by rank 0 for the whole run: a second job on
+/// the same output directory (a campaign chunk resubmitted while it still runs) would set
+/// aside the first one's files and redo its events. The kernel drops the lock when the
+/// process ends, however it ends. Where the file system has no locks (Lustre mounted
+/// without flock), it warns and goes on.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    const std::string path = (fs::path(dir) / ".trkaas-lock").string();
+    m_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (m_fd < 0) {
+      throw Error("output directory '" + dir + "': cannot create the lock file '" + path +
+                  "': " + std::strerror(errno));
+    }
+    if (::flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      if (err == EWOULDBLOCK) {
+        char holder[256] = {};
+        const ssize_t n = ::pread(m_fd, holder, sizeof holder - 1, 0);
+        ::close(m_fd);
+        m_fd = -1;
+        throw Error("output directory '" + dir + "' is in use by another trkaas run (" +
+                    (n > 0 ? std::string(holder, static_cast<std::size_t>(n)) : "unknown") +
+                    "): two runs on one directory would redo each other's events; wait for it "
+                    "to end or give another --output");
+      }
+      logger().warn("output directory '{}': cannot lock it ({}); make sure no other run uses it",
+                    dir, std::strerror(err));
+      return;
+    }
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    const std::string who = fmt::format("host {}, pid {}", host, ::getpid());
+    if (::ftruncate(m_fd, 0) != 0 || ::pwrite(m_fd, who.data(), who.size(), 0) < 0) {
+      logger().debug("lock file of '{}': cannot record the holder", dir);
+    }
+  }
+  ~DirectoryLock() {
+    if (m_fd >= 0) ::close(m_fd);
+  }
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
+
 JobPlan makePlan(const ServiceConfig& c) {
   JobPlan plan;
   std::error_code ec;
@@ -536,8 +588,10 @@ int runService(const ServiceConfig& config) {
   // Rank 0 plans the run; everyone hears the plan, or the reason there is none.
   std::vector<char> bytes;
   std::string failure;
+  std::unique_ptr<DirectoryLock> directoryLock;
   if (rank == 0) {
     try {
+      directoryLock = std::make_unique<DirectoryLock>(config.outputDir);
       bytes = encodePlan(makePlan(config));
     } catch (const std::exception& e) {
       failure = e.what();
@@ -592,7 +646,10 @@ int runService(const ServiceConfig& config) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     const double wallMs = msSince(start);
-    const nlohmann::json report = makeReport(config, plan, board->finals(), wallMs, layoutText);
+    nlohmann::json report = makeReport(config, plan, board->finals(), wallMs, layoutText);
+    int nodes = 0;
+    for (const RankPlace& p : places) nodes = std::max(nodes, p.node + 1);
+    report["nodes"] = nodes;
     printReport(report);
     const std::string text = report.dump(2) + "\n";
     std::ofstream(fs::path(config.outputDir) / fmt::format("report-r{:03d}.json", plan.run))
