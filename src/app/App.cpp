@@ -21,6 +21,8 @@ int run(int argc, char** argv) {
   addConvertCommand(app);
   addInspectCommand(app);
   addRunCommand(app);
+  addReportCommand(app);
+  addCampaignCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

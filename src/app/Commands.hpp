@@ -10,6 +10,8 @@ void addGenerateCommand(CLI::App& app);
 void addConvertCommand(CLI::App& app);
 void addInspectCommand(CLI::App& app);
 void addRunCommand(CLI::App& app);
+void addReportCommand(CLI::App& app);
+void addCampaignCommand(CLI::App& app);
 
 /// Thrown by a subcommand that has already reported its problem and only needs the process
 /// to end with this exit code.
