@@ -16,7 +16,7 @@ PACKAGES=(
   libhdf5-openmpi-dev hdf5-tools zlib1g-dev
   libtorch-dev libfaiss-dev libopenblas0-pthread libtbb-dev
   catch2 libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
-  python3 python3-torch python3-numpy python3-h5py
+  python3 python3-torch python3-numpy python3-h5py python3-matplotlib
   munge slurmctld slurmd slurm-client
 )
 

@@ -96,6 +96,13 @@ trkaas_step() {
   echo "trkaas job: srun $*"
   srun "$@" &
   TRKAAS_STEP_PID=$!
+  # A step with a time budget (ratio scans): the same clean stop after that many seconds.
+  local timer=""
+  if [[ ${TRKAAS_STEP_SECONDS:-0} != 0 ]]; then
+    (sleep "$TRKAAS_STEP_SECONDS" && echo "trkaas job: step time ($TRKAAS_STEP_SECONDS s) is up: stopping it" &&
+      kill -USR1 "$TRKAAS_STEP_PID" 2>/dev/null) &
+    timer=$!
+  fi
   local rc
   while :; do
     rc=0
@@ -110,10 +117,11 @@ trkaas_step() {
     ((again != 127)) && rc=$again
   fi
   TRKAAS_STEP_PID=""
+  [[ -n $timer ]] && { kill "$timer" 2>/dev/null; wait "$timer" 2>/dev/null; }
   return $rc
 }
 
-# trkaas_maybe_requeue DIR: after a step stopped by a signal with events left, requeue this
+# trkaas_maybe_requeue DIR: after a step stopped by SIGUSR1 with events left, requeue this
 # job (the rerun on the same DIR resumes). Requeueing ends this script at once: call it last.
 trkaas_maybe_requeue() {
   local dir=$1 left
@@ -121,6 +129,12 @@ trkaas_maybe_requeue() {
   echo "trkaas job: step done; stop signal: ${TRKAAS_STOP_SIGNAL:-none}; events left: ${left:-unknown}"
   [[ -n $TRKAAS_STOP_SIGNAL ]] || return 0
   [[ ${left:-1} != 0 ]] || return 0
+  # Only the time-limit warning (--signal=B:USR1@T) requeues. SIGTERM is scancel (or a
+  # preemption, which Slurm requeues itself): the user asked the job to stop.
+  if [[ $TRKAAS_STOP_SIGNAL != USR1 ]]; then
+    echo "trkaas job: stopped by SIG$TRKAAS_STOP_SIGNAL with $left event(s) left: not requeueing (submit again, or 'trkaas campaign resubmit', to finish)"
+    return 0
+  fi
   local restarts=${SLURM_RESTART_COUNT:-0} max=${TRKAAS_MAX_REQUEUES:-10}
   if ((restarts >= max)); then
     echo "trkaas job: $left event(s) left but already requeued $restarts time(s) (TRKAAS_MAX_REQUEUES=$max): not requeueing" >&2
@@ -130,9 +144,9 @@ trkaas_maybe_requeue() {
   scontrol requeue "$SLURM_JOB_ID"
 }
 
-# trkaas_run_service SERVERS_PER_NODE PRODUCERS_PER_NODE SERVER_THREADS TRKAAS_ARGS... :
-# the whole job: layout, binding, one srun step, requeue when stopped with work left.
-trkaas_run_service() {
+# trkaas_service_step SERVERS_PER_NODE PRODUCERS_PER_NODE SERVER_THREADS TRKAAS_ARGS... :
+# one srun step of the service with its layout and binding (no requeue); srun's exit code.
+trkaas_service_step() {
   local servers=$1 producers=$2 sthreads=$3
   shift 3
   local out
@@ -156,6 +170,36 @@ trkaas_run_service() {
     "${bind[@]}" ${TRKAAS_SRUN_EXTRA:-} \
     "$TRKAAS_BIN" run --mode service --servers-per-node "$servers" -j "$sthreads" "$@" || rc=$?
   echo "trkaas job: srun exited with $rc"
+  return $rc
+}
+
+# trkaas_run_service SERVERS_PER_NODE PRODUCERS_PER_NODE SERVER_THREADS TRKAAS_ARGS... :
+# the whole job: layout, binding, one srun step, requeue when stopped with work left.
+trkaas_run_service() {
+  local out rc=0
+  out=$(trkaas_output_dir "${@:4}") || { echo "trkaas job: give the output directory (-o DIR) among the trkaas arguments" >&2; return 2; }
+  trkaas_service_step "$@" || rc=$?
   trkaas_maybe_requeue "$out"
   return $rc
+}
+
+# trkaas_campaign_args: in a task of a campaign's job array (`trkaas campaign submit` sets
+# TRKAAS_CAMPAIGN), the chunk's `trkaas run` arguments from DIR/chunks/chunk-NNNN/args plus
+# TRKAAS_CAMPAIGN_EXTRA (e.g. --retry-failed), in the array TRKAAS_CHUNK_ARGS (empty
+# outside campaigns). The scripts put them before their own arguments.
+trkaas_campaign_args() {
+  TRKAAS_CHUNK_ARGS=()
+  [[ -n ${TRKAAS_CAMPAIGN:-} ]] || return 0
+  local task=${SLURM_ARRAY_TASK_ID:-}
+  [[ -n $task ]] || { echo "trkaas job: TRKAAS_CAMPAIGN is set, but this is not a job-array task" >&2; return 1; }
+  local f
+  f=$(printf '%s/chunks/chunk-%04d/args' "$TRKAAS_CAMPAIGN" "$task")
+  [[ -f $f ]] || { echo "trkaas job: campaign $TRKAAS_CAMPAIGN has no chunk $task ($f)" >&2; return 1; }
+  mapfile -t TRKAAS_CHUNK_ARGS <"$f"
+  if [[ -n ${TRKAAS_CAMPAIGN_EXTRA:-} ]]; then
+    local -a extra
+    read -r -a extra <<<"$TRKAAS_CAMPAIGN_EXTRA"
+    TRKAAS_CHUNK_ARGS+=("${extra[@]}")
+  fi
+  echo "trkaas job: campaign $TRKAAS_CAMPAIGN, chunk $task (array job ${SLURM_ARRAY_JOB_ID:-?})"
 }

@@ -15,83 +15,20 @@ SRC=$2
 TEST_MODELS=$3
 SHIPPED=${4:-}
 
-for t in munged slurmctld slurmd sbatch squeue scontrol; do
-  if ! command -v "$t" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$t ]]; then
-    echo "SKIP: Slurm/munge not installed ($t missing): apt-get install munge slurmctld slurmd slurm-client"
-    exit 77
-  fi
-done
-# slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc and task/none,
-# and refuses to start without a cgroup file system (e.g. a chroot that lacks it).
-if ! awk '$2 == "/sys/fs/cgroup" {found = 1} END {exit !found}' /proc/mounts; then
-  echo "SKIP: no cgroup file system at /sys/fs/cgroup, which slurmd needs to start"
-  exit 77
-fi
-[[ -x $BIN ]] || { echo "FAIL: no trkaas binary at $BIN"; exit 1; }
-command -v python3 >/dev/null || { echo "FAIL: python3 is needed to read the journals"; exit 1; }
-
-# Short path: the munge socket lives under it (Unix socket paths are limited to ~100 bytes).
-WORK=$(mktemp -d /tmp/trkaas-slurm-test.XXXXXX)
-CLUSTER=$WORK/cluster
-failed=0
-cleanup() {
-  "$SRC/tools/slurm/local-cluster.sh" stop "$CLUSTER" >/dev/null 2>&1 || true
-  if ((failed)) || [[ ${KEEP_WORK:-0} == 1 ]]; then
-    echo "(kept $WORK for inspection)"
-  else
-    rm -rf "$WORK"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-fail() {
-  failed=1
-  echo "FAIL: $*"
-  for f in "$WORK"/job-*.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 40 "$f"; }; done
-  for f in "$CLUSTER"/log/slurmctld.log "$CLUSTER"/log/slurmd.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 15 "$f"; }; done
-  exit 1
-}
-
-step() { echo "[$(date +%T)] $*"; }
-
-step "starting the local cluster in $CLUSTER"
-"$SRC/tools/slurm/local-cluster.sh" start "$CLUSTER" || fail "the local cluster did not start"
-export TRKAAS_SLURM_DIR=$CLUSTER TRKAAS_BIN=$BIN TRKAAS_ROOT=$SRC
-export SLURM_CONF=$CLUSTER/etc/slurm.conf
+# shellcheck source=slurm_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/slurm_test_lib.sh"
+slurm_test_start
 
 step "generating the input"
 "$BIN" generate -n 6 --pileup 3 --pixel-only --seed 5 -f -o "$WORK/events.h5" >"$WORK/generate.log" 2>&1 \
   || { cat "$WORK/generate.log"; fail "trkaas generate"; }
-cat >"$WORK/pipeline.yaml" <<EOF
-format: trkaas-pipeline
-features: [{name: r, scale: 1000.0}, {name: phi, scale: 3.14159}, {name: z, scale: 1000.0}]
-radius: 0.3
-max_neighbours: 16
-filter_cut: 0.05
-gnn_cut: 0.05
-min_track_size: 3
-volumes: [8]
-models: {embedding: $TEST_MODELS/emb_good.pt, filter: $TEST_MODELS/edge_good.pt, gnn: $TEST_MODELS/edge_column.pt}
-EOF
+test_pipeline_yaml "$WORK/pipeline.yaml" "$TEST_MODELS"
 
 # submit NAME SCRIPT [trkaas args...]: prints the job id; knobs come from the environment.
 submit() {
   local name=$1 script=$2
   shift 2
   "$SRC/jobs/submit.sh" --profile local --output="$WORK/job-$name.log" "$SRC/jobs/$script" "$@"
-}
-
-# state JOB: the job's state from the controller (kept MinJobAge=600 s after the end).
-state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-
-# wait_gone JOB TIMEOUT: poll squeue (sbatch --wait polls only every 10 s).
-wait_gone() {
-  local job=$1 limit=$2 t0=$SECONDS
-  while [[ -n $(squeue -h -j "$job" -o %i 2>/dev/null) ]]; do
-    ((SECONDS - t0 < limit)) || { scancel "$job"; fail "job $job still in the queue after ${limit}s"; }
-    sleep 0.5
-  done
 }
 
 # check_once DIR EVENTS: every index 0..EVENTS-1 of the input has exactly one "done" line

@@ -18,7 +18,7 @@ for f in "${files[@]}"; do
 done
 for f in "$SRC"/jobs/*.sbatch; do
   check "$f: --signal=B:USR1@" "grep -q '^#SBATCH --signal=B:USR1@' '$f'"
-  check "$f: --requeue" "grep -q '^#SBATCH --requeue' '$f'"
+  [[ $f == */ratio-scan.sbatch ]] || check "$f: --requeue" "grep -q '^#SBATCH --requeue' '$f'"
   check "$f: --open-mode=append (a requeued run keeps the first log)" "grep -q '^#SBATCH --open-mode=append' '$f'"
 done
 for f in "$SRC"/jobs/profiles/*.sh; do
@@ -42,6 +42,17 @@ tmp=$(mktemp -d)
 printf '{\n  "events_done": 3,\n  "events_left": 27,\n  "stopped": true\n}\n' >"$tmp/report.json"
 check "events_left from report.json" '[[ $(trkaas_events_left "$tmp") == 27 ]]'
 check "events_left without a report" '[[ -z $(trkaas_events_left "$tmp/none") ]]'
+mkdir -p "$tmp/camp/chunks/chunk-0003"
+printf '%s\n' -c /p/pipeline.yaml -o "/p/dir with space" --input-list /p/in.txt >"$tmp/camp/chunks/chunk-0003/args"
+TRKAAS_CAMPAIGN=$tmp/camp SLURM_ARRAY_TASK_ID=3 TRKAAS_CAMPAIGN_EXTRA="--retry-failed -C 2" trkaas_campaign_args >/dev/null
+check "campaign chunk arguments, one per line, plus the extra ones" \
+  '[[ ${#TRKAAS_CHUNK_ARGS[@]} == 9 && ${TRKAAS_CHUNK_ARGS[3]} == "/p/dir with space" && ${TRKAAS_CHUNK_ARGS[6]} == --retry-failed && ${TRKAAS_CHUNK_ARGS[8]} == 2 ]]'
+check "campaign chunk that does not exist" \
+  '! TRKAAS_CAMPAIGN=$tmp/camp SLURM_ARRAY_TASK_ID=4 trkaas_campaign_args 2>/dev/null'
+TRKAAS_CAMPAIGN="" trkaas_campaign_args
+check "no campaign: no chunk arguments" '((${#TRKAAS_CHUNK_ARGS[@]} == 0))'
+TRKAAS_STOP_SIGNAL=TERM SLURM_JOB_ID=1 out=$(trkaas_maybe_requeue "$tmp")
+check "SIGTERM (scancel) with events left does not requeue" '[[ $out == *"not requeueing"* ]]'
 rm -rf "$tmp"
 ((bad == 0)) && echo "PASS: ${#files[@]} scripts"
 exit $bad

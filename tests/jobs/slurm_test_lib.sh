@@ -1,0 +1,82 @@
+# Shared by the real-Slurm tests (sourced): skip checks, a temporary local cluster
+# (tools/slurm/local-cluster.sh) stopped on every exit, failure reporting with the logs, and
+# polling helpers. Needs BIN (trkaas binary) and SRC (source directory) set by the caller.
+
+# slurm_test_start: skip (exit 77) without Slurm/munge or cgroups, else start the cluster in
+# WORK/cluster and export what the job scripts and the clients need.
+slurm_test_start() {
+  local t
+  for t in munged slurmctld slurmd sbatch squeue scontrol; do
+    if ! command -v "$t" >/dev/null 2>&1 && [[ ! -x /usr/sbin/$t ]]; then
+      echo "SKIP: Slurm/munge not installed ($t missing): apt-get install munge slurmctld slurmd slurm-client"
+      exit 77
+    fi
+  done
+  # slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc and task/none,
+  # and refuses to start without a cgroup file system (e.g. a chroot that lacks it).
+  if ! awk '$2 == "/sys/fs/cgroup" {found = 1} END {exit !found}' /proc/mounts; then
+    echo "SKIP: no cgroup file system at /sys/fs/cgroup, which slurmd needs to start"
+    exit 77
+  fi
+  [[ -x $BIN ]] || { echo "FAIL: no trkaas binary at $BIN"; exit 1; }
+  command -v python3 >/dev/null || { echo "FAIL: python3 is needed to read the journals"; exit 1; }
+  # Short path: the munge socket lives under it (Unix socket paths are limited to ~100 bytes).
+  WORK=$(mktemp -d /tmp/trkaas-slurm-test.XXXXXX)
+  CLUSTER=$WORK/cluster
+  failed=0
+  trap slurm_test_cleanup EXIT
+  trap 'exit 130' INT TERM
+  step "starting the local cluster in $CLUSTER"
+  "$SRC/tools/slurm/local-cluster.sh" start "$CLUSTER" || fail "the local cluster did not start"
+  export TRKAAS_SLURM_DIR=$CLUSTER TRKAAS_BIN=$BIN TRKAAS_ROOT=$SRC
+  export SLURM_CONF=$CLUSTER/etc/slurm.conf
+}
+
+slurm_test_cleanup() {
+  "$SRC/tools/slurm/local-cluster.sh" stop "$CLUSTER" >/dev/null 2>&1 || true
+  if ((failed)) || [[ ${KEEP_WORK:-0} == 1 ]]; then
+    echo "(kept $WORK for inspection)"
+  else
+    rm -rf "$WORK"
+  fi
+}
+
+# fail MESSAGE: print it with the tails of the job and daemon logs, and end the test.
+fail() {
+  failed=1
+  echo "FAIL: $*"
+  local f
+  for f in "$WORK"/job-*.log "$WORK"/*/logs/*.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 40 "$f"; }; done
+  for f in "$CLUSTER"/log/slurmctld.log "$CLUSTER"/log/slurmd.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 15 "$f"; }; done
+  exit 1
+}
+
+step() { echo "[$(date +%T)] $*"; }
+
+# state JOB: the job's state from the controller (kept MinJobAge=600 s after the end).
+state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1; }
+
+# wait_gone JOB TIMEOUT: poll squeue (sbatch --wait polls only every 10 s). For a job
+# array, JOB is the array's id: waits for all its tasks.
+wait_gone() {
+  local job=$1 limit=$2 t0=$SECONDS
+  while [[ -n $(squeue -h -j "$job" -o %i 2>/dev/null) ]]; do
+    ((SECONDS - t0 < limit)) || { scancel "$job"; fail "job $job still in the queue after ${limit}s"; }
+    sleep 0.5
+  done
+}
+
+# pipeline_yaml FILE MODELS_DIR: a pipeline config with the small test models.
+test_pipeline_yaml() {
+  cat >"$1" <<EOF2
+format: trkaas-pipeline
+features: [{name: r, scale: 1000.0}, {name: phi, scale: 3.14159}, {name: z, scale: 1000.0}]
+radius: 0.3
+max_neighbours: 16
+filter_cut: 0.05
+gnn_cut: 0.05
+min_track_size: 3
+volumes: [8]
+models: {embedding: $2/emb_good.pt, filter: $2/edge_good.pt, gnn: $2/edge_column.pt}
+EOF2
+}
