@@ -10,6 +10,9 @@
 # the job from scratch on EVENTS events (default 16 at pile-up 50) and reads its
 # report.json. Columns: events/s, request latency, server busy, producer waiting, and the
 # producer's own cost per event (read + send + write) against the server's per event.
+# Also writes DIR/scan.csv (`trkaas report` rows of the service points, the same table as
+# jobs/ratio-scan.sbatch) and, with matplotlib, DIR/plots (tools/plots/trkaas_plots.py:
+# throughput, stages, server busy, the recommended ratio and the throughput model).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n=16
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
     --producers) producers="$2"; shift ;;
     -C) concurrency="$2"; shift ;;
     --dir) dir="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -75,3 +78,15 @@ for label in sys.argv[2:]:
           f"{r['latency_ms']['p50']:>8.0f} {r['latency_ms']['p99']:>8.0f} {busy:>11} "
           f"{100 * wait:>8.0f}% {prod:>10.1f} {r['stage_ms']['total']['mean']:>12.1f}")
 EOF
+# The scan's table and plots, as jobs/ratio-scan.sbatch writes them.
+rm -f "$dir/scan.csv"
+for label in "${rows[@]}"; do
+  case $label in
+    service-*) p=${label#service-}; "$bin" report --csv "$dir/scan.csv" --append --label "p${p%%p1s}-w1" "$dir/$label.json" ;;
+  esac
+done
+echo "wrote $dir/scan.csv"
+py=python3
+[ -x /usr/bin/python3 ] && py=/usr/bin/python3
+"$py" "$root/tools/plots/trkaas_plots.py" scan "$dir/scan.csv" -o "$dir/plots" \
+  || echo "(plots skipped: python3 with matplotlib is needed)"
