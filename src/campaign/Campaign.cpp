@@ -157,6 +157,9 @@ json planJson(const Campaign& c) {
           {"chunks", chunks}};
 }
 
+/// The Slurm job name of a campaign's chunks (status finds its queued tasks by it).
+std::string jobName(const Campaign& c) { return "trkaas-" + fs::path(c.dir).filename().string(); }
+
 std::string slurmTime(double seconds) {
   const auto s = static_cast<long>(seconds);
   return fmt::format("{}:{:02d}:{:02d}", s / 3600, (s / 60) % 60, s % 60);
@@ -469,7 +472,7 @@ std::string submitCommand(const Campaign& c, const std::vector<int>& chunks,
   cmd += " --array=" + array;
   cmd += " --time=" + slurmTime(c.config.timeLimitSeconds);
   cmd += " --nodes=" + std::to_string(c.config.nodes);
-  cmd += " --job-name=" + shellQuote("trkaas-" + fs::path(c.dir).filename().string());
+  cmd += " --job-name=" + shellQuote(jobName(c));
   cmd += " --output=" + shellQuote((fs::path(c.dir) / "logs" / "chunk-%4a.log").string());
   for (const std::string& a : c.config.sbatchArgs) cmd += " " + shellQuote(a);
   cmd += " " + shellQuote(c.config.script);
@@ -512,17 +515,17 @@ std::map<int, std::string> queuedChunks(const Campaign& c, bool& known) {
     known = true;
     return queued;
   }
-  std::string ids;
-  for (const std::string& j : jobs) ids += (ids.empty() ? "" : ",") + j;
+  // By job name, not by id: squeue fails on ids the controller has already forgotten.
   int status = 0;
   // %i of an array task is JOB_TASK; pending tasks not yet split show as JOB_[0-3,7].
-  const std::string out = capture("squeue -h -r -j " + ids + " -o '%i %T' 2>/dev/null", status);
+  const std::string out =
+      capture("squeue -h -r -n " + shellQuote(jobName(c)) + " -o '%i %T' 2>/dev/null", status);
   if (status != 0) return queued;
   known = true;
   std::istringstream lines(out);
   for (std::string id, state; lines >> id >> state;) {
     const auto u = id.find('_');
-    if (u == std::string::npos) continue;
+    if (u == std::string::npos || jobs.count(id.substr(0, u)) == 0) continue;
     const std::string task = id.substr(u + 1);
     if (task.find_first_not_of("0123456789") == std::string::npos && !task.empty()) {
       queued[std::stoi(task)] = state;
