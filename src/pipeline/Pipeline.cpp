@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
-#include <unordered_map>
 
+#include "PipelineCommon.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/pipeline/TorchModel.hpp"
 
@@ -18,8 +17,7 @@ double msSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-/// Logit threshold equivalent to sigmoid(logit) > cut, so no sigmoid is computed.
-float logitCut(float cut) { return std::log(cut / (1.0f - cut)); }
+using detail::logitCut;
 
 /// The edges whose logit passes; their logits go to `keptLogits` when it is given.
 EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold,
@@ -103,16 +101,7 @@ struct Pipeline::Impl {
   }
 
   static const PipelineConfig& checked(const PipelineConfig& c) {
-    const auto cutOk = [](float cut) { return cut > 0.0f && cut < 1.0f; };
-    if (!cutOk(c.filterCut) || !cutOk(c.gnnCut)) {
-      throw Error("pipeline: filter and GNN cuts must lie strictly between 0 and 1, got " +
-                  std::to_string(c.filterCut) + " and " + std::to_string(c.gnnCut));
-    }
-    if (c.filterChunk < 1) throw Error("pipeline: filterChunk must be at least 1");
-    if (c.maxHits < 0 || c.maxGraphEdges < 0) {
-      throw Error("pipeline: maxHits and maxGraphEdges must be >= 0 (0: no limit)");
-    }
-    if (c.threads < 1) throw Error("pipeline: threads must be at least 1");
+    detail::checkPipelineConfig(c);
     return c;
   }
 
@@ -142,23 +131,6 @@ Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 const PipelineConfig& Pipeline::config() const { return m_impl->config; }
 
 namespace {
-
-/// The hits of the configured volumes (not empty), and their rows.
-Event selectVolumes(const Event& event, const std::vector<std::int32_t>& volumes,
-                    std::vector<std::int64_t>& rows) {
-  rows.clear();
-  Event selected;
-  selected.eventId = event.eventId;
-  for (std::size_t i = 0; i < event.hits.size(); ++i) {
-    const std::int32_t v = event.hits.volumeId[i];
-    if (std::find(volumes.begin(), volumes.end(), v) == volumes.end()) continue;
-    rows.push_back(static_cast<std::int64_t>(i));
-    selected.hits.push_back(event.hits.hitId[i], event.hits.x[i], event.hits.y[i], event.hits.z[i],
-                            v, event.hits.layerId[i], event.hits.moduleId[i]);
-  }
-  if (event.hasCells()) selected.cells = event.cells;  // cells are looked up by hit id
-  return selected;
-}
 
 /// The edges of `edges` with both ends in [first, first + n), shifted to start at 0, and
 /// the matching entries of `scores` (when given).
@@ -191,58 +163,12 @@ std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& 
   std::vector<PipelineResult> results(numEvents);
   if (numEvents == 0) return results;
 
-  // The selected hits of all events, one after the other: segment k is
-  // [first[k], first[k] + count[k]). Hit ids are replaced by their row in the union (the
-  // events' ids may collide), cells follow them.
-  std::vector<Event> selectedStore(d.config.volumes.empty() ? 0 : numEvents);
-  std::vector<const Event*> selected(numEvents);
-  std::vector<std::int64_t> first(numEvents), count(numEvents);
-  std::int64_t n = 0;
-  for (std::size_t k = 0; k < numEvents; ++k) {
-    if (d.config.volumes.empty()) {
-      selected[k] = events[k];
-    } else {
-      selectedStore[k] = selectVolumes(*events[k], d.config.volumes, results[k].rows);
-      selected[k] = &selectedStore[k];
-    }
-    first[k] = n;
-    count[k] = static_cast<std::int64_t>(selected[k]->hits.size());
-    n += count[k];
-    if (d.config.maxHits > 0 && count[k] > d.config.maxHits) {
-      throw InputError(source, events[k]->eventId,
-                       std::to_string(count[k]) + " hits in the model's volumes, above the " +
-                           "limit of " + std::to_string(d.config.maxHits) + " (max_hits)");
-    }
-  }
-  const Event* merged = selected.front();
-  Event batch;
-  if (numEvents > 1) {
-    batch.eventId = events.front()->eventId;
-    batch.hits.reserve(static_cast<std::size_t>(n));
-    for (std::size_t k = 0; k < numEvents; ++k) {
-      const Hits& h = selected[k]->hits;
-      std::unordered_map<std::int64_t, std::int64_t> row;
-      for (std::size_t i = 0; i < h.size(); ++i) {
-        const std::int64_t id = first[k] + static_cast<std::int64_t>(i);
-        batch.hits.push_back(id, h.x[i], h.y[i], h.z[i], h.volumeId[i], h.layerId[i],
-                             h.moduleId[i]);
-        if (selected[k]->hasCells()) row.emplace(h.hitId[i], id);
-      }
-      const Cells& c = selected[k]->cells;
-      for (std::size_t j = 0; j < c.size(); ++j) {
-        const auto it = row.find(c.hitId[j]);
-        if (it != row.end()) batch.cells.push_back(it->second, c.ch0[j], c.ch1[j], c.value[j]);
-      }
-    }
-    merged = &batch;
-  }
-  // Shares of a batch's stage times: by hits.
-  std::vector<double> share(numEvents, 1.0);
-  for (std::size_t k = 0; k < numEvents && numEvents > 1; ++k) {
-    share[k] = n > 0 ? double(count[k]) / double(n) : 1.0 / double(numEvents);
-  }
+  // The selected hits of all events, one after the other (their disjoint union).
+  const detail::BatchHits hits(events, d.config, results, source);
+  const Event* merged = &hits.merged();
+  const std::int64_t n = hits.numHits();
   const auto record = [&](double StageRecord::*field, double ms) {
-    for (std::size_t k = 0; k < numEvents; ++k) results[k].record.*field = ms * share[k];
+    hits.record(results, field, ms);
   };
 
   auto t0 = Clock::now();
@@ -258,17 +184,13 @@ std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& 
   const std::int64_t dim = d.embedding.outputDim();
   EdgeList graph;
   for (std::size_t k = 0; k < numEvents; ++k) {
-    EdgeList g = d.graph.build(embedded.data() + first[k] * dim, count[k], dim);
+    EdgeList g = d.graph.build(embedded.data() + hits.first(k) * dim, hits.count(k), dim);
     const std::int64_t edges = static_cast<std::int64_t>(g.size());
-    if (d.config.maxGraphEdges > 0 && edges > d.config.maxGraphEdges) {
-      throw InputError(source, events[k]->eventId,
-                       std::to_string(edges) + " radius-graph edges, above the limit of " +
-                           std::to_string(d.config.maxGraphEdges) + " (max_graph_edges)");
-    }
+    detail::checkGraphEdges(source, hits.original(k), edges, d.config.maxGraphEdges);
     results[k].record.graphEdges = edges;
     for (std::size_t e = 0; e < g.size(); ++e) {
-      graph.src.push_back(g.src[e] + first[k]);
-      graph.dst.push_back(g.dst[e] + first[k]);
+      graph.src.push_back(g.src[e] + hits.first(k));
+      graph.dst.push_back(g.dst[e] + hits.first(k));
     }
   }
   record(&StageRecord::graphMs, msSince(t0));
@@ -299,12 +221,13 @@ std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& 
   t0 = Clock::now();
   for (std::size_t k = 0; k < numEvents; ++k) {
     PipelineResult& r = results[k];
-    const Event& e = *selected[k];
-    const std::int64_t m = count[k];
+    const Event& e = hits.selected(k);
+    const std::int64_t m = hits.count(k);
+    const std::int64_t first = hits.first(k);
     std::vector<float> scores;
-    r.edges.graph = numEvents > 1 ? segmentOf(graph, first[k], m, nullptr, nullptr) : graph;
-    r.edges.filter = numEvents > 1 ? segmentOf(filtered, first[k], m, nullptr, nullptr) : filtered;
-    r.edges.gnn = segmentOf(kept, first[k], m, &keptScores, &scores);
+    r.edges.graph = numEvents > 1 ? segmentOf(graph, first, m, nullptr, nullptr) : graph;
+    r.edges.filter = numEvents > 1 ? segmentOf(filtered, first, m, nullptr, nullptr) : filtered;
+    r.edges.gnn = segmentOf(kept, first, m, &keptScores, &scores);
     r.record.filterEdges = static_cast<std::int64_t>(r.edges.filter.size());
     r.record.gnnEdges = static_cast<std::int64_t>(r.edges.gnn.size());
     const EdgeList& edges = r.edges.gnn;
@@ -320,22 +243,7 @@ std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& 
       labels = d.tracks.build(m, edges.src.data(), edges.dst.data(),
                               static_cast<std::int64_t>(edges.size()), nullptr);
     }
-    std::int64_t maxLabel = -1;
-    for (std::int64_t l : labels) maxLabel = std::max(maxLabel, l);
-    r.record.tracks = maxLabel + 1;
-    // Labels for every hit of the event; the hits outside the volumes get none.
-    const Event& original = *events[k];
-    r.tracks.eventId = original.eventId;
-    r.tracks.hitId = original.hits.hitId;
-    r.record.hits = static_cast<std::int64_t>(original.hits.size());
-    if (d.config.volumes.empty()) {
-      r.tracks.label = std::move(labels);
-    } else {
-      r.tracks.label.assign(original.hits.size(), Tracks::kNoTrack);
-      for (std::size_t i = 0; i < r.rows.size(); ++i) {
-        r.tracks.label[static_cast<std::size_t>(r.rows[i])] = labels[i];
-      }
-    }
+    detail::setTracks(r, hits.original(k), std::move(labels), d.config.volumes);
   }
   record(&StageRecord::tracksMs, msSince(t0));
   return results;

@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "PipelineCommon.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/TextFile.hpp"
 
@@ -18,23 +19,6 @@ struct TorchModel::Impl {
 
   std::string who() const { return "model '" + config.name + "' (" + config.path + ")"; }
   [[noreturn]] void fail(const std::string& why) const { throw Error(who() + ": " + why); }
-
-  /// Torch errors carry a TorchScript traceback and a C++ backtrace; keep the reason.
-  static std::string firstLines(const std::string& text) {
-    // TorchScript interpreter errors end with the Python exception line, e.g.
-    // "RuntimeError: mat1 and mat2 shapes cannot be multiplied (3x3 and 4x16)".
-    const std::size_t error = text.rfind("Error: ");
-    if (text.find("Traceback of TorchScript") != std::string::npos && error != std::string::npos) {
-      std::size_t start = text.rfind('\n', error);
-      start = start == std::string::npos ? 0 : start + 1;
-      return text.substr(start, std::min<std::size_t>(text.find('\n', error) - start, 600));
-    }
-    std::size_t cut = std::min(text.find("Exception raised from"), text.find("\n\n"));
-    cut = std::min<std::size_t>(cut, 600);
-    std::string head = text.substr(0, cut);
-    while (!head.empty() && (head.back() == '\n' || head.back() == ' ')) head.pop_back();
-    return head;
-  }
 
   /// The number of arguments of forward() besides self must match the kind.
   void checkArity() const {
@@ -72,7 +56,7 @@ struct TorchModel::Impl {
       out = module.forward(args);
     } catch (const std::exception& e) {
       fail("forward failed with F=" + std::to_string(config.numFeatures) +
-           " input features: " + firstLines(e.what()));
+           " input features: " + detail::torchErrorReason(e.what()));
     }
     if (!out.isTensor()) fail("forward must return one tensor, got " + out.tagKind());
     return out.toTensor();

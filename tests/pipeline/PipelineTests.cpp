@@ -9,6 +9,7 @@
 
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
+#include "trkaas/pipeline/GpuPipeline.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 
 using namespace trkaas;
@@ -160,9 +161,9 @@ TEST_CASE("events above the hit or edge limit fail with the reason", "[pipeline]
   c.maxHits = 30;
   REQUIRE(Pipeline(c).run(e, "f.h5").record.hits == 30);  // at the limit: runs
   c.maxHits = 29;
-  REQUIRE_THROWS_WITH(Pipeline(c).run(e, "f.h5"),
-                      HasSubstring("event 77") && HasSubstring("30 hits") &&
-                          HasSubstring("max_hits"));
+  REQUIRE_THROWS_WITH(Pipeline(c).run(e, "f.h5"), HasSubstring("event 77") &&
+                                                      HasSubstring("30 hits") &&
+                                                      HasSubstring("max_hits"));
   c.maxHits = 0;
   const std::int64_t edges = Pipeline(c).run(e).record.graphEdges;
   REQUIRE(edges > 1);
@@ -188,8 +189,7 @@ TEST_CASE("a batch of events gives each event what it gets alone", "[pipeline][c
   c.volumes = {8};
   const Pipeline selecting(c);
   for (const Pipeline* p : {&pipeline, &selecting}) {
-    const std::vector<PipelineResult> batch =
-        p->runBatch({&events[0], &events[1], &events[2]});
+    const std::vector<PipelineResult> batch = p->runBatch({&events[0], &events[1], &events[2]});
     REQUIRE(batch.size() == 3);
     for (std::size_t k = 0; k < 3; ++k) {
       INFO("event " << k);
@@ -218,4 +218,17 @@ TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][ch
   c = testConfig();
   c.features.features = {{"r", 1000.f}, {"z", 1000.f}};  // the models take 3 features
   REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("forward failed with F=2"));
+}
+
+TEST_CASE("where the GPU pipeline cannot run, it says why", "[pipeline][chain]") {
+  // In every build: gpuPipelineAvailable() gives the reason, and loading the models then
+  // fails with it (gpu_pipeline_tests covers the GPU itself).
+  std::string why;
+  if (gpuPipelineAvailable(why)) {
+    REQUIRE(why.empty());
+    return;
+  }
+  REQUIRE(!why.empty());
+  REQUIRE_THROWS_WITH(loadGpuModels(testConfig(), GpuOptions{}), HasSubstring(why));
+  REQUIRE(toString(GpuOptions::kBFloat16) == "bfloat16");
 }

@@ -1,0 +1,20 @@
+/// GpuOptions helpers, the same in builds with and without CUDA libtorch.
+#include <string>
+
+#include "trkaas/pipeline/GpuPipeline.hpp"
+
+namespace trkaas {
+
+std::string toString(GpuOptions::Precision precision) {
+  switch (precision) {
+    case GpuOptions::kFloat16:
+      return "float16";
+    case GpuOptions::kBFloat16:
+      return "bfloat16";
+    case GpuOptions::kFloat32:
+      break;
+  }
+  return "float32";
+}
+
+}  // namespace trkaas
