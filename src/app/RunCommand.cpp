@@ -50,6 +50,9 @@ struct RunOptions {
   double progressSeconds = 5.0;
   bool retryFailed = false;
   std::int64_t stopAfter = -1;
+  std::string gpu = "auto";
+  std::string precision = "float32";
+  std::int64_t gpuEdgeChunk = 0;
 };
 
 bool endsWith(const std::string& s, const std::string& tail) {
@@ -242,6 +245,13 @@ int runJob(const RunOptions& o) {
   c.retryFailed = o.retryFailed;
   c.reportJson = o.metricsJson;
   c.stopAfter = o.stopAfter;
+  c.gpu = o.gpu == "off"       ? ServiceConfig::GpuUse::kOff
+          : o.gpu == "require" ? ServiceConfig::GpuUse::kRequire
+                               : ServiceConfig::GpuUse::kAuto;
+  c.precision = o.precision == "float16"    ? GpuOptions::kFloat16
+                : o.precision == "bfloat16" ? GpuOptions::kBFloat16
+                                            : GpuOptions::kFloat32;
+  c.gpuEdgeChunk = o.gpuEdgeChunk;
   if (!o.submission.empty()) {
     throw Error(
         "--submission is for single-file runs; convert the tracks files of the "
@@ -309,11 +319,25 @@ void addRunCommand(CLI::App& app) {
                 "on resume, also redo events whose earlier attempt failed");
   cmd->add_option("--stop-after", o->stopAfter,
                   "(testing) each producer stops after this many events as if signalled");
+  cmd->add_option("--gpu", o->gpu,
+                  "servers given a GPU run the pipeline on it: auto (when this build and the "
+                  "node allow, else on the CPU, saying why), require (else the job fails), off")
+      ->check(CLI::IsMember({"auto", "require", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--precision", o->precision,
+                  "arithmetic of the models on GPU servers: float32, float16 or bfloat16")
+      ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
+      ->capture_default_str();
+  cmd->add_option("--gpu-edge-chunk", o->gpuEdgeChunk,
+                  "edges per filter call on GPU servers (0: the pipeline's filter_chunk)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   // The job scripts put their knobs first and a campaign chunk's or the user's arguments
   // after them: a later value of a single-valued option replaces an earlier one.
-  for (const char* name : {"--mode", "--config", "--threads", "--servers-per-node",
-                           "--producers-per-server", "--concurrency", "--workers", "--batch-hits",
-                           "--progress", "--events", "--stop-after"}) {
+  for (const char* name :
+       {"--mode", "--config", "--threads", "--servers-per-node", "--producers-per-server",
+        "--concurrency", "--workers", "--batch-hits", "--progress", "--events", "--stop-after",
+        "--gpu", "--precision", "--gpu-edge-chunk"}) {
     cmd->get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   cmd->callback([o] {

@@ -37,26 +37,23 @@ struct Sending {
 class ServerLoop {
  public:
   ServerLoop(MPI_Comm comm, const ServiceConfig& config, int server, int producers, int threads,
-             int device, ProgressBoard* board)
+             const ServerDevice& device, ProgressBoard* board)
       : m_comm(comm),
         m_server(server),
         m_producers(producers),
         m_workers(config.workers),
         m_threads(threads),
-        m_device(device),
+        m_device(device.layout),
         m_board(board),
-        m_pipeline(pipelineConfig(config, threads)),
         m_busyMs(static_cast<std::size_t>(config.workers), 0.0),
-        m_batchHits(config.batchHits) {}
+        m_batchHits(config.batchHits) {
+    makePipelines(config, device);
+  }
 
   nlohmann::json run() {
     const Clock::time_point start = Clock::now();
     logger().info("server {}: {} worker(s), {} torch/graph thread(s) each, {}", m_server, m_workers,
-                  m_pipeline.config().threads,
-                  m_device >= 0 ? fmt::format("GPU {} assigned, but this build runs the "
-                                              "pipeline on the CPU",
-                                              m_device)
-                                : std::string("CPU"));
+                  m_config.threads, m_where);
     // GPU busy and memory from NVML (loaded at run time; "n/a" without a driver).
     std::unique_ptr<device::GpuMonitor> monitor;
     if (m_device >= 0) {
@@ -103,6 +100,7 @@ class ServerLoop {
     for (double b : m_busyMs) busy += b;
     return {{"role", "server"},
             {"index", m_server},
+            {"pipeline", m_where},
             {"workers", m_workers},
             {"threads", m_threads},
             {"device", m_device},
@@ -121,6 +119,57 @@ class ServerLoop {
     PipelineConfig p = c.pipeline;
     p.threads = std::max(1, threads / std::max(1, c.workers));
     return p;
+  }
+
+  /// The pipeline on the server's GPU (models once, one instance and stream per worker)
+  /// when it has one and this build and node allow; else one CPU pipeline shared by the
+  /// workers. m_where says which, and why not the GPU.
+  void makePipelines(const ServiceConfig& c, const ServerDevice& device) {
+    m_config = pipelineConfig(c, m_threads);
+    std::string why;
+    if (device.layout < 0) {
+      why = "no GPU assigned";
+    } else if (c.gpu == ServiceConfig::GpuUse::kOff) {
+      why = fmt::format("GPU {} assigned, but --gpu off", device.layout);
+    } else if (device.cuda < 0) {
+      why = fmt::format("GPU {} assigned, but {}", device.layout, device.why);
+    } else if (!gpuPipelineAvailable(why)) {
+      why = fmt::format("GPU {} assigned, but {}", device.layout, why);
+    } else {
+      GpuOptions o;
+      o.device = device.cuda;
+      o.precision = c.precision;
+      o.edgeChunk = c.gpuEdgeChunk;
+      const std::shared_ptr<const GpuModels> models = loadGpuModels(m_config, o);
+      for (int w = 0; w < m_workers; ++w) {
+        m_gpu.push_back(std::make_unique<GpuPipeline>(m_config, o, models));
+      }
+      m_where = fmt::format("pipeline on GPU {} (cuda:{}, {})", device.layout, device.cuda,
+                            toString(c.precision));
+      return;
+    }
+    if (c.gpu == ServiceConfig::GpuUse::kRequire && device.layout >= 0) {
+      throw Error(fmt::format("server {}: --gpu require: {}", m_server, why));
+    }
+    if (c.gpu == ServiceConfig::GpuUse::kRequire) {
+      throw Error(
+          fmt::format("server {}: --gpu require, but the layout gave it no GPU (none "
+                      "visible on its node)",
+                      m_server));
+    }
+    m_cpu = std::make_unique<const Pipeline>(m_config);
+    m_where = device.layout < 0 ? std::string("pipeline on the CPU")
+                                : "pipeline on the CPU (" + why + ")";
+  }
+
+  std::vector<PipelineResult> runBatch(int w, const std::vector<const Event*>& events) {
+    if (m_cpu) return m_cpu->runBatch(events, "batch");
+    return m_gpu[static_cast<std::size_t>(w)]->runBatch(events, "batch");
+  }
+
+  PipelineResult runOne(int w, const Event& event, const std::string& source) {
+    if (m_cpu) return m_cpu->run(event, source);
+    return m_gpu[static_cast<std::size_t>(w)]->run(event, source);
   }
 
   void communicate() {
@@ -232,7 +281,7 @@ class ServerLoop {
       bool batched = false;
       if (jobs.size() > 1) {
         try {
-          std::vector<PipelineResult> results = m_pipeline.runBatch(pointers, "batch");
+          std::vector<PipelineResult> results = runBatch(w, pointers);
           for (std::size_t k = 0; k < jobs.size(); ++k) fill(k, std::move(results[k]));
           batched = true;
         } catch (const std::exception&) {
@@ -242,7 +291,7 @@ class ServerLoop {
       if (!batched) {
         for (std::size_t k = 0; k < jobs.size(); ++k) {
           try {
-            fill(k, m_pipeline.run(events[k], fmt::format("request from rank {}", out[k].dest)));
+            fill(k, runOne(w, events[k], fmt::format("request from rank {}", out[k].dest)));
           } catch (const std::exception& e) {
             fail(k, e);
           }
@@ -267,7 +316,10 @@ class ServerLoop {
   MPI_Comm m_comm;
   int m_server, m_producers, m_workers, m_threads, m_device;
   ProgressBoard* m_board;
-  const Pipeline m_pipeline;
+  PipelineConfig m_config;
+  std::unique_ptr<const Pipeline> m_cpu;            // CPU server: shared by the workers
+  std::vector<std::unique_ptr<GpuPipeline>> m_gpu;  // GPU server: one per worker
+  std::string m_where;                              // which, and why not the GPU
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::condition_variable m_resultReady;
@@ -284,7 +336,7 @@ class ServerLoop {
 }  // namespace
 
 nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int producers,
-                         int threads, int device, ProgressBoard* board) {
+                         int threads, const ServerDevice& device, ProgressBoard* board) {
   ServerLoop loop(comm, config, server, producers, threads, device, board);
   return loop.run();
 }

@@ -127,6 +127,25 @@ std::vector<std::string> visibleGpus() {
   return ids;
 }
 
+/// This process's CUDA ordinal of the node's GPU `device` (an index into the node's GPU
+/// ids), or -1 with the reason when this rank does not see that GPU.
+int cudaOrdinal(const RankPlace& place, int device, std::string& why) {
+  if (device < 0 || device >= static_cast<int>(place.gpuIds.size())) {
+    why = "no GPU";
+    return -1;
+  }
+  const std::string& id = place.gpuIds[static_cast<std::size_t>(device)];
+  const std::vector<std::string> mine = visibleGpus();
+  const auto it = std::find(mine.begin(), mine.end(), id);
+  if (it == mine.end()) {
+    const char* cvd = std::getenv("CUDA_VISIBLE_DEVICES");
+    why = "GPU " + id + " of the node is not visible to this rank (CUDA_VISIBLE_DEVICES=" +
+          (cvd != nullptr ? std::string(cvd) : std::string("unset")) + ")";
+    return -1;
+  }
+  return static_cast<int>(it - mine.begin());
+}
+
 int nodeCores() {
   if (const char* v = std::getenv("SLURM_CPUS_ON_NODE")) {
     const int n = std::atoi(v);
@@ -189,8 +208,17 @@ std::vector<RankPlace> gatherPlaces(MPI_Comm comm) {
   }
   std::vector<RankPlace> places;
   for (const Packed& p : all) {
-    places.push_back(
-        {p.node, p.local, p.size, p.cores, static_cast<int>(nodeGpus[p.node].size()), p.host});
+    std::vector<std::string> ids(nodeGpus[p.node].begin(), nodeGpus[p.node].end());
+    // Numbers in numeric order (10 after 9), other ids (UUIDs) as text.
+    std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
+      const auto numeric = [](const std::string& s) {
+        return !s.empty() && s.size() < 10 &&
+               s.find_first_not_of("0123456789") == std::string::npos;
+      };
+      if (numeric(a) && numeric(b)) return std::stoi(a) < std::stoi(b);
+      return a < b;
+    });
+    places.push_back({p.node, p.local, p.size, p.cores, static_cast<int>(ids.size()), p.host, ids});
   }
   return places;
 }
@@ -626,8 +654,11 @@ int runService(const ServiceConfig& config) {
   nlohmann::json stats;
   try {
     if (server) {
+      ServerDevice device;
+      device.layout = mine.device;
+      device.cuda = cudaOrdinal(places[rank], mine.device, device.why);
       stats = runServer(comm, config, mine.index, static_cast<int>(layout.producers.size()),
-                        mine.threads, mine.device, board.get());
+                        mine.threads, device, board.get());
     } else {
       stats = runProducer(comm, config, plan, mine.index, static_cast<int>(layout.producers.size()),
                           layout.servers, workers, mine.threads, board.get());

@@ -100,7 +100,15 @@ nlohmann::json runProducer(MPI_Comm comm, const ServiceConfig& config, const Job
                            ProgressBoard* board);
 
 /// Server side: serves requests until every producer said it is done.
+/// A server's GPU: its index among the node's GPUs (layout, NVML), and the CUDA ordinal
+/// of that GPU in this process (-1 with the reason when it does not see it, or none).
+struct ServerDevice {
+  int layout = -1;
+  int cuda = -1;
+  std::string why;
+};
+
 nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int producers,
-                         int threads, int device, ProgressBoard* board);
+                         int threads, const ServerDevice& device, ProgressBoard* board);
 
 }  // namespace trkaas::service

@@ -18,6 +18,7 @@
 #include "TrkaasCatch.hpp"
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TracksFile.hpp"
+#include "trkaas/pipeline/GpuPipeline.hpp"
 
 using namespace trkaas;
 using trkaas::test::CliResult;
@@ -37,9 +38,11 @@ std::string mpiCommand(int np, const std::string& args) {
          std::to_string(np) + " --oversubscribe --bind-to none " + TRKAAS_BIN + " " + args;
 }
 
-CliResult mpirun(int np, const std::string& args) {
+/// `env`: variable assignments (e.g. "CUDA_VISIBLE_DEVICES=0") for mpirun and its ranks.
+CliResult mpirun(int np, const std::string& args, const std::string& env = "") {
   const std::string log = tmp("mpirun_" + std::to_string(::getpid()) + ".log");
-  const int status = std::system((mpiCommand(np, args) + " > " + log + " 2>&1").c_str());
+  const int status =
+      std::system((env + " " + mpiCommand(np, args) + " > " + log + " 2>&1").c_str());
   CliResult r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::ifstream in(log);
@@ -327,4 +330,47 @@ TEST_CASE("service: impossible layouts and broken models fail the job without a 
   r = mpirun(3, "run --mode service -c " + broken + " -i " + input + " -o " + freshDir("broken"));
   REQUIRE(r.code != 0);
   REQUIRE_THAT(r.output, HasSubstring("model 'embedding'") && HasSubstring("ending the job"));
+}
+
+TEST_CASE(
+    "service: a server given a GPU uses it or says why not and --gpu require fails without it",
+    "[service][mpi][gpu]") {
+  const std::string input = generate("gpu.h5", 2, 2, 9);
+  const std::string config = testConfig("gpu.yaml");
+  std::string why;
+  const bool gpu = gpuPipelineAvailable(why);
+  // One visible GPU: the layout gives it to the server.
+  CliResult r =
+      mpirun(2, "run --mode service -c " + config + " -i " + input + " -o " + freshDir("gpu_auto"),
+             "CUDA_VISIBLE_DEVICES=0");
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.output, HasSubstring("server 0, GPU 0"));
+  if (gpu) {
+    REQUIRE_THAT(r.output, HasSubstring("pipeline on GPU 0 (cuda:0, float32)"));
+  } else {
+    // On the CPU, with the reason that gpuPipelineAvailable gives in this process.
+    REQUIRE_THAT(r.output, HasSubstring("pipeline on the CPU (GPU 0 assigned, but " + why));
+  }
+  r = mpirun(
+      2,
+      "run --mode service --gpu off -c " + config + " -i " + input + " -o " + freshDir("gpu_off"),
+      "CUDA_VISIBLE_DEVICES=0");
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.output, HasSubstring("pipeline on the CPU (GPU 0 assigned, but --gpu off)"));
+  // No GPU at all, or none usable: --gpu require ends the job with the reason, no hang.
+  r = mpirun(2,
+             "run --mode service --gpu require -c " + config + " -i " + input + " -o " +
+                 freshDir("gpu_require"),
+             "CUDA_VISIBLE_DEVICES=");
+  REQUIRE(r.code != 0);
+  REQUIRE_THAT(r.output, HasSubstring("--gpu require, but the layout gave it no GPU") &&
+                             HasSubstring("ending the job"));
+  if (!gpu) {
+    r = mpirun(2,
+               "run --mode service --gpu require -c " + config + " -i " + input + " -o " +
+                   freshDir("gpu_require1"),
+               "CUDA_VISIBLE_DEVICES=0");
+    REQUIRE(r.code != 0);
+    REQUIRE_THAT(r.output, HasSubstring("--gpu require: GPU 0 assigned, but " + why));
+  }
 }

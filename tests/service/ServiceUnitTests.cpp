@@ -19,7 +19,9 @@ std::vector<RankPlace> cluster(int nodes, int perNode, int cores, int gpus) {
   std::vector<RankPlace> places;
   for (int n = 0; n < nodes; ++n) {
     for (int l = 0; l < perNode; ++l) {
-      places.push_back({n, l, perNode, cores, gpus, "node" + std::to_string(n)});
+      std::vector<std::string> ids;
+      for (int g = 0; g < gpus; ++g) ids.push_back(std::to_string(g));
+      places.push_back({n, l, perNode, cores, gpus, "node" + std::to_string(n), ids});
     }
   }
   return places;

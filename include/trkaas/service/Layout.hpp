@@ -31,6 +31,9 @@ struct RankPlace {
   int cores = 1;      ///< cores of its node available to the job
   int gpus = 0;       ///< GPUs visible on its node
   std::string host;   ///< for messages
+  /// The ids of the node's GPUs (CUDA_VISIBLE_DEVICES entries or /dev/nvidiaN numbers of
+  /// all its ranks), in order: a server's layout device d is gpuIds[d].
+  std::vector<std::string> gpuIds;
 };
 
 struct LayoutConfig {

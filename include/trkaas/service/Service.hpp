@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "trkaas/pipeline/GpuPipeline.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/service/Layout.hpp"
 
@@ -49,6 +50,15 @@ struct ServiceConfig {
   /// Stop after this many events per producer as if signalled (testing the stop path;
   /// -1: never).
   std::int64_t stopAfter = -1;
+  /// Servers given a GPU by the layout run the pipeline on it (GpuPipeline: models once
+  /// per server, one stream per worker) when the build and the node allow. kAuto: else on
+  /// the CPU, saying why; kRequire: else the job fails with the reason; kOff: always CPU.
+  enum class GpuUse { kAuto, kOff, kRequire };
+  GpuUse gpu = GpuUse::kAuto;
+  /// Arithmetic of the models on a GPU server.
+  GpuOptions::Precision precision = GpuOptions::kFloat32;
+  /// Edges per filter call on a GPU server (0: the pipeline's filter_chunk).
+  std::int64_t gpuEdgeChunk = 0;
 };
 
 /// Runs the job on every rank of MPI_COMM_WORLD. Returns the process exit code: 0 when
