@@ -44,6 +44,7 @@ class ServerLoop {
         m_workers(config.workers),
         m_threads(threads),
         m_device(device.layout),
+        m_cudaDevice(device.cuda),
         m_board(board),
         m_busyMs(static_cast<std::size_t>(config.workers), 0.0),
         m_batchHits(config.batchHits) {
@@ -56,9 +57,10 @@ class ServerLoop {
                   m_config.threads, m_where);
     // GPU busy and memory from NVML (loaded at run time; "n/a" without a driver).
     std::unique_ptr<device::GpuMonitor> monitor;
-    if (m_device >= 0) {
+    // The monitor names the GPU by this process's CUDA index (it maps it to NVML's).
+    if (m_cudaDevice >= 0) {
       device::GpuMonitor::Config mc;
-      mc.device = m_device;
+      mc.device = m_cudaDevice;
       monitor = std::make_unique<device::GpuMonitor>(mc);
       monitor->start();
     }
@@ -315,6 +317,7 @@ class ServerLoop {
 
   MPI_Comm m_comm;
   int m_server, m_producers, m_workers, m_threads, m_device;
+  int m_cudaDevice;  // this process's CUDA index of m_device (-1: none or not visible)
   ProgressBoard* m_board;
   PipelineConfig m_config;
   std::unique_ptr<const Pipeline> m_cpu;            // CPU server: shared by the workers
