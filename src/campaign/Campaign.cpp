@@ -67,44 +67,21 @@ struct RawJournal {
 
 RawJournal readRaw(const fs::path& dir) {
   RawJournal raw;
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return raw;
-  std::vector<fs::path> journals;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("journal-r", 0) == 0 && e.path().extension() == ".jsonl") {
-      journals.push_back(e.path());
-    }
-  }
-  std::sort(journals.begin(), journals.end());
-  for (const fs::path& p : journals) {
-    int run = 0;
-    if (std::sscanf(p.filename().c_str(), "journal-r%d-", &run) == 1) {
-      raw.runs = std::max(raw.runs, run);
-    }
-    std::ifstream in(p);
-    for (std::string line; std::getline(in, line);) {
-      const json j = json::parse(line, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) {
+  for (const JournalRecord& r : readJournalRecords(dir.string(), &raw.runs)) {
+    switch (r.kind) {
+      case JournalRecord::kUnreadable:
         ++raw.badLines;
-        continue;
-      }
-      try {
-        if (j.contains("commit")) {
-          raw.committed.insert(j["commit"].get<std::string>());
-          continue;
-        }
-        const EventKey key{j.at("file").get<std::string>(), j.at("index").get<std::int64_t>()};
-        if (j.at("status").get<std::string>() == "done") {
-          const std::string tracks = j.at("tracks").get<std::string>();
-          raw.doneRecords[key].push_back(tracks);
-          ++raw.eventIdsIn[tracks][j.at("event").get<std::int64_t>()];
-        } else {
-          raw.lastError[key] = j.value("reason", std::string("unknown"));
-        }
-      } catch (const json::exception&) {
-        ++raw.badLines;
-      }
+        break;
+      case JournalRecord::kCommit:
+        raw.committed.insert(r.tracksFile);
+        break;
+      case JournalRecord::kDone:
+        raw.doneRecords[r.key].push_back(r.tracksFile);
+        ++raw.eventIdsIn[r.tracksFile][r.eventId];
+        break;
+      case JournalRecord::kError:
+        raw.lastError[r.key] = r.reason;
+        break;
     }
   }
   return raw;

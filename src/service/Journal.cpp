@@ -25,10 +25,11 @@ std::string journalFileName(int run, int producer) {
   return fmt::format("journal-r{:03d}-p{:04d}.jsonl", run, producer);
 }
 
-JournalState loadJournals(const std::string& dir) {
-  JournalState state;
+std::vector<JournalRecord> readJournalRecords(const std::string& dir, int* lastRun) {
+  std::vector<JournalRecord> records;
+  if (lastRun != nullptr) *lastRun = 0;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return state;
+  if (!fs::is_directory(dir, ec)) return records;
   std::vector<fs::path> journals;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
@@ -37,40 +38,63 @@ JournalState loadJournals(const std::string& dir) {
     }
   }
   std::sort(journals.begin(), journals.end());  // run order, then producer order
-  std::map<EventKey, std::string> doneIn;       // event -> tracks file it was written to
-  std::set<std::string> committed, mentioned;
   for (const fs::path& path : journals) {
     int run = 0;
-    if (std::sscanf(path.filename().c_str(), "journal-r%d-", &run) == 1) {
-      state.lastRun = std::max(state.lastRun, run);
-    }
+    std::sscanf(path.filename().c_str(), "journal-r%d-", &run);
+    if (lastRun != nullptr) *lastRun = std::max(*lastRun, run);
     std::ifstream in(path);
     for (std::string text; std::getline(in, text);) {
-      nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) {
-        ++state.ignoredLines;
-        continue;
-      }
+      JournalRecord r;
+      r.run = run;
+      const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
       try {
-        if (j.contains("commit")) {
-          committed.insert(j["commit"].get<std::string>());
-          continue;
-        }
-        const EventKey key{j.at("file").get<std::string>(), j.at("index").get<std::int64_t>()};
-        const std::string status = j.at("status").get<std::string>();
-        if (status == "done") {
-          const std::string tracks = j.at("tracks").get<std::string>();
-          doneIn[key] = tracks;
-          mentioned.insert(tracks);
-          state.failed.erase(key);
-        } else {
-          state.failed[key] = j.value("reason", std::string("unknown"));
+        if (j.is_object() && j.contains("commit")) {
+          r.tracksFile = j["commit"].get<std::string>();
+          r.events = j.value("events", std::int64_t{0});
+          r.kind = JournalRecord::kCommit;
+        } else if (j.is_object()) {
+          r.key = {j.at("file").get<std::string>(), j.at("index").get<std::int64_t>()};
+          r.eventId = j.value("event", std::int64_t{-1});
+          if (j.at("status").get<std::string>() == "done") {
+            r.tracksFile = j.at("tracks").get<std::string>();
+            r.kind = JournalRecord::kDone;
+          } else {
+            r.reason = j.value("reason", std::string("unknown"));
+            r.kind = JournalRecord::kError;
+          }
         }
       } catch (const nlohmann::json::exception&) {
-        ++state.ignoredLines;
+        r.kind = JournalRecord::kUnreadable;
       }
+      records.push_back(std::move(r));
     }
   }
+  return records;
+}
+
+JournalState loadJournals(const std::string& dir) {
+  JournalState state;
+  std::map<EventKey, std::string> doneIn;  // event -> tracks file it was written to
+  std::set<std::string> committed, mentioned;
+  for (const JournalRecord& r : readJournalRecords(dir, &state.lastRun)) {
+    switch (r.kind) {
+      case JournalRecord::kUnreadable:
+        ++state.ignoredLines;
+        break;
+      case JournalRecord::kCommit:
+        committed.insert(r.tracksFile);
+        break;
+      case JournalRecord::kDone:
+        doneIn[r.key] = r.tracksFile;
+        mentioned.insert(r.tracksFile);
+        state.failed.erase(r.key);
+        break;
+      case JournalRecord::kError:
+        state.failed[r.key] = r.reason;
+        break;
+    }
+  }
+  std::error_code ec;
   for (const auto& [key, tracks] : doneIn) {
     if (committed.count(tracks) != 0 && fs::exists(fs::path(dir) / tracks, ec)) {
       state.done.insert(key);

@@ -164,4 +164,18 @@ TEST_CASE("journal: done counts only in committed files; errors; cut lines", "[s
   fs::remove(dir / tracksFileName(1, 0));
   s = loadJournals(dir.string());
   REQUIRE(s.done.count({"/a.h5", 0}) == 0);
+  // A run killed before its first line still takes its run number.
+  std::ofstream(dir / journalFileName(3, 1)).close();
+  REQUIRE(loadJournals(dir.string()).lastRun == 3);
+  // The records, line by line, in run and producer order.
+  const std::vector<JournalRecord> records = readJournalRecords(dir.string());
+  REQUIRE(records.size() == 8);  // 4 + 2 lines of run 1, 2 of run 2, none of run 3
+  CHECK(records[0].kind == JournalRecord::kDone);
+  CHECK(records[0].eventId == 100);
+  CHECK(records[2].kind == JournalRecord::kError);
+  CHECK(records[2].reason == "bad hits");
+  CHECK(records[3].kind == JournalRecord::kCommit);
+  CHECK(records[3].events == 2);
+  CHECK(records[5].kind == JournalRecord::kUnreadable);
+  CHECK(records[6].run == 2);
 }

@@ -37,6 +37,24 @@ struct JournalState {
   std::int64_t ignoredLines = 0;              ///< unreadable lines (cut by a kill)
 };
 
+/// One line of a journal, as written by JournalWriter.
+struct JournalRecord {
+  enum Kind { kDone, kError, kCommit, kUnreadable };
+  Kind kind = kUnreadable;
+  int run = 0;                ///< from the journal's file name
+  EventKey key;               ///< kDone, kError
+  std::int64_t eventId = -1;  ///< kDone, kError
+  std::string tracksFile;     ///< kDone: where its tracks are; kCommit: the committed file
+  std::string reason;         ///< kError
+  std::int64_t events = 0;    ///< kCommit
+};
+
+/// Every line of every journal-*.jsonl of `dir`, in run order, then producer order, then
+/// line order (missing directory: none). A line that is not a record (cut by a kill) is
+/// kUnreadable. `lastRun` (when given) gets the highest run number of any journal file,
+/// also of one without lines.
+std::vector<JournalRecord> readJournalRecords(const std::string& dir, int* lastRun = nullptr);
+
 /// Reads every journal-*.jsonl of `dir` (missing directory: empty state).
 JournalState loadJournals(const std::string& dir);
 
