@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <chrono>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "PipelineCommon.hpp"
+#include "TorchGraphOps.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/device/ConnectedComponents.hpp"
 #include "trkaas/device/Device.hpp"
@@ -288,23 +290,11 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   const bool junctions = d.config.tracks.junctionRemoval;
   const std::int64_t f = m.numFeatures;
 
-  // Edges per event of the union: its edges are sorted by source and event k's sources
-  // lie in its segment (lower bounds of the segment starts on the device).
+  // Edges per event of the union (its edges are sorted by source).
+  std::vector<std::int64_t> starts(numEvents);
+  for (std::size_t k = 0; k < numEvents; ++k) starts[k] = hits.first(k);
   const auto perEvent = [&](const torch::Tensor& edges) {
-    std::vector<std::int64_t> counts(numEvents, 0);
-    const std::int64_t total = edges.size(1);
-    if (numEvents == 1 || total == 0) {
-      counts.front() = total;
-      return counts;
-    }
-    std::vector<std::int64_t> starts(numEvents + 1, n);
-    for (std::size_t k = 0; k < numEvents; ++k) starts[k] = hits.first(k);
-    const torch::Tensor bounds =
-        torch::searchsorted(edges.select(0, 0).contiguous(), torch::tensor(starts).to(m.device))
-            .cpu();
-    const std::int64_t* b = bounds.data_ptr<std::int64_t>();
-    for (std::size_t k = 0; k < numEvents; ++k) counts[k] = b[k + 1] - b[k];
-    return counts;
+    return detail::edgesPerEvent(edges, starts, n);
   };
 
   // Features on the host (FeatureBuilder), with x, y, z for junction removal, into pinned
@@ -375,24 +365,8 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   });
   record(&StageRecord::graphMs, msSince(t0));
 
-  // Logits (float32) of edges [2, E] on the device; with `undirected`, the mean of both
-  // directions' logits, the model seeing each edge twice in one call (as Pipeline).
   const auto classify = [&](torch::jit::Module& model, const torch::Tensor& edges) {
-    const std::int64_t e = edges.size(1);
-    if (e == 0) return torch::empty({0}, floats);
-    const torch::Tensor index =
-        d.config.undirected ? torch::cat({edges, edges.flip({0})}, 1) : edges.contiguous();
-    const std::int64_t calls = index.size(1);
-    const torch::Tensor out = model.forward({x, index}).toTensor();
-    const bool flat = out.dim() == 1 && out.size(0) == calls;
-    const bool column = out.dim() == 2 && out.size(0) == calls && out.size(1) == 1;
-    if (!flat && !column) {
-      throw Error("edge classifier output must be logits [E] or [E, 1] with E = " +
-                  std::to_string(calls) + ", got " + shapeOf(out));
-    }
-    torch::Tensor logits = out.reshape({calls}).to(torch::kFloat32);
-    if (d.config.undirected) logits = (logits.narrow(0, 0, e) + logits.narrow(0, e, e)) * 0.5;
-    return logits;
+    return detail::classifyEdgeTensor(model, x, edges, d.config.undirected);
   };
 
   // Filter in chunks of edges, the cut on the device.
@@ -407,8 +381,8 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
     const torch::Tensor logits = parts.empty()       ? torch::empty({0}, floats)
                                  : parts.size() == 1 ? parts.front()
                                                      : torch::cat(parts);
-    const torch::Tensor pass = torch::nonzero(logits.gt(detail::logitCut(d.config.filterCut)));
-    const torch::Tensor out = graph.index_select(1, pass.view({-1}));
+    const torch::Tensor out =
+        detail::keepAbove(graph, logits, detail::logitCut(d.config.filterCut)).first;
     const std::vector<std::int64_t> counts = perEvent(out);
     for (std::size_t k = 0; k < numEvents; ++k) results[k].record.filterEdges = counts[k];
     d.stream.synchronize();
@@ -422,10 +396,8 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   torch::Tensor kept, keptScores;
   inStage(d.where, "gnn", [&] {
     const torch::Tensor logits = classify(m.gnn, filtered);
-    const torch::Tensor pass =
-        torch::nonzero(logits.gt(detail::logitCut(d.config.gnnCut))).view({-1});
-    kept = filtered.index_select(1, pass);
-    keptScores = logits.index_select(0, pass).contiguous();
+    std::tie(kept, keptScores) =
+        detail::keepAbove(filtered, logits, detail::logitCut(d.config.gnnCut));
     const std::vector<std::int64_t> counts = perEvent(kept);
     for (std::size_t k = 0; k < numEvents; ++k) results[k].record.gnnEdges = counts[k];
     d.stream.synchronize();
@@ -438,21 +410,11 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   // consecutively: subtracting the earlier events' track count gives its labels alone.
   t0 = Clock::now();
   inStage(d.where, "tracks", [&] {
-    torch::Tensor src = kept.select(0, 0).contiguous();
-    torch::Tensor dst = kept.select(0, 1).contiguous();
-    if (junctions) {
-      // As Pipeline's orientOutwards: from the hit nearer the origin in 3-D (squared
-      // distance in double, summed in the same order), at equal distance from the lower
-      // index.
-      const torch::Tensor p = xyz.to(torch::kFloat64);
-      const torch::Tensor px = p.select(1, 0), py = p.select(1, 1), pz = p.select(1, 2);
-      const torch::Tensor dist2 = px * px + py * py + pz * pz;
-      const torch::Tensor a = dist2.index_select(0, src), b = dist2.index_select(0, dst);
-      const torch::Tensor swap = b.lt(a).logical_or(b.eq(a).logical_and(dst.lt(src)));
-      torch::Tensor from = torch::where(swap, dst, src).contiguous();
-      dst = torch::where(swap, src, dst).contiguous();
-      src = std::move(from);
-    }
+    // Junction removal keeps each hit's best outgoing and incoming edge: edges from the
+    // hit nearer the origin to the farther one, as the CPU pipeline orients them.
+    const torch::Tensor oriented = junctions ? detail::orientOutwardsTensor(xyz, kept) : kept;
+    const torch::Tensor src = oriented.select(0, 0).contiguous();
+    const torch::Tensor dst = oriented.select(0, 1).contiguous();
     const torch::Tensor labels = torch::empty({n}, longs);
     if (n > 0) {
       d.components.runOnDevice(n, src.data_ptr<std::int64_t>(), dst.data_ptr<std::int64_t>(),
@@ -462,19 +424,15 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
     const torch::Tensor out = hostBuffer(d.pinnedLabels, n, torch::kInt64);
     out.copy_(labels, /*non_blocking=*/true);
     d.stream.synchronize();
-    const std::int64_t* all = out.data_ptr<std::int64_t>();
-    std::int64_t before = 0;  // tracks of the earlier events
+    std::vector<std::int64_t> first(numEvents), count(numEvents);
     for (std::size_t k = 0; k < numEvents; ++k) {
-      std::vector<std::int64_t> own(all + hits.first(k), all + hits.first(k) + hits.count(k));
-      std::int64_t last = -1;
-      for (std::int64_t& l : own) {
-        if (l >= 0) {
-          l -= before;
-          last = std::max(last, l);
-        }
-      }
-      before += last + 1;
-      detail::setTracks(results[k], hits.original(k), std::move(own), d.config.volumes);
+      first[k] = hits.first(k);
+      count[k] = hits.count(k);
+    }
+    std::vector<std::vector<std::int64_t>> own =
+        detail::splitUnionLabels(out.data_ptr<std::int64_t>(), first, count);
+    for (std::size_t k = 0; k < numEvents; ++k) {
+      detail::setTracks(results[k], hits.original(k), std::move(own[k]), d.config.volumes);
     }
   });
   record(&StageRecord::tracksMs, msSince(t0));

@@ -17,21 +17,9 @@ double msSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+using detail::keep;
 using detail::logitCut;
-
-/// The edges whose logit passes; their logits go to `keptLogits` when it is given.
-EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold,
-              std::vector<float>* keptLogits = nullptr) {
-  EdgeList out;
-  for (std::size_t e = 0; e < edges.size(); ++e) {
-    if (logits[e] > threshold) {
-      out.src.push_back(edges.src[e]);
-      out.dst.push_back(edges.dst[e]);
-      if (keptLogits != nullptr) keptLogits->push_back(logits[e]);
-    }
-  }
-  return out;
-}
+using detail::orientOutwards;
 
 /// [src..., dst...] as the models take edge_index (2 x E, row-major). With `both`, the
 /// edges in both directions: [src..., dst... ; dst..., src...] (2 x 2E).
@@ -64,21 +52,6 @@ std::vector<float> classifyEdges(const TorchModel& model, const std::vector<floa
     logits.resize(e);
   }
   return logits;
-}
-
-/// The edges directed from the hit nearer the origin (3-D) to the farther one; at equal
-/// distance from the lower index.
-EdgeList orientOutwards(const EdgeList& edges, const Hits& hits) {
-  const auto dist2 = [&](std::int64_t i) {
-    const double x = hits.x[i], y = hits.y[i], z = hits.z[i];
-    return x * x + y * y + z * z;
-  };
-  EdgeList out = edges;
-  for (std::size_t e = 0; e < out.size(); ++e) {
-    const double a = dist2(out.src[e]), b = dist2(out.dst[e]);
-    if (b < a || (b == a && out.dst[e] < out.src[e])) std::swap(out.src[e], out.dst[e]);
-  }
-  return out;
 }
 
 }  // namespace

@@ -65,6 +65,14 @@ class BatchHits {
   std::vector<double> m_share;
 };
 
+/// The edges whose logit is above `threshold`; their logits go to `keptLogits` when given.
+EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold,
+              std::vector<float>* keptLogits = nullptr);
+
+/// The edges directed from the hit nearer the origin (3-D, squared distance in double) to
+/// the farther one; at equal distance from the lower index. For junction removal.
+EdgeList orientOutwards(const EdgeList& edges, const Hits& hits);
+
 /// Throws trkaas::InputError when a radius graph of `edges` edges exceeds `limit` (0: no
 /// limit), naming `source` and the event.
 void checkGraphEdges(const std::string& source, const Event& event, std::int64_t edges,
