@@ -20,6 +20,9 @@ TRKAAS_GPUS_PER_NODE=${TRKAAS_SLURM_GPUS:-4}
 # line is the one Perlmutter gets.
 TRKAAS_CPU_BIND=${TRKAAS_CPU_BIND:-masks}
 
+# The fake GPUs run nothing: GPU servers fall back to the CPU (and say so) instead of failing.
+TRKAAS_GPU_USE=${TRKAAS_GPU_USE:-auto}
+
 TRKAAS_SRUN_MPI=${TRKAAS_SRUN_MPI:-pmix}
 TRKAAS_BIN=${TRKAAS_BIN:-$TRKAAS_ROOT/build/trkaas}
 # Running as root (CI containers): OpenMPI refuses unless told.

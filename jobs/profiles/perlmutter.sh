@@ -16,6 +16,10 @@ TRKAAS_CPU_BIND=masks
 
 # Launcher: OpenMPI through PMIx. A build with cray-mpich instead: TRKAAS_SRUN_MPI=cray_shasta
 # (and MPICH_MAX_THREAD_SAFETY=multiple: the servers need MPI_THREAD_MULTIPLE).
+# A GPU node whose servers cannot use their GPU (a CPU-only build, a driver problem) fails at
+# once instead of running on the CPU.
+TRKAAS_GPU_USE=${TRKAAS_GPU_USE:-require}
+
 TRKAAS_SRUN_MPI=${TRKAAS_SRUN_MPI:-pmix}
 TRKAAS_MODULES=${TRKAAS_MODULES:-"PrgEnv-gnu cudatoolkit cray-hdf5 openmpi pytorch"}
 TRKAAS_BIN=${TRKAAS_BIN:-$TRKAAS_ROOT/build/trkaas}

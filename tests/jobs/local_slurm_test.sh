@@ -95,6 +95,10 @@ grep -q "4 producer(s), 4 server(s)" "$WORK/job-gpu.log" || fail "GPU job: layou
 for g in 0 1 2 3; do
   grep -q "server $g, GPU $g" "$WORK/job-gpu.log" || fail "GPU job: server $g not on GPU $g"
 done
+# The fake GPUs run nothing: the local profile's --gpu auto falls back to the CPU and says why.
+grep -q -- "--gpu auto" "$WORK/job-gpu.log" || fail "GPU job: not run with the local profile's --gpu auto"
+grep -q "pipeline on the CPU (GPU 0 assigned, but" "$WORK/job-gpu.log" || fail "GPU job: no reason for the CPU fallback"
+
 check_once "$WORK/out-gpu" 6
 
 if [[ -n $SHIPPED && -f $SHIPPED/pipeline.yaml ]]; then
