@@ -195,7 +195,7 @@ void addCampaignCommand(CLI::App& app) {
       "campaign",
       "Reprocess many input files as chunked Slurm jobs (a job array) without losing or "
       "duplicating an event: plan, submit, status, verify, resubmit, report. The chunk "
-      "directories' journals are the truth; see README \"Campaigns\".");
+      "directories' journals are the truth; see jobs/README.md, \"Campaigns\".");
   cmd->require_subcommand(1);
 
   // plan
