@@ -188,6 +188,28 @@ TEST_CASE("campaign plan: whole files in order up to the time budget", "[campaig
   for (std::size_t k = 0; k < c.chunks.size(); ++k)
     CHECK(again.chunks[k].inputs == c.chunks[k].inputs);
   CHECK(again.config.runArgs == p.runArgs);
+  // Sized from a calibration run's report instead: its events/s per node.
+  {
+    const double rate = 6.0;
+    const int nodes = 3;
+    std::ofstream(dir / "calib.json")
+        << nlohmann::json{{"events_per_s", rate}, {"events_done", 30}, {"nodes", nodes}}.dump();
+    PlanConfig q = p;
+    q.dir = (dir / "camp-calibrated").string();
+    q.ratePerNode = 0;
+    q.calibrationReport = (dir / "calib.json").string();
+    q.nodes = 1;
+    q.timeLimitSeconds = 310;
+    q.marginSeconds = 300;
+    const Campaign cal = planCampaign(q);
+    CHECK(cal.config.ratePerNode == Approx(rate / nodes));
+    CHECK(cal.eventsPerChunk == static_cast<std::int64_t>(rate / nodes * q.nodes * 10));
+    std::ofstream(dir / "empty.json")
+        << nlohmann::json{{"events_per_s", 0.0}, {"events_done", 0}}.dump();
+    q.dir = (dir / "camp-empty").string();
+    q.calibrationReport = (dir / "empty.json").string();
+    CHECK_THROWS_WITH(planCampaign(q), Catch::Contains("no events done"));
+  }
   // A second plan in the same directory, no rate, a margin beyond the limit: refused.
   CHECK_THROWS_WITH(planCampaign(p), Catch::Contains("already has a plan"));
   p.dir = (dir / "camp2").string();
