@@ -1,4 +1,5 @@
 /// GpuOptions helpers, the same in builds with and without CUDA libtorch.
+#include <memory>
 #include <string>
 
 #include "trkaas/pipeline/GpuPipeline.hpp"
@@ -15,6 +16,12 @@ std::string toString(GpuOptions::Precision precision) {
       break;
   }
   return "float32";
+}
+
+/// The same in both builds: GpuModels' constructor is what differs.
+std::shared_ptr<const GpuModels> loadGpuModels(const PipelineConfig& config,
+                                               const GpuOptions& options) {
+  return std::make_shared<const GpuModels>(config, options);
 }
 
 }  // namespace trkaas

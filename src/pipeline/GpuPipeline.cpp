@@ -177,11 +177,6 @@ GpuModels::~GpuModels() = default;
 const GpuOptions& GpuModels::options() const { return m_impl->options; }
 std::int64_t GpuModels::embeddingDim() const { return m_impl->embeddingDim; }
 
-std::shared_ptr<const GpuModels> loadGpuModels(const PipelineConfig& config,
-                                               const GpuOptions& options) {
-  return std::make_shared<const GpuModels>(config, options);
-}
-
 // ---- GpuPipeline -----------------------------------------------------------------------
 
 struct GpuPipeline::Impl {

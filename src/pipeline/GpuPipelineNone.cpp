@@ -28,11 +28,6 @@ GpuModels::~GpuModels() = default;
 const GpuOptions& GpuModels::options() const { return m_impl->options; }
 std::int64_t GpuModels::embeddingDim() const { return 0; }
 
-std::shared_ptr<const GpuModels> loadGpuModels(const PipelineConfig& config,
-                                               const GpuOptions& options) {
-  return std::make_shared<const GpuModels>(config, options);
-}
-
 struct GpuPipeline::Impl {
   PipelineConfig config;
   GpuOptions options;
