@@ -90,6 +90,11 @@ struct GpuModels::Impl {
   std::int64_t embeddingDim = 0;
   // forward() is not const in the torch API; inference does not change the modules.
   mutable torch::jit::Module embedding, filter, gnn;
+  /// Per model: true where it takes float32 features even when its weights are in half
+  /// precision (it casts them itself, as the shipped models do, after computing its
+  /// geometry in float32). Otherwise the features are rounded to the weights' type first:
+  /// fp16 keeps phi to ~1.5 mrad, more than a 1 GeV track's sagitta between pixel layers.
+  bool embeddingFloatIn = true, filterFloatIn = true, gnnFloatIn = true;
 
   std::string where() const {
     return deviceName(options.device) + " in " + toString(options.precision);
@@ -97,7 +102,8 @@ struct GpuModels::Impl {
 
   /// Checks the contract on the CPU (TorchModel, as Pipeline loads it), then loads the
   /// model onto the device, converts it and probes it there.
-  torch::jit::Module load(const std::string& path, ModelKind kind, const std::string& name) {
+  torch::jit::Module load(const std::string& path, ModelKind kind, const std::string& name,
+                          bool& floatIn) {
     TorchModel::Config c;
     c.path = path;
     c.kind = kind;
@@ -110,22 +116,32 @@ struct GpuModels::Impl {
     try {
       module = torch::jit::load(path, device);
       module.eval();
-      if (type != torch::kFloat32) module.to(type);
-      probe(module, kind);
+      floatIn = true;
+      if (type != torch::kFloat32) {
+        module.to(type);
+        // Float32 features if the model takes them, else features in its own type.
+        try {
+          probe(module, kind, torch::kFloat32);
+        } catch (const std::exception&) {
+          floatIn = false;
+        }
+      }
+      if (!floatIn || type == torch::kFloat32)
+        probe(module, kind, floatIn ? torch::kFloat32 : type);
     } catch (const std::exception& e) {
       throw Error(who + ": " + detail::torchErrorReason(e.what()));
     }
     return module;
   }
 
-  /// The TorchModel probe (3 hits, 2 edges) on the device, in the precision.
-  void probe(torch::jit::Module& module, ModelKind kind) const {
+  /// The TorchModel probe (3 hits, 2 edges) on the device, features in `input`.
+  void probe(torch::jit::Module& module, ModelKind kind, c10::ScalarType input) const {
     torch::NoGradGuard noGrad;
     const auto on = torch::TensorOptions().device(device);
     const torch::Tensor x =
         (torch::arange(3 * numFeatures, on.dtype(torch::kFloat32)).remainder(7) * 0.1 - 0.2)
             .reshape({3, numFeatures})
-            .to(type);
+            .to(input);
     std::vector<torch::jit::IValue> args{x};
     if (kind == ModelKind::kEdgeClassifier) {
       args.emplace_back(
@@ -161,9 +177,10 @@ GpuModels::GpuModels(const PipelineConfig& config, const GpuOptions& options)
     // the workers' streams do not wait for the legacy default stream.
     const c10::cuda::CUDAStreamGuard guard(
         c10::cuda::getStreamFromPool(false, static_cast<c10::DeviceIndex>(options.device)));
-    d.embedding = d.load(config.embeddingModel, ModelKind::kEmbedding, "embedding");
-    d.filter = d.load(config.filterModel, ModelKind::kEdgeClassifier, "filter");
-    d.gnn = d.load(config.gnnModel, ModelKind::kEdgeClassifier, "gnn");
+    d.embedding =
+        d.load(config.embeddingModel, ModelKind::kEmbedding, "embedding", d.embeddingFloatIn);
+    d.filter = d.load(config.filterModel, ModelKind::kEdgeClassifier, "filter", d.filterFloatIn);
+    d.gnn = d.load(config.gnnModel, ModelKind::kEdgeClassifier, "gnn", d.gnnFloatIn);
   }
   try {
     torch::cuda::synchronize(options.device);
@@ -295,7 +312,7 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   // Features on the host (FeatureBuilder), with x, y, z for junction removal, into pinned
   // memory, then one asynchronous copy to the device.
   auto t0 = Clock::now();
-  torch::Tensor x, xyz;
+  torch::Tensor x, xLow, xyz;  // float32 features; in the models' type where one needs it
   inStage(d.where, "features", [&] {
     // A failed call may have left a copy from the pinned buffers queued.
     d.stream.synchronize();
@@ -315,7 +332,7 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
     }
     const torch::Tensor all = in.to(floats, /*non_blocking=*/true);
     x = all.narrow(0, 0, n * f).view({n, f});
-    if (m.type != torch::kFloat32) x = x.to(m.type);
+    if (!(m.embeddingFloatIn && m.filterFloatIn && m.gnnFloatIn)) xLow = x.to(m.type);
     if (junctions) xyz = all.narrow(0, n * f, 3 * n).view({n, 3});
     d.stream.synchronize();
   });
@@ -323,7 +340,7 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
 
   t0 = Clock::now();
   const torch::Tensor embedded = inStage(d.where, "embedding", [&] {
-    torch::Tensor out = m.embedding.forward({x}).toTensor();
+    torch::Tensor out = m.embedding.forward({m.embeddingFloatIn ? x : xLow}).toTensor();
     if (out.dim() != 2 || out.size(0) != n || out.size(1) != m.embeddingDim) {
       throw Error("embedding output must be [" + std::to_string(n) + ", " +
                   std::to_string(m.embeddingDim) + "], got " + shapeOf(out));
@@ -360,8 +377,8 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   });
   record(&StageRecord::graphMs, msSince(t0));
 
-  const auto classify = [&](torch::jit::Module& model, const torch::Tensor& edges) {
-    return detail::classifyEdgeTensor(model, x, edges, d.config.undirected);
+  const auto classify = [&](torch::jit::Module& model, bool floatIn, const torch::Tensor& edges) {
+    return detail::classifyEdgeTensor(model, floatIn ? x : xLow, edges, d.config.undirected);
   };
 
   // Filter in chunks of edges, the cut on the device.
@@ -371,7 +388,7 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
     std::vector<torch::Tensor> parts;
     for (std::int64_t begin = 0; begin < total; begin += d.edgeChunk) {
       const std::int64_t size = std::min(d.edgeChunk, total - begin);
-      parts.push_back(classify(m.filter, graph.narrow(1, begin, size)));
+      parts.push_back(classify(m.filter, m.filterFloatIn, graph.narrow(1, begin, size)));
     }
     const torch::Tensor logits = parts.empty()       ? torch::empty({0}, floats)
                                  : parts.size() == 1 ? parts.front()
@@ -390,7 +407,7 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   t0 = Clock::now();
   torch::Tensor kept, keptScores;
   inStage(d.where, "gnn", [&] {
-    const torch::Tensor logits = classify(m.gnn, filtered);
+    const torch::Tensor logits = classify(m.gnn, m.gnnFloatIn, filtered);
     std::tie(kept, keptScores) =
         detail::keepAbove(filtered, logits, detail::logitCut(d.config.gnnCut));
     const std::vector<std::int64_t> counts = perEvent(kept);
