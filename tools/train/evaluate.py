@@ -5,7 +5,16 @@
 
 Per sample: edge efficiency (truth consecutive pairs found) and purity (same-particle edges)
 after graph building, filter and GNN; track efficiency (double majority, pT > 1 GeV and all,
-particles with >= 3 hits), fake and duplicate rates, TrackML score (see trkaas_train/metrics.py)."""
+particles with >= 3 hits), fake and duplicate rates, TrackML score (see trkaas_train/metrics.py).
+
+--precision runs the three models as a GPU server with --precision would, to measure the
+physics of half precision on the CPU:
+  bf16          the models converted to bfloat16 (torch's CPU kernels run bf16);
+  fp16-emulated the CPU has no fp16 matrix products, so the eager models (rebuilt from
+                train_summary.json) get fp16-rounded weights, and every layer's input and
+                output is rounded to fp16 while sums accumulate in float32, as tensor cores do.
+Models that cast their float32 features themselves (the shipped ones) get float32 features;
+others get features in the models' type, as the GPU pipeline decides by probing."""
 import argparse
 import json
 import os
@@ -16,7 +25,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from trkaas_train import data, pipeline  # noqa: E402
+from trkaas_train import data, models, pipeline  # noqa: E402
 
 
 def read_yaml(path):
@@ -28,6 +37,60 @@ def read_yaml(path):
             if m:
                 cfg[m.group(1)] = m.group(2)
     return cfg
+
+
+class Precision:
+    """A model called as the GPU pipeline calls it in a lower precision: float32 features if
+    the model takes them, else features in its type; the output back in float32."""
+
+    def __init__(self, model, dtype):
+        self.model, self.dtype, self.float_in = model, dtype, None
+
+    def __call__(self, x, *rest):
+        if self.float_in is None:
+            try:
+                out = self.model(x, *rest)
+                self.float_in = True
+                return out.float()
+            except RuntimeError:
+                self.float_in = False
+        return self.model(x if self.float_in else x.to(self.dtype), *rest).float()
+
+
+def fp16_emulated(name, scripted, summary):
+    """The eager model with fp16-rounded weights and fp16-rounded inputs and outputs of
+    every Linear, LayerNorm and ReLU (float32 accumulation inside)."""
+    a = summary["args"]
+    if name == "embedding":
+        m = models.Embedding(hidden=a["embed_hidden"], layers=a["embed_layers"], dim=a["embed_dim"])
+    elif name == "filter":
+        m = models.EdgeFilter(hidden=a["filter_hidden"], layers=a["filter_layers"])
+    else:
+        m = models.InteractionGNN(hidden=a["gnn_hidden"], n_iter=a["gnn_iter"], aggr=a.get("gnn_aggr", "sum"))
+    m.load_state_dict(scripted.state_dict())
+    m.eval()
+
+    def rnd(t):
+        return t.half().float()
+
+    with torch.no_grad():
+        for prm in m.parameters():
+            prm.copy_(rnd(prm))
+    for mod in m.modules():
+        if isinstance(mod, (torch.nn.Linear, torch.nn.LayerNorm, torch.nn.ReLU)):
+            mod.register_forward_pre_hook(lambda _m, inp: tuple(rnd(t) for t in inp))
+            mod.register_forward_hook(lambda _m, _inp, out: rnd(out))
+    return m
+
+
+def set_precision(ms, precision, models_dir):
+    if precision == "fp32":
+        return ms
+    if precision == "bf16":
+        return {n: Precision(m.to(torch.bfloat16), torch.bfloat16) for n, m in ms.items()}
+    with open(os.path.join(models_dir, "train_summary.json")) as f:
+        summary = json.load(f)
+    return {n: fp16_emulated(n, m, summary) for n, m in ms.items()}
 
 
 def load(models_dir):
@@ -48,10 +111,12 @@ def main():
     p.add_argument("--max-events", type=int, default=None)
     p.add_argument("--json", required=True)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16-emulated"), default="fp32")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     ms, cfg = load(a.models)
-    result = {"config": cfg, "samples": {}}
+    ms = set_precision(ms, a.precision, a.models)
+    result = {"config": cfg, "precision": a.precision, "samples": {}}
     for spec in a.events:
         name, path = spec.split("=", 1)
         evs = data.read_events(path, a.max_events)

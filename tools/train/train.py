@@ -293,8 +293,10 @@ def main():
     p.add_argument("--edge-pos-weight", type=float, default=2.0)
     p.add_argument("--gnn-hidden", type=int, default=64)
     p.add_argument("--gnn-iter", type=int, default=6)
+    p.add_argument("--gnn-aggr", choices=("sum", "mean"), default="sum",
+                   help="how a node sums its edges' messages (mean: divided by its degree)")
     p.add_argument("--gnn-epochs", type=int, default=20)
-    p.add_argument("--gnn-minutes", type=float, default=25.0)
+    p.add_argument("--gnn-minutes", type=float, default=30.0)
     p.add_argument("--gnn-edges", type=int, default=10_000_000, help="edge subsample per step (default: all)")
     p.add_argument("--gnn-sector", type=int, default=8, help="train on 1/N phi sectors of events (1: whole)")
     p.add_argument("--gnn-steps-per-event", type=int, default=4)
@@ -379,7 +381,7 @@ def main():
 
     # 3. GNN, on whole filtered graphs as at inference
     t = time.time()
-    gnn = models.InteractionGNN(hidden=a.gnn_hidden, n_iter=a.gnn_iter)
+    gnn = models.InteractionGNN(hidden=a.gnn_hidden, n_iter=a.gnn_iter, aggr=a.gnn_aggr)
     log(f"gnn: {models.n_params(gnn)} parameters, {a.gnn_iter} iterations")
     train_edges(gnn, tr, "fgraph", a, a.gnn_epochs, a.gnn_minutes, a.gnn_edges, a.gnn_sector,
                 a.gnn_steps_per_event, "gnn", rng)
