@@ -8,7 +8,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "train"))
-from trkaas_train import data, graph, metrics  # noqa: E402
+from trkaas_train import data, graph, metrics, models  # noqa: E402
 
 
 class TrackMetrics(unittest.TestCase):
@@ -102,6 +102,51 @@ class Components(unittest.TestCase):
         self.assertEqual(lab.tolist(), [0, 0, 0, -1, -1, -1, -1, 1, 1, 1, -1])
         chain = np.array([np.arange(99, 0, -1), np.arange(98, -1, -1)])  # a long reversed chain
         self.assertTrue((graph.connected_components(100, chain) == 0).all())
+
+
+class PairFeatures(unittest.TestCase):
+    """The curvature feature of the edge models against helices computed here: a track of
+    transverse momentum pT in 2 T from the beam line is a circle through it of radius
+    pT / (0.3 * 2) m, so the feature must read -1/pT or 1/pT (GeV) whatever the hits' phi."""
+
+    @staticmethod
+    def hits_on_circle(pt, charge, phi0, radii):
+        import math
+        rc = pt / 0.6  # m
+        out = []
+        for r in radii:  # chord from the origin of length r: turning angle 2 asin(r / 2 rc)
+            a = 2.0 * math.asin(r / (2.0 * rc))
+            x = rc * math.sin(a)
+            y = charge * rc * (1.0 - math.cos(a))
+            c, s = math.cos(phi0), math.sin(phi0)
+            px, py = c * x - s * y, s * x + c * y
+            out.append([math.hypot(px, py), math.atan2(py, px) / math.pi, 0.1 * r])
+        return out
+
+    def test_curvature_reads_inverse_pt(self):
+        import torch
+        for pt in (0.5, 1.0, 2.0, 10.0):
+            for charge in (1, -1):
+                for phi0 in (0.0, 3.1, -3.1, 1.0):  # 3.1, -3.1: the edges cross phi = pi
+                    x = torch.tensor(self.hits_on_circle(pt, charge, phi0, [0.032, 0.072, 0.116, 0.172]))
+                    src, dst = torch.tensor([0, 1, 2, 0]), torch.tensor([1, 2, 3, 3])
+                    k = models.pair_features(x, src, dst, models.PHI_SCALE)[:, 6]
+                    want = charge / pt
+                    for v in k.tolist():
+                        self.assertAlmostEqual(v, want, delta=2e-3 * max(1.0, abs(want)) + 2e-3,
+                                               msg=f"pT {pt} charge {charge} phi0 {phi0}: {k.tolist()}")
+
+    def test_half_precision_models_take_float32_features(self):
+        import torch
+        torch.manual_seed(3)
+        x = torch.tensor(self.hits_on_circle(1.0, 1, 3.1, [0.032, 0.072, 0.116, 0.172]))
+        ei = torch.tensor([[0, 1, 2], [1, 2, 3]])
+        for m in (models.EdgeFilter(hidden=16, layers=2), models.InteractionGNN(hidden=8, n_iter=2)):
+            ref = m(x, ei)
+            sm = torch.jit.script(m).to(torch.bfloat16)
+            out = sm(x, ei)  # float32 features into a bf16 model: no dtype error
+            self.assertEqual(out.dtype, torch.bfloat16)
+            self.assertLess(float((out.float() - ref).abs().max()), 0.1 + 0.05 * float(ref.abs().max()))
 
 
 if __name__ == "__main__":

@@ -125,9 +125,12 @@ class InteractionGNN(nn.Module):
         h = self.node_enc(node_features(xf, self.phi_scale).to(dt))
         e = self.edge_enc(torch.cat([h[src], h[dst], pair_features(xf, src, dst, self.phi_scale).to(dt)], 1))
         n = h.shape[0]
-        one = torch.ones(src.shape[0], 1, dtype=e.dtype, device=e.device)
-        deg_in = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, dst, one).clamp(min=1.0)
-        deg_out = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, src, one).clamp(min=1.0)
+        deg_in = torch.ones(1, 1, dtype=e.dtype, device=e.device)
+        deg_out = deg_in
+        if self.mean_aggr:
+            one = torch.ones(src.shape[0], 1, dtype=e.dtype, device=e.device)
+            deg_in = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, dst, one).clamp(min=1.0)
+            deg_out = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, src, one).clamp(min=1.0)
         for _ in range(self.n_iter):
             e = e + self.edge_net(torch.cat([h[src], h[dst], e], 1))
             m_in = torch.zeros(n, e.shape[1], dtype=e.dtype, device=e.device).index_add_(0, dst, e)
