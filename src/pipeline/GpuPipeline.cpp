@@ -116,18 +116,17 @@ struct GpuModels::Impl {
     try {
       module = torch::jit::load(path, device);
       module.eval();
+      if (type != torch::kFloat32) module.to(type);
+      // Float32 features if the model takes them, else (half precision only) features in
+      // its own type.
       floatIn = true;
-      if (type != torch::kFloat32) {
-        module.to(type);
-        // Float32 features if the model takes them, else features in its own type.
-        try {
-          probe(module, kind, torch::kFloat32);
-        } catch (const std::exception&) {
-          floatIn = false;
-        }
+      try {
+        probe(module, kind, torch::kFloat32);
+      } catch (const std::exception&) {
+        if (type == torch::kFloat32) throw;
+        floatIn = false;
+        probe(module, kind, type);
       }
-      if (!floatIn || type == torch::kFloat32)
-        probe(module, kind, floatIn ? torch::kFloat32 : type);
     } catch (const std::exception& e) {
       throw Error(who + ": " + detail::torchErrorReason(e.what()));
     }

@@ -60,13 +60,7 @@ class Precision:
 def fp16_emulated(name, scripted, summary):
     """The eager model with fp16-rounded weights and fp16-rounded inputs and outputs of
     every Linear, LayerNorm and ReLU (float32 accumulation inside)."""
-    a = summary["args"]
-    if name == "embedding":
-        m = models.Embedding(hidden=a["embed_hidden"], layers=a["embed_layers"], dim=a["embed_dim"])
-    elif name == "filter":
-        m = models.EdgeFilter(hidden=a["filter_hidden"], layers=a["filter_layers"])
-    else:
-        m = models.InteractionGNN(hidden=a["gnn_hidden"], n_iter=a["gnn_iter"], aggr=a.get("gnn_aggr", "sum"))
+    m = models.build(name, summary["args"])
     m.load_state_dict(scripted.state_dict())
     m.eval()
 

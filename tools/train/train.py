@@ -328,7 +328,7 @@ def main():
         emb = torch.jit.load(os.path.join(a.reuse, "embedding.pt"))
         log(f"embedding from {a.reuse}")
     else:
-        emb = models.Embedding(hidden=a.embed_hidden, layers=a.embed_layers, dim=a.embed_dim)
+        emb = models.build("embedding", vars(a))
         log(f"embedding: {models.n_params(emb)} parameters, D={a.embed_dim}")
         train_embedding(emb, tr, a, rng)
         torch.jit.save(torch.jit.script(emb.float()), os.path.join(a.out, "embedding.pt"))
@@ -353,7 +353,7 @@ def main():
         filt = torch.jit.load(os.path.join(a.reuse, "filter.pt"))
         log(f"filter from {a.reuse}")
     else:
-        filt = models.EdgeFilter(hidden=a.filter_hidden, layers=a.filter_layers)
+        filt = models.build("filter", vars(a))
         log(f"filter: {models.n_params(filt)} parameters")
         train_edges(filt, tr, "graph", a, a.filter_epochs, a.filter_minutes, a.filter_edges, 1,
                     a.filter_steps_per_event, "filter", rng)
@@ -381,7 +381,7 @@ def main():
 
     # 3. GNN, on whole filtered graphs as at inference
     t = time.time()
-    gnn = models.InteractionGNN(hidden=a.gnn_hidden, n_iter=a.gnn_iter, aggr=a.gnn_aggr)
+    gnn = models.build("gnn", vars(a))
     log(f"gnn: {models.n_params(gnn)} parameters, {a.gnn_iter} iterations")
     train_edges(gnn, tr, "fgraph", a, a.gnn_epochs, a.gnn_minutes, a.gnn_edges, a.gnn_sector,
                 a.gnn_steps_per_event, "gnn", rng)

@@ -46,9 +46,10 @@ def orient(x: torch.Tensor, edge_index: torch.Tensor) -> Tuple[torch.Tensor, tor
 
 def pair_features(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, phi_scale: float) -> torch.Tensor:
     """dr, dphi (wrapped), dz, z0 (z at r=0 on the line), dphi/dr, deta-like d(atan2(z,r)),
-    and the curvature of the circle through the beam line and both hits in units of a
-    1 GeV track's (0.3 * B / pT = 0.6 / m in the generator's 2 T field: about 1 at pT = 1 GeV, 2 at 0.5 GeV): the edge's own pT estimate, scaled
-    so that the target particles' threshold is resolved (dphi/dr alone is ~0.03 there)."""
+    and the curvature of the circle through the beam line and both hits in units of a 1 GeV
+    track's (0.3 * B / pT = 0.6 / m in the generator's 2 T field: about 1 at pT = 1 GeV, 2 at
+    0.5 GeV): the edge's own pT estimate, scaled so that the target particles' threshold is
+    resolved (dphi/dr alone is ~0.03 there)."""
     xi = x[src]
     xj = x[dst]
     ri = xi[:, 0]
@@ -140,6 +141,18 @@ class InteractionGNN(nn.Module):
                 m_out = m_out / deg_out
             h = h + self.node_net(torch.cat([h, m_in, m_out], 1))
         return self.out(torch.cat([h[src], h[dst], e], 1)).reshape(-1)
+
+
+def build(name: str, a: dict) -> nn.Module:
+    """A fresh model of stage `name` (embedding, filter, gnn) with the sizes of train.py's
+    arguments `a` (a dict: vars(args), or train_summary.json's "args")."""
+    if name == "embedding":
+        return Embedding(hidden=a["embed_hidden"], layers=a["embed_layers"], dim=a["embed_dim"])
+    if name == "filter":
+        return EdgeFilter(hidden=a["filter_hidden"], layers=a["filter_layers"])
+    if name == "gnn":
+        return InteractionGNN(hidden=a["gnn_hidden"], n_iter=a["gnn_iter"], aggr=a.get("gnn_aggr", "sum"))
+    raise ValueError(f"unknown stage {name}")
 
 
 def n_params(m: nn.Module) -> int:
