@@ -82,7 +82,11 @@ def set_precision(ms, precision, models_dir):
         return ms
     if precision == "bf16":
         return {n: Precision(m.to(torch.bfloat16), torch.bfloat16) for n, m in ms.items()}
-    with open(os.path.join(models_dir, "train_summary.json")) as f:
+    path = os.path.join(models_dir, "train_summary.json")
+    if not os.path.exists(path):
+        sys.exit(f"evaluate.py: --precision fp16-emulated rebuilds the models from their sizes in {path}, "
+                 "which does not exist (train.py writes it beside the models)")
+    with open(path) as f:
         summary = json.load(f)
     return {n: fp16_emulated(n, m, summary) for n, m in ms.items()}
 
