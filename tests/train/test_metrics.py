@@ -149,5 +149,108 @@ class PairFeatures(unittest.TestCase):
             self.assertLess(float((out.float() - ref).abs().max()), 0.1 + 0.05 * float(ref.abs().max()))
 
 
+class GatedAggregation(unittest.TestCase):
+    """The gated GNN with its gate held open must be the sum GNN with the same weights; held
+    shut, its nodes must hear nothing (the sum GNN on a graph whose messages are zero, which
+    the test gets by scaling the sum network's edge states inside the aggregation to 0)."""
+
+    def test_gate_open_and_shut(self):
+        import torch
+        torch.manual_seed(5)
+        x = torch.rand(40, 3) * torch.tensor([0.2, 2.0, 1.0]) - torch.tensor([0.0, 1.0, 0.5])
+        ei = torch.randint(0, 40, (2, 150))
+        gated = models.InteractionGNN(hidden=8, n_iter=3, aggr="gated")
+        plain = models.InteractionGNN(hidden=8, n_iter=3, aggr="sum")
+        state = {k: v for k, v in gated.state_dict().items() if not k.startswith("gate.")}
+        plain.load_state_dict(state)
+        with torch.no_grad():
+            gated.gate.weight.zero_()
+            gated.gate.bias.fill_(40.0)  # sigmoid = 1
+            self.assertLess(float((torch.jit.script(gated)(x, ei) - plain(x, ei)).abs().max()), 1e-5)
+            gated.gate.bias.fill_(-40.0)  # sigmoid = 0: m_in = m_out = 0
+            shut = gated(x, ei)
+            # the same network by hand with zero messages
+            src, dst = models.orient(x, ei)
+            h = plain.node_enc(models.node_features(x, models.PHI_SCALE))
+            e = plain.edge_enc(torch.cat([h[src], h[dst], models.pair_features(x, src, dst, models.PHI_SCALE)], 1))
+            z = torch.zeros_like(h)
+            for _ in range(3):
+                e = e + plain.edge_net(torch.cat([h[src], h[dst], e], 1))
+                h = h + plain.node_net(torch.cat([h, z, z], 1))
+            want = plain.out(torch.cat([h[src], h[dst], e], 1)).reshape(-1)
+            self.assertLess(float((shut - want).abs().max()), 1e-5)
+            self.assertGreater(float((shut - plain(x, ei)).abs().max()), 1e-3)  # messages matter
+
+
+class TripletFeatures(unittest.TestCase):
+    """models.triplet_features against a brute-force loop over all edge pairs, and on two
+    tracks computed here: straight in r-z from two vertices 50 mm apart, one of them curved
+    the other way in phi. Edges along one track continue with a ~0 r-z angle difference;
+    an edge that jumps to the other track has no good continuation."""
+
+    def test_brute_force(self):
+        import math
+        import torch
+        torch.manual_seed(7)
+        n = 30
+        x = torch.rand(n, 3) * torch.tensor([0.2, 2.0, 1.0]) - torch.tensor([0.0, 1.0, 0.5])
+        ei = torch.randint(0, n, (2, 120))
+        ei = ei[:, ei[0] != ei[1]]
+        src, dst = models.orient(x, ei)
+        got = models.triplet_features(x, src, dst, n, models.PHI_SCALE)
+        r, phi, z = x[:, 0].tolist(), (x[:, 1] * math.pi).tolist(), x[:, 2].tolist()
+        s, d = src.tolist(), dst.tolist()
+
+        def theta(i):
+            return math.atan2(z[d[i]] - z[s[i]], r[d[i]] - r[s[i]])
+
+        def kappa(i):
+            dp = math.remainder(phi[d[i]] - phi[s[i]], 2 * math.pi)
+            dr = r[d[i]] - r[s[i]]
+            chord = math.sqrt(dr * dr + 4 * r[s[i]] * r[d[i]] * math.sin(dp / 2) ** 2) + 1e-6
+            return 2 * math.sin(dp) / chord / 0.6
+
+        for i in range(len(s)):
+            want = [5.0] * 4
+            for j in range(len(s)):
+                for k, (first, second) in enumerate(((i, j), (j, i))):
+                    if d[first] != s[second]:
+                        continue
+                    a = abs(math.remainder(theta(first) - theta(second), 2 * math.pi)) * 100
+                    b = a + 0.5 * min(abs(kappa(first) - kappa(second)), 4.0)
+                    want[k] = min(want[k], a)
+                    want[2 + k] = min(want[2 + k], b)
+            for k in range(4):
+                self.assertAlmostEqual(float(got[i, k]), min(want[k], 5.0), delta=1e-3, msg=f"edge {i} feature {k}")
+
+    def test_two_tracks(self):
+        import torch
+        radii = [0.032, 0.072, 0.116, 0.172]
+        t1 = PairFeatures.hits_on_circle(2.0, 1, 0.3, radii)
+        t2 = PairFeatures.hits_on_circle(1.5, -1, 0.31, radii)
+        for h, r in zip(t1, radii):
+            h[2] = 0.050 + 0.8 * r  # z = z0 + r cot(theta), z0 = +50 mm
+        for h, r in zip(t2, radii):
+            h[2] = 0.0 + 0.8 * r  # same direction, vertex at 0: a pair cannot tell, a triplet can
+        x = torch.tensor(t1 + t2)
+        ei = torch.tensor([[0, 1, 2, 4, 5, 6, 0], [1, 2, 3, 5, 6, 7, 5]])  # the last edge jumps tracks
+        f = models.triplet_features(x, ei[0], ei[1], 8, models.PHI_SCALE)
+        self.assertLess(float(f[0, 0]), 0.05)  # 0->1 continues into 1->2
+        self.assertLess(float(f[1, 1]), 0.05)  # 1->2 continues from 0->1
+        self.assertLess(float(f[1, 2]), 0.05)  # and in curvature too
+        self.assertEqual(float(f[2, 0]), 5.0)  # 2->3: no successor
+        self.assertEqual(float(f[0, 1]), 5.0)  # 0->1: no predecessor
+        self.assertGreater(float(f[6, 0]), 1.0)  # 0->5 into 5->6: the r-z angles differ
+        # the same r-z line, opposite charges: only the curvature term tells
+        t3 = PairFeatures.hits_on_circle(1.5, -1, 0.3, radii)
+        for h, r in zip(t3, radii):
+            h[2] = 0.050 + 0.8 * r
+        x = torch.tensor(t1 + t3)
+        ei = torch.tensor([[0, 1], [1, 6]])  # track 1's first edge, then a jump to the other track
+        f = models.triplet_features(x, ei[0], ei[1], 8, models.PHI_SCALE)
+        self.assertLess(float(f[0, 0]), 0.05)
+        self.assertGreater(float(f[0, 2]), float(f[0, 0]) + 0.3)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

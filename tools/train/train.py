@@ -293,8 +293,12 @@ def main():
     p.add_argument("--edge-pos-weight", type=float, default=2.0)
     p.add_argument("--gnn-hidden", type=int, default=64)
     p.add_argument("--gnn-iter", type=int, default=6)
-    p.add_argument("--gnn-aggr", choices=("sum", "mean"), default="sum",
-                   help="how a node sums its edges' messages (mean: divided by its degree)")
+    p.add_argument("--gnn-aggr", choices=("sum", "mean", "gated"), default="sum",
+                   help="how a node sums its edges' messages (mean: divided by its degree; "
+                        "gated: each weighted by a learned edge gate)")
+    p.add_argument("--gnn-triplets", action="store_true",
+                   help="give the GNN's edge encoder triplet features (how well each edge continues "
+                        "into its neighbours in r-z and curvature; models.triplet_features)")
     p.add_argument("--gnn-epochs", type=int, default=20)
     p.add_argument("--gnn-minutes", type=float, default=30.0)
     p.add_argument("--gnn-edges", type=int, default=10_000_000, help="edge subsample per step (default: all)")
