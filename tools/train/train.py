@@ -292,15 +292,18 @@ def main():
                    help="loss weight of the (negative) edges within one particle below --pt-min (0: ignored)")
     p.add_argument("--edge-pos-weight", type=float, default=2.0)
     p.add_argument("--gnn-hidden", type=int, default=64)
-    p.add_argument("--gnn-iter", type=int, default=6)
-    p.add_argument("--gnn-aggr", choices=("sum", "mean", "gated"), default="sum",
+    p.add_argument("--gnn-iter", type=int, default=4)
+    p.add_argument("--gnn-aggr", choices=("sum", "mean", "gated"), default="gated",
                    help="how a node sums its edges' messages (mean: divided by its degree; "
                         "gated: each weighted by a learned edge gate)")
-    p.add_argument("--gnn-triplets", action="store_true",
+    p.add_argument("--gnn-triplets", action=argparse.BooleanOptionalAction, default=True,
                    help="give the GNN's edge encoder triplet features (how well each edge continues "
                         "into its neighbours in r-z and curvature; models.triplet_features)")
+    p.add_argument("--gnn-init", default=None,
+                   help="start the GNN from the weights of this exported gnn.pt (same architecture): "
+                        "more training for a run that stopped at its time budget")
     p.add_argument("--gnn-epochs", type=int, default=20)
-    p.add_argument("--gnn-minutes", type=float, default=30.0)
+    p.add_argument("--gnn-minutes", type=float, default=50.0)
     p.add_argument("--gnn-edges", type=int, default=10_000_000, help="edge subsample per step (default: all)")
     p.add_argument("--gnn-sector", type=int, default=8, help="train on 1/N phi sectors of events (1: whole)")
     p.add_argument("--gnn-steps-per-event", type=int, default=4)
@@ -386,6 +389,9 @@ def main():
     # 3. GNN, on whole filtered graphs as at inference
     t = time.time()
     gnn = models.build("gnn", vars(a))
+    if a.gnn_init:
+        gnn.load_state_dict(torch.jit.load(a.gnn_init).state_dict())
+        log(f"gnn: weights from {a.gnn_init}")
     log(f"gnn: {models.n_params(gnn)} parameters, {a.gnn_iter} iterations")
     train_edges(gnn, tr, "fgraph", a, a.gnn_epochs, a.gnn_minutes, a.gnn_edges, a.gnn_sector,
                 a.gnn_steps_per_event, "gnn", rng)
