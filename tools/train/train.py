@@ -390,7 +390,11 @@ def main():
     t = time.time()
     gnn = models.build("gnn", vars(a))
     if a.gnn_init:
-        gnn.load_state_dict(torch.jit.load(a.gnn_init).state_dict())
+        try:
+            gnn.load_state_dict(torch.jit.load(a.gnn_init).state_dict())
+        except (RuntimeError, ValueError) as err:  # a missing file, or other sizes or options
+            sys.exit(f"--gnn-init {a.gnn_init}: cannot start this GNN from it (same --gnn-hidden, "
+                     f"--gnn-aggr, --gnn-triplets needed): {str(err).splitlines()[0]}")
         log(f"gnn: weights from {a.gnn_init}")
     log(f"gnn: {models.n_params(gnn)} parameters, {a.gnn_iter} iterations")
     train_edges(gnn, tr, "fgraph", a, a.gnn_epochs, a.gnn_minutes, a.gnn_edges, a.gnn_sector,

@@ -44,27 +44,35 @@ def orient(x: torch.Tensor, edge_index: torch.Tensor) -> Tuple[torch.Tensor, tor
     return torch.where(swap, b, a), torch.where(swap, a, b)
 
 
-def pair_features(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, phi_scale: float) -> torch.Tensor:
-    """dr, dphi (wrapped), dz, z0 (z at r=0 on the line), dphi/dr, deta-like d(atan2(z,r)),
-    and the curvature of the circle through the beam line and both hits in units of a 1 GeV
+def edge_geometry(xi: torch.Tensor, xj: torch.Tensor,
+                  phi_scale: float) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(dr, dphi wrapped to [-pi, pi], dz, curvature) of edges from hits xi to hits xj (rows of
+    x): the curvature of the circle through the beam line and both hits in units of a 1 GeV
     track's (0.3 * B / pT = 0.6 / m in the generator's 2 T field: about 1 at pT = 1 GeV, 2 at
-    0.5 GeV): the edge's own pT estimate, scaled so that the target particles' threshold is
-    resolved (dphi/dr alone is ~0.03 there)."""
-    xi = x[src]
-    xj = x[dst]
+    0.5 GeV), unclamped. Shared by pair_features and triplet_features."""
     ri = xi[:, 0]
     rj = xj[:, 0]
     dr = rj - ri
     dp = (xj[:, 1] - xi[:, 1]) * phi_scale
     dp = torch.atan2(torch.sin(dp), torch.cos(dp))
     dz = xj[:, 2] - xi[:, 2]
-    den = dr + 0.005
-    z0 = torch.clamp(xi[:, 2] - ri * dz / den, -1.0, 1.0)
-    slope = torch.clamp(dp / den, -20.0, 20.0) / 10.0
-    dth = torch.atan2(xj[:, 2], xj[:, 0]) - torch.atan2(xi[:, 2], xi[:, 0])
     s = torch.sin(dp * 0.5)
     chord = torch.sqrt(dr * dr + 4.0 * ri * rj * s * s) + 1e-6
-    kappa = torch.clamp(2.0 * torch.sin(dp) / chord / 0.6, -5.0, 5.0)
+    return dr, dp, dz, 2.0 * torch.sin(dp) / chord / 0.6
+
+
+def pair_features(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, phi_scale: float) -> torch.Tensor:
+    """dr, dphi (wrapped), dz, z0 (z at r=0 on the line), dphi/dr, deta-like d(atan2(z,r)),
+    and the curvature (edge_geometry, clamped to +-5): the edge's own pT estimate, scaled so
+    that the target particles' threshold is resolved (dphi/dr alone is ~0.03 there)."""
+    xi = x[src]
+    xj = x[dst]
+    dr, dp, dz, kappa = edge_geometry(xi, xj, phi_scale)
+    den = dr + 0.005
+    z0 = torch.clamp(xi[:, 2] - xi[:, 0] * dz / den, -1.0, 1.0)
+    slope = torch.clamp(dp / den, -20.0, 20.0) / 10.0
+    dth = torch.atan2(xj[:, 2], xj[:, 0]) - torch.atan2(xi[:, 2], xi[:, 0])
+    kappa = torch.clamp(kappa, -5.0, 5.0)
     return torch.stack([dr * 10.0, dp * 10.0, dz * 10.0, z0 * 10.0, slope, dth * 10.0, kappa], 1)
 
 
@@ -115,16 +123,8 @@ def triplet_features(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, n: i
     e = src.shape[0]
     if e == 0:
         return torch.zeros(0, 4, dtype=x.dtype, device=x.device)
-    r = x[:, 0]
-    phi = x[:, 1] * phi_scale
-    z = x[:, 2]
-    dr = r[dst] - r[src]
-    th = torch.atan2(z[dst] - z[src], dr)
-    dp = phi[dst] - phi[src]
-    dp = torch.atan2(torch.sin(dp), torch.cos(dp))
-    s = torch.sin(dp * 0.5)
-    chord = torch.sqrt(dr * dr + 4.0 * r[src] * r[dst] * s * s) + 1e-6
-    kap = 2.0 * torch.sin(dp) / chord / 0.6
+    dr, _, dz, kap = edge_geometry(x[src], x[dst], phi_scale)
+    th = torch.atan2(dz, dr)
     a_out, b_out = _best_continuation(th, kap, src, dst, n)  # edges leaving dst[i]
     a_in, b_in = _best_continuation(th, kap, dst, src, n)  # edges entering src[i]
     return torch.clamp(torch.stack([a_out, a_in, b_out, b_in], 1), 0.0, 5.0)
