@@ -13,7 +13,7 @@
 # C++ embeddings of N events per point (default 1; 0 to skip).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY=${TRKAAS_PYTHON:-/usr/bin/python3}
+PY=${TRKAAS_PYTHON:-$root/.venv/bin/python3}  # the project's venv (tools/setup.sh)
 n=3
 threads=1
 config="$root/models/pipeline.yaml"
@@ -40,7 +40,7 @@ for f in "$bin" "$bench"; do
 done
 if ! "$PY" -c 'import torch, faiss, scipy, h5py, yaml' 2>/dev/null; then
   echo "the Python pipeline needs torch, faiss, scipy, h5py and yaml in $PY:" >&2
-  echo "  apt-get install python3-torch python3-faiss python3-scipy python3-h5py python3-yaml" >&2
+  echo "  tools/setup.sh makes .venv/ with all of them (tools/requirements.txt)" >&2
   exit 1
 fi
 # Both implementations run with malloc huge pages (trkaas turns them on by itself).

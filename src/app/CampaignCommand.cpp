@@ -83,6 +83,16 @@ std::string plotsTool(const Campaign& c) {
   return "";
 }
 
+/// The Python that runs `tool` (tools/plots/trkaas_plots.py): $TRKAAS_PYTHON, else the
+/// project's venv beside it (tools/setup.sh), else Debian's /usr/bin/python3, else python3.
+std::string plotsPython(const std::string& tool) {
+  if (const char* env = std::getenv("TRKAAS_PYTHON"); env != nullptr && *env != '\0') return env;
+  const fs::path venv =
+      fs::path(tool).parent_path().parent_path().parent_path() / ".venv" / "bin" / "python3";
+  if (fs::exists(venv)) return venv.string();
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+
 void printStatus(const Campaign& c, const std::vector<ChunkStatus>& status, bool showReasons) {
   bool known = false;
   const std::map<int, std::string> queued = queuedChunks(c, known);
@@ -399,7 +409,8 @@ void addCampaignCommand(CLI::App& app) {
   CLI::App* report = cmd->add_subcommand(
       "report",
       "Merge the reports of every run of every chunk: DIR/report.json (totals), DIR/runs.csv "
-      "(one row per run) and plots in DIR/plots (needs python3 with matplotlib)");
+      "(one row per run) and plots in DIR/plots (needs a Python with matplotlib: "
+      "$TRKAAS_PYTHON, else the project's .venv made by tools/setup.sh)");
   report->add_option("dir", *dir, "campaign directory")->required();
   report->add_flag("--no-plots", *noPlots, "only the JSON and CSV");
   report->callback([=] {
@@ -413,10 +424,9 @@ void addCampaignCommand(CLI::App& app) {
       logger().warn("plots skipped: tools/plots/trkaas_plots.py not found beside the binary");
       return;
     }
-    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-    const std::string command = python + " " + shellQuote(tool) + " campaign " +
-                                shellQuote((fs::path(c.dir) / "runs.csv").string()) + " -o " +
-                                shellQuote((fs::path(c.dir) / "plots").string());
+    const std::string command = shellQuote(plotsPython(tool)) + " " + shellQuote(tool) +
+                                " campaign " + shellQuote((fs::path(c.dir) / "runs.csv").string()) +
+                                " -o " + shellQuote((fs::path(c.dir) / "plots").string());
     std::cout.flush();
     if (std::system(command.c_str()) != 0) {
       logger().warn("plots failed (is matplotlib installed?): {}", command);

@@ -20,6 +20,7 @@
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TrackMLCsv.hpp"
 #include "trkaas/io/TracksFile.hpp"
+#include "trkaas/pipeline/GpuPipeline.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/pipeline/TruthMetrics.hpp"
 #include "trkaas/service/MpiSession.hpp"
@@ -96,6 +97,14 @@ void runDirect(const RunOptions& o) {
   PipelineConfig config = loadPipelineConfig(o.config);
   config.threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   logger().info("pipeline from {}: {}", o.config, describePipelineConfig(config));
+  if (gpuPipelineBuilt()) {
+    // Said once: this binary could use a GPU, but one-process direct mode does not.
+    std::string why;
+    logger().info(
+        "pipeline on the CPU: one-process direct mode runs on the CPU ({}); GPU "
+        "servers: --mode service under mpirun",
+        gpuPipelineAvailable(why) ? "a GPU is visible" : why);
+  }
   const Pipeline pipeline(config);
 
   EventFileReader reader(o.input);

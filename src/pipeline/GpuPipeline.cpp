@@ -450,6 +450,8 @@ std::vector<PipelineResult> GpuPipeline::runBatch(const std::vector<const Event*
   return results;
 }
 
+bool gpuPipelineBuilt() { return device::deviceBuiltIn(); }
+
 bool gpuPipelineAvailable(std::string& why) {
   try {
     if (!device::deviceBuiltIn()) {

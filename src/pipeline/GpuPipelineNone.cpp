@@ -54,4 +54,6 @@ bool gpuPipelineAvailable(std::string& why) {
   return false;
 }
 
+bool gpuPipelineBuilt() { return false; }
+
 }  // namespace trkaas

@@ -160,8 +160,15 @@ class ServerLoop {
                       m_server));
     }
     m_cpu = std::make_unique<const Pipeline>(m_config);
-    m_where = device.layout < 0 ? std::string("pipeline on the CPU")
-                                : "pipeline on the CPU (" + why + ")";
+    if (device.layout < 0) {
+      // A GPU-capable build on a node without a GPU says so (the layout line, once per
+      // server); a CPU-only build just runs on the CPU.
+      m_where = gpuPipelineBuilt() ? "pipeline on the CPU (this build has the GPU pipeline, "
+                                     "but no GPU is visible on this node)"
+                                   : "pipeline on the CPU";
+    } else {
+      m_where = "pipeline on the CPU (" + why + ")";
+    }
   }
 
   std::vector<PipelineResult> runBatch(int w, const std::vector<const Event*>& events) {

@@ -19,7 +19,10 @@ SHIPPED=$3
 # shellcheck source=slurm_test_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_test_lib.sh"
 [[ -f $SHIPPED/pipeline.yaml ]] || { echo "FAIL: no shipped models at $SHIPPED"; exit 1; }
-/usr/bin/python3 -c 'import matplotlib' 2>/dev/null || { echo "SKIP: /usr/bin/python3 has no matplotlib (apt-get install python3-matplotlib)"; exit 77; }
+# The project's Python (TRKAAS_PYTHON from CMake, else the venv): the ratio scan's plots.
+PY=${TRKAAS_PYTHON:-$SRC/.venv/bin/python3}
+export TRKAAS_PYTHON=$PY
+"$PY" -c 'import matplotlib' 2>/dev/null || { echo "FAIL: $PY has no matplotlib (tools/setup.sh installs it into .venv/)"; exit 1; }
 slurm_test_start
 t_start=$SECONDS
 
@@ -41,7 +44,7 @@ job=$(RATIOS="1 2" WORKERS_LIST=1 SCAN_KIND=cpu SERVERS_PER_NODE=1 SERVER_THREAD
   -c "$SHIPPED/pipeline.yaml" -o "$WORK/scan" -i "$WORK/scan-events.h5") || fail "sbatch of the ratio scan"
 wait_gone "$job" 150
 [[ $(state "$job") == COMPLETED ]] || fail "ratio scan ended as $(state "$job")"
-/usr/bin/python3 - "$WORK/scan" <<'PY' || fail "ratio scan output"
+"$PY" - "$WORK/scan" <<'PY' || fail "ratio scan output"
 import csv, os, sys
 d = sys.argv[1]
 rows = list(csv.DictReader(open(os.path.join(d, "scan.csv"))))
@@ -109,7 +112,7 @@ grep -q "verify: OK: all 48 event(s) accounted for exactly once: 48 with one tra
 "$BIN" campaign resubmit "$C" | grep -q "nothing to resubmit" || fail "resubmit still finds work"
 
 # An independent count: tracks records in every committed tracks file, by event id.
-/usr/bin/python3 - "$C" <<'PY' || fail "independent count of the tracks files"
+"$PY" - "$C" <<'PY' || fail "independent count of the tracks files"
 import glob, json, os, sys
 import h5py
 camp = sys.argv[1]

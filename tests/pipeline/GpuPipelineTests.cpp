@@ -65,11 +65,7 @@ bool gpuHere() {
   std::string why;
   if (gpuPipelineAvailable(why)) return true;
   if (gpuRequired()) FAIL("TRKAAS_REQUIRE_GPU=1, but the GPU pipeline cannot run: " << why);
-#ifdef SKIP
-  SKIP("no GPU pipeline here (" << why << "); set TRKAAS_REQUIRE_GPU=1 to fail instead");
-#else
-  WARN("no GPU pipeline here (" << why << "): test not run");
-#endif
+  TRKAAS_SKIP("no GPU pipeline here (" << why << "); set TRKAAS_REQUIRE_GPU=1 to fail instead");
   return false;
 }
 

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Test of tools/plots/trkaas_plots.py on synthetic `trkaas report --csv` files.
 
-  /usr/bin/python3 tests/plots/plots_test.py tools/plots/trkaas_plots.py
+  tools/python tests/plots/plots_test.py tools/plots/trkaas_plots.py
 
 The scan rows are built from chosen producer and server costs, and the expected model values are
 computed here from those costs, not read back from the tool. Exit 0 pass, 1 fail, 77 skip (no

@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Checks the output of tools/train/train_all.sh: check_outputs.py OUT_DIR"""
 import json
 import os

@@ -1,6 +1,6 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Unit tests of tools/train: track metrics on a hand-made event, radius graph against brute
-force, connected components. Run: /usr/bin/python3 tests/train/test_metrics.py"""
+force, connected components. Run: tools/python tests/train/test_metrics.py"""
 import os
 import sys
 import unittest

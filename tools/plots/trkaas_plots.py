@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Plots and sizing advice from the CSV written by `trkaas report --csv` (one row per service run).
 
   trkaas_plots.py scan     CSV [-o OUTDIR] [--calibration LABEL] [--nodes 1,2,4,8,16] [--busy-target 0.9]

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Evaluate exported models (MODELS/{embedding,filter,gnn}.pt + pipeline.yaml) on event files.
 
-  /usr/bin/python3 tools/train/evaluate.py --models models/ --events pu20=test20.h5 pu200=test200.h5 --json m.json
+  tools/python tools/train/evaluate.py --models models/ --events pu20=test20.h5 pu200=test200.h5 --json m.json
 
 Per sample: edge efficiency (truth consecutive pairs found) and purity (same-particle edges)
 after graph building, filter and GNN; track efficiency (double majority, pT > 1 GeV and all,

@@ -1,7 +1,7 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Train the three trkaas stages (embedding, filter, interaction GNN) and export TorchScript.
 
-  /usr/bin/python3 tools/train/train.py --train train.h5 --val val.h5 --out models/ [options]
+  tools/python tools/train/train.py --train train.h5 --val val.h5 --out models/ [options]
 
 Writes OUT/embedding.pt, filter.pt, gnn.pt, pipeline.yaml, train_summary.json."""
 import argparse

@@ -124,4 +124,8 @@ class GpuPipeline {
 /// throws.
 bool gpuPipelineAvailable(std::string& why);
 
+/// Whether this build has the GPU pipeline (CUDA libtorch and the CUDA kernels), whether or
+/// not a GPU is present. Never throws.
+bool gpuPipelineBuilt();
+
 }  // namespace trkaas
