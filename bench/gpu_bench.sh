@@ -20,11 +20,13 @@
 # "no GPU" with the reason, the [gpu] tests skip, and the physics runs on the CPU.
 #
 #   bench/gpu_bench.sh [--out DIR] [--events N] [--budget SECONDS] [--skip-build]
-# Writes DIR/summary.txt (everything printed), DIR/*.json, DIR/*.log; DIR defaults to $OUT
-# (the device tool's output folder) when set, else out/gpu_bench.
+# Writes DIR/summary.txt (everything printed), DIR/*.json (one per measurement), DIR/*.log
+# (each step's whole output); DIR defaults to out/gpu_bench. When $OUT is set (the device
+# tool's output folder, which returns at most 8 files), it also receives summary.txt and
+# gpu_bench.tar.gz with the JSON and logs, even when the run stops early.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-out="${OUT:-$root/out/gpu_bench}"
+out="$root/out/gpu_bench"
 n=10
 budget=450
 build=1
@@ -42,6 +44,13 @@ done
 mkdir -p "$out"
 summary="$out/summary.txt"
 : >"$summary"
+rm -f "$out"/*.json "$out"/*.log
+deliver() {  # the results into $OUT, however the script ends
+  [[ -n ${OUT:-} && -d ${OUT:-} ]] || return 0
+  cp "$summary" "$OUT/summary.txt"
+  (cd "$out" && tar czf "$OUT/gpu_bench.tar.gz" --ignore-failed-read ./*.json ./*.log 2>/dev/null)
+}
+trap deliver EXIT
 say() { echo "$*" | tee -a "$summary"; }
 left() { echo $((budget - SECONDS)); }
 # step NAME CAP COMMAND...: runs COMMAND with at most min(CAP, time left) seconds, its
@@ -170,5 +179,5 @@ for prec in float32 bfloat16 float16; do
     -n "$physics_events" --gpu "$gpuflag" --precision $prec --threads "$(nproc)"
   [[ -f $out/physics-$prec/report.json ]] && cp "$out/physics-$prec/report.json" "$out/physics-$prec.json"
 done
-rm -rf "$out"/physics-*/ "$out"/*.h5 2>/dev/null
+rm -rf "$out"/physics-*/ 2>/dev/null
 say "gpu_bench: finished in ${SECONDS} s; summary: $summary"
