@@ -43,15 +43,16 @@ events="$dir/pu$pileup.h5"
 if [[ ! -f $events ]]; then
   "$root/${dirs[0]}/trkaas" generate -n $((n + 1)) --pileup "$pileup" --seed 77 -f -o "$events" | tail -1
 fi
+echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores ($(lscpu | grep -o -E 'avx512f|amx_tile|avx2' | sort -u | tr '\n' ' ')); $threads thread(s); $n events at pile-up $pileup; $turns turns"
 export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
+# Every thread pool bounded alike in both builds (OpenMP, MKL in PyPI's torch, OpenBLAS in Debian's).
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
-echo "$(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $threads thread(s); $n events at pile-up $pileup; $turns turns"
 for ((t = 1; t <= turns; ++t)); do
   for b in "${dirs[@]}"; do
     "$root/$b/bench/bench_pipeline" -c "$config" -n "$n" -j "$threads" \
       --json "$dir/$b-turn$t.json" "pu$pileup=$events" >"$dir/$b-turn$t.log" 2>&1 \
       || { cat "$dir/$b-turn$t.log"; exit 1; }
-    echo "turn $t $b: $(grep -E "^pu$pileup " "$dir/$b-turn$t.log" | awk '{print $NF " ... total " $(NF-6) " ms"}')"
+    echo "turn $t $b: $(grep -E "^pu$pileup " "$dir/$b-turn$t.log" | awk '{print $4 " events/s"}')"
   done
 done
 "${TRKAAS_PYTHON:-python3}" - "$dir" "$turns" "${dirs[@]}" <<'EOF'

@@ -84,8 +84,9 @@ except Exception as e:
     sys.exit(f"setup: the Python package index does not answer: {url}: {e}")
 PY
       cat >&2 <<EOF
-setup: torch $(grep -E '^torch==' "$REQUIREMENTS" | cut -d= -f3) comes from PyPI ($index), which this machine cannot reach now.
-setup: nothing was installed into $VENV. Retry when the network is back:  tools/setup.sh
+setup: torch $(grep -E '^torch==' "$REQUIREMENTS" | cut -d= -f3) comes from PyPI ($index), which cannot be used from here now (reason above:
+setup: no network, a proxy, or a certificate this machine does not trust).
+setup: nothing was installed into $VENV. Retry when PyPI answers:  tools/setup.sh
 setup: (or build against Debian's CPU-only libtorch 1.13 instead:  TRKAAS_TORCH=debian tools/setup.sh)
 EOF
       exit 1
