@@ -54,9 +54,12 @@ trap deliver EXIT
 say() { echo "$*" | tee -a "$summary"; }
 left() { echo $((budget - SECONDS)); }
 # step NAME CAP COMMAND...: runs COMMAND with at most min(CAP, time left) seconds, its
-# output in DIR/NAME.log and the summary; a step that cannot start in time is skipped.
+# output in DIR/NAME.log and its last ${tail_lines:-40} lines in the summary; a step that
+# cannot start in time is skipped.
+# CAP is for the default budget (450 s on the GPU machine); a larger budget (a rehearsal on
+# a slow CPU machine) scales every cap alike.
 step() {
-  local name=$1 cap=$2
+  local name=$1 cap=$(($2 * (budget > 450 ? budget : 450) / 450))
   shift 2
   local t=$(left)
   ((t > cap)) && t=$cap
@@ -68,7 +71,7 @@ step() {
   local t0=$SECONDS
   timeout --kill-after=10 "$t" "$@" >"$out/$name.log" 2>&1
   local rc=$?
-  tail -n 40 "$out/$name.log" | tee -a "$summary"
+  tail -n "${tail_lines:-40}" "$out/$name.log" | tee -a "$summary"
   if ((rc == 124 || rc == 137)); then
     say "-- $name: stopped after ${t} s (timeout)"
   elif ((rc != 0)); then
@@ -107,12 +110,12 @@ if ((build)); then
   prefix=$("$py" -c 'import torch; print(torch.utils.cmake_prefix_path)')
   # CMAKE_POLICY_VERSION_MINIMUM: CMake 4 refuses package configs that still declare
   # compatibility with CMake < 3.5; older CMake ignores it.
-  step configure 180 cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release \
+  tail_lines=2 step configure 180 cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$prefix" -DTRKAAS_PYTHON="$py" -DTRKAAS_ENABLE_CUDA=ON \
     -DCMAKE_CUDA_ARCHITECTURES="$arch" -DTRKAAS_ENABLE_FAISS=OFF \
     -DCMAKE_POLICY_VERSION_MINIMUM=3.5 || { say "gpu_bench: configure failed"; exit 1; }
-  grep -E '^-- (trkaas|  |GPU pipeline)' "$out/configure.log" | tee -a "$summary"
-  step build 360 cmake --build "$bdir" -j "$(nproc)" --target trkaas bench_gpu_server \
+  grep -E '^-- (trkaas|  |GPU pipeline|Torch:)' "$out/configure.log" | tee -a "$summary"
+  tail_lines=3 step build 360 cmake --build "$bdir" -j "$(nproc)" --target trkaas bench_gpu_server \
     gpu_pipeline_tests device_tests device_vs_cpu_tests device_gpu_monitor_tests \
     || { grep -E 'error|Error' "$out/build.log" | head -30 | tee -a "$summary"; exit 1; }
 fi
@@ -128,6 +131,11 @@ step gpu_tests 120 env TRKAAS_REQUIRE_GPU=$require ctest --test-dir "$bdir" \
   --output-on-failure
 grep -hE 'GPU monitor|changed track' "$bdir"/Testing/Temporary/LastTest.log 2>/dev/null | head -6 \
   | tee -a "$summary"
+# A test program that cannot start lists no tests, and ctest would not miss them: count.
+for t in gpu_pipeline_tests device_tests device_vs_cpu_tests device_gpu_monitor_tests; do
+  listed=$(ctest --test-dir "$bdir" -N -R "^$t:" | grep -c 'Test *#')
+  ((listed > 0)) || say "-- $t: NO TESTS LISTED: the program failed to start (see build.log)"
+done
 
 # ---- 3. samples --------------------------------------------------------------------------------
 step samples 120 bash -c "

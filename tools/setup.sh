@@ -18,6 +18,7 @@
 #   TRKAAS_CMAKE_ARGS    extra CMake arguments (e.g. -DTRKAAS_ENABLE_CUDA=OFF)
 #   TRKAAS_SKIP_APT=1    never call apt-get (machines without Debian packages)
 #   TRKAAS_SKIP_BUILD=1  install only
+#   TRKAAS_BASE_PYTHON   the python3 that makes .venv (default /usr/bin/python3; 3.10 to 3.13)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -70,8 +71,9 @@ if [[ $TORCH_FROM == pypi ]]; then
   if [[ -x $VENV/bin/python3 && -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
     echo "setup: $VENV up to date ($(grep -E '^torch==' "$REQUIREMENTS"))"
   else
-    [[ -x $VENV/bin/python3 ]] || /usr/bin/python3 -m venv "$VENV" || {
-      echo "setup: cannot create $VENV (python3 -m venv; Debian: apt-get install python3-venv)" >&2; exit 1; }
+    base=${TRKAAS_BASE_PYTHON:-/usr/bin/python3}
+    [[ -x $VENV/bin/python3 ]] || "$base" -m venv "$VENV" || {
+      echo "setup: cannot create $VENV with $base -m venv (Debian: apt-get install python3-venv)" >&2; exit 1; }
     # PyPI (or the index pip is configured for) must answer: say so plainly, never fall back.
     index=${PIP_INDEX_URL:-$("$VENV/bin/pip" config get global.index-url 2>/dev/null || true)}
     index=${index:-https://pypi.org/simple}
@@ -116,7 +118,7 @@ mkdir -p "$(dirname "$BUILD_DIR")"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "${TORCH_ARGS[@]}" ${TRKAAS_CMAKE_ARGS:-} \
   >"$BUILD_DIR.configure.log" 2>&1 || {
   cat "$BUILD_DIR.configure.log" >&2; echo "setup: CMake configure failed (log above)" >&2; exit 1; }
-grep -E '^-- (trkaas|  |GPU pipeline)' "$BUILD_DIR.configure.log" || true
+grep -E '^-- (trkaas|  |GPU pipeline|Torch:)' "$BUILD_DIR.configure.log" || true
 t0=$SECONDS
 cmake --build "$BUILD_DIR" -j"$(nproc)"
 echo "setup: built $BUILD_DIR/trkaas in $((SECONDS - t0)) s"
