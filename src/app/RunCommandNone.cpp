@@ -14,21 +14,4 @@ void addRunCommand(CLI::App& app) {
   });
 }
 
-void addReportCommand(CLI::App& app) {
-  CLI::App* cmd =
-      app.add_subcommand("report", "Service reports as CSV (not in this build: no Torch)");
-  cmd->allow_extras();
-  cmd->callback(
-      [] { throw Error("this trkaas was built without Torch (no service): no reports"); });
-}
-
-void addCampaignCommand(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("campaign", "Campaigns (not in this build: no Torch)");
-  cmd->allow_extras();
-  cmd->callback([] {
-    throw Error(
-        "this trkaas was built without Torch, so it cannot run campaigns; rebuild with libtorch");
-  });
-}
-
 }  // namespace trkaas::app

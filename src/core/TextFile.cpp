@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -11,19 +12,64 @@
 
 namespace trkaas {
 
+namespace {
+constexpr std::size_t kReadBlock = std::size_t{1} << 20;
+}  // namespace
+
 struct LineReader::Impl {
+  std::int64_t eventId = InputError::kNoEvent;
   gzFile file = nullptr;
-  std::vector<char> buffer = std::vector<char>(1 << 16);
+  std::vector<char> buffer = std::vector<char>(kReadBlock);
+  std::size_t begin = 0;  // the unread bytes are buffer[begin, end)
+  std::size_t end = 0;
+  bool eof = false;
+  std::size_t lineNumber = 0;
+  std::string copy;  // next(std::string&)'s line
+
+  bool finish(std::string_view& line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    ++lineNumber;
+    return true;
+  }
+
+  /// Reads the next block behind the partial line kept at the start of the buffer (grown
+  /// for very long lines).
+  void fill(const std::string& path) {
+    const std::size_t kept = end - begin;
+    if (begin > 0 && kept > 0) std::memmove(buffer.data(), buffer.data() + begin, kept);
+    begin = 0;
+    end = kept;
+    if (buffer.size() - end < kReadBlock / 2) buffer.resize(buffer.size() * 2);
+    const unsigned room = static_cast<unsigned>(
+        std::min<std::size_t>(buffer.size() - end, static_cast<std::size_t>(1) << 30));
+    const int got = gzread(file, buffer.data() + end, room);
+    int err = Z_OK;
+    const char* msg = gzerror(file, &err);
+    if (err == Z_BUF_ERROR) {
+      // zlib sets Z_BUF_ERROR only when the compressed stream ends before its trailer.
+      throw InputError(path, eventId,
+                       "truncated gzip file: compressed data ends early, after line " +
+                           std::to_string(lineNumber));
+    }
+    if (got < 0 || err != Z_OK) {
+      throw InputError(path, eventId,
+                       "read error after line " + std::to_string(lineNumber) + ": " + msg);
+    }
+    end += static_cast<std::size_t>(got);
+    if (got == 0) eof = true;
+  }
 };
 
-LineReader::LineReader(const std::string& path) : m_impl(std::make_unique<Impl>()), m_path(path) {
+LineReader::LineReader(const std::string& path, std::int64_t eventId)
+    : m_impl(std::make_unique<Impl>()), m_path(path) {
+  m_impl->eventId = eventId;
   if (!fileExists(path)) {
-    throw InputError(path, InputError::kNoEvent,
+    throw InputError(path, eventId,
                      isDirectory(path) ? "is a directory, not a file" : "no such file");
   }
   m_impl->file = gzopen(path.c_str(), "rb");
   if (m_impl->file == nullptr) {
-    throw InputError(path, InputError::kNoEvent,
+    throw InputError(path, eventId,
                      std::string("cannot open for reading: ") + std::strerror(errno));
   }
   gzbuffer(m_impl->file, 1 << 18);
@@ -33,32 +79,37 @@ LineReader::~LineReader() {
   if (m_impl && m_impl->file != nullptr) gzclose(m_impl->file);
 }
 
-bool LineReader::next(std::string& line) {
-  line.clear();
+std::size_t LineReader::lineNumber() const { return m_impl->lineNumber; }
+
+bool LineReader::next(std::string_view& line) {
+  Impl& d = *m_impl;
   while (true) {
-    char* got =
-        gzgets(m_impl->file, m_impl->buffer.data(), static_cast<int>(m_impl->buffer.size()));
-    if (got == nullptr) {
-      int err = Z_OK;
-      const char* msg = gzerror(m_impl->file, &err);
-      // zlib reports a gzip stream cut short as Z_BUF_ERROR at end of file: that is a
-      // truncated file, not a short one.
-      if (err == Z_BUF_ERROR) {
-        throw InputError(m_path, InputError::kNoEvent,
-                         "truncated compressed data after line " + std::to_string(m_lineNumber));
-      }
-      if (err != Z_OK) {
-        throw InputError(m_path, InputError::kNoEvent,
-                         "read error after line " + std::to_string(m_lineNumber) + ": " + msg);
-      }
-      if (line.empty()) return false;
-      break;
+    const char* begin = d.buffer.data() + d.begin;
+    const char* end = d.buffer.data() + d.end;
+    const void* newline = std::memchr(begin, '\n', static_cast<std::size_t>(end - begin));
+    if (newline != nullptr) {
+      const char* nl = static_cast<const char*>(newline);
+      line = std::string_view(begin, static_cast<std::size_t>(nl - begin));
+      d.begin = static_cast<std::size_t>(nl - d.buffer.data()) + 1;
+      return d.finish(line);
     }
-    line.append(got);
-    if (!line.empty() && line.back() == '\n') break;
+    if (d.eof) {
+      if (d.begin == d.end) return false;
+      line = std::string_view(begin, d.end - d.begin);
+      d.begin = d.end;
+      return d.finish(line);
+    }
+    d.fill(m_path);
   }
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-  ++m_lineNumber;
+}
+
+bool LineReader::next(std::string& line) {
+  std::string_view view;
+  if (!next(view)) {
+    line.clear();
+    return false;
+  }
+  line.assign(view.data(), view.size());
   return true;
 }
 

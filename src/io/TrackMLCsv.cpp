@@ -2,7 +2,6 @@
 
 #include <fmt/compile.h>
 #include <fmt/format.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -27,94 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::size_t kReadBlock = std::size_t{1} << 20;
 constexpr std::size_t kWriteFlush = std::size_t{1} << 20;
-
-/// Reads a plain or gzip file in large blocks and hands out lines as views into its
-/// buffer. Unlike gzgets-based reading it reports a gzip stream that ends early (zlib's
-/// "unexpected end of file"), so a truncated .csv.gz never passes for a shorter file.
-class BlockLineReader {
- public:
-  BlockLineReader(std::string path, std::int64_t eventId)
-      : m_path(std::move(path)), m_eventId(eventId), m_buffer(kReadBlock) {
-    if (!fileExists(m_path)) throw InputError(m_path, m_eventId, "no such file");
-    m_file = gzopen(m_path.c_str(), "rb");
-    if (m_file == nullptr) {
-      throw InputError(m_path, m_eventId,
-                       std::string("cannot open for reading: ") + std::strerror(errno));
-    }
-    gzbuffer(m_file, 1 << 18);
-  }
-  ~BlockLineReader() { gzclose(m_file); }
-  BlockLineReader(const BlockLineReader&) = delete;
-  BlockLineReader& operator=(const BlockLineReader&) = delete;
-
-  /// Next line without end-of-line characters, valid until the next call.
-  bool next(std::string_view& line) {
-    while (true) {
-      const char* begin = m_buffer.data() + m_begin;
-      const char* end = m_buffer.data() + m_end;
-      const void* newline = std::memchr(begin, '\n', static_cast<std::size_t>(end - begin));
-      if (newline != nullptr) {
-        const char* nl = static_cast<const char*>(newline);
-        line = std::string_view(begin, static_cast<std::size_t>(nl - begin));
-        m_begin = static_cast<std::size_t>(nl - m_buffer.data()) + 1;
-        return finish(line);
-      }
-      if (m_eof) {
-        if (m_begin == m_end) return false;
-        line = std::string_view(begin, m_end - m_begin);
-        m_begin = m_end;
-        return finish(line);
-      }
-      fill();
-    }
-  }
-
-  std::size_t lineNumber() const { return m_lineNumber; }
-
- private:
-  bool finish(std::string_view& line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    ++m_lineNumber;
-    return true;
-  }
-
-  void fill() {
-    // Keep the partial line at the start of the buffer; grow it for very long lines.
-    const std::size_t kept = m_end - m_begin;
-    if (m_begin > 0 && kept > 0) std::memmove(m_buffer.data(), m_buffer.data() + m_begin, kept);
-    m_begin = 0;
-    m_end = kept;
-    if (m_buffer.size() - m_end < kReadBlock / 2) m_buffer.resize(m_buffer.size() * 2);
-    const unsigned room = static_cast<unsigned>(
-        std::min<std::size_t>(m_buffer.size() - m_end, static_cast<std::size_t>(1) << 30));
-    const int got = gzread(m_file, m_buffer.data() + m_end, room);
-    int err = Z_OK;
-    const char* msg = gzerror(m_file, &err);
-    if (err == Z_BUF_ERROR) {
-      // zlib sets Z_BUF_ERROR only when the compressed stream ends before its trailer.
-      throw InputError(m_path, m_eventId,
-                       "truncated gzip file: compressed data ends early, after line " +
-                           std::to_string(m_lineNumber));
-    }
-    if (got < 0 || err != Z_OK) {
-      throw InputError(m_path, m_eventId,
-                       "read error after line " + std::to_string(m_lineNumber) + ": " + msg);
-    }
-    m_end += static_cast<std::size_t>(got);
-    if (got == 0) m_eof = true;
-  }
-
-  std::string m_path;
-  std::int64_t m_eventId;
-  gzFile m_file = nullptr;
-  std::vector<char> m_buffer;
-  std::size_t m_begin = 0;
-  std::size_t m_end = 0;
-  bool m_eof = false;
-  std::size_t m_lineNumber = 0;
-};
 
 std::string_view trimSpaces(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -209,7 +121,7 @@ class CsvTable {
 
   std::string m_path;
   std::int64_t m_eventId;
-  BlockLineReader m_reader;
+  LineReader m_reader;
   std::vector<std::string> m_header;
   std::unordered_map<std::string, std::size_t> m_columns;
   std::vector<std::string_view> m_fields;

@@ -1,9 +1,10 @@
 #pragma once
 /// Line-oriented text input and output that handles plain and gzip-compressed files
 /// alike (`.gz` is detected from the content on input, chosen by the caller on output).
-/// Used for TrackML CSV files and the shipped detector description.
+/// Used for TrackML CSV files, the shipped detector description and list files.
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,27 +12,33 @@
 
 namespace trkaas {
 
-/// Reads a text file line by line; gzip is decompressed transparently.
+/// Reads a plain or gzip text file line by line, in large blocks (gzip is detected from
+/// the content). A gzip stream that ends before its trailer is an error ("truncated gzip
+/// file"), so a cut .gz never passes for a shorter file. The one line reader of trkaas:
+/// TrackML CSV, the detector description, list files.
 class LineReader {
  public:
-  /// Throws trkaas::InputError if the file cannot be opened.
-  explicit LineReader(const std::string& path);
+  /// Throws trkaas::InputError naming `path` (and `eventId`, when the file belongs to one
+  /// event; -1: none) if the file cannot be opened.
+  explicit LineReader(const std::string& path, std::int64_t eventId = -1);
   ~LineReader();
   LineReader(const LineReader&) = delete;
   LineReader& operator=(const LineReader&) = delete;
 
-  /// Next line without its end-of-line characters; false at end of file.
-  /// Throws trkaas::InputError on a read or decompression error.
+  /// Next line without its end-of-line characters, as a view into the reader's buffer that
+  /// stays valid until the next call; false at end of file. Throws trkaas::InputError on a
+  /// read or decompression error, naming the line after which it happened.
+  bool next(std::string_view& line);
+  /// The same, copied into `line`.
   bool next(std::string& line);
   /// 1-based number of the line last returned by next().
-  std::size_t lineNumber() const { return m_lineNumber; }
+  std::size_t lineNumber() const;
   const std::string& path() const { return m_path; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
   std::string m_path;
-  std::size_t m_lineNumber = 0;
 };
 
 /// Writes a text file, gzip-compressed when `gzip` is true. Errors throw trkaas::Error.
