@@ -1,6 +1,7 @@
 #pragma once
-// Internal to the service: message tags, the job plan, rank 0's progress board, and the
-// producer and server loops. MPI types are allowed here (not in public headers).
+// Internal to the service: message tags, the job plan, rank 0's progress board, the
+// producer and server loops, placement and the report. MPI types are allowed here (not in public
+// headers).
 #include <mpi.h>
 
 #include <algorithm>
@@ -110,5 +111,50 @@ struct ServerDevice {
 
 nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int producers,
                          int threads, const ServerDevice& device, ProgressBoard* board);
+
+// ---- placement (Placement.cpp): where ranks run, their cores and GPUs --------------------
+
+/// The GPUs this rank sees, as ids: CUDA_VISIBLE_DEVICES when set, else /dev/nvidiaN.
+std::vector<std::string> visibleGpus();
+/// This process's CUDA ordinal of the node's GPU `device`, or -1 with the reason.
+int cudaOrdinal(const RankPlace& place, int device, std::string& why);
+/// Cores this process may run on (its affinity mask).
+int ownCores();
+/// Where every rank runs: node index (by lowest world rank), local rank and size, GPUs.
+std::vector<RankPlace> gatherPlaces(MPI_Comm comm);
+
+// ---- the job plan (JobPlan.cpp): rank 0 decides, everyone hears it ------------------------
+
+/// An exclusive lock on DIR/.trkaas-lock, held by rank 0 for the whole run: a second job on
+/// the same output directory (a campaign chunk resubmitted while it still runs) would set
+/// aside the first one's files and redo its events. The kernel drops the lock when the
+/// process ends, however it ends. Where the file system has no locks (Lustre mounted
+/// without flock), it warns and goes on.
+class DirectoryLock {
+ public:
+  explicit DirectoryLock(const std::string& dir);
+  ~DirectoryLock();
+  DirectoryLock(const DirectoryLock&) = delete;
+  DirectoryLock& operator=(const DirectoryLock&) = delete;
+
+ private:
+  int m_fd = -1;
+};
+
+/// Rank 0: the inputs, what earlier runs did, and the events of this run.
+JobPlan makePlan(const ServiceConfig& c);
+std::vector<char> encodePlan(const JobPlan& p);
+JobPlan decodePlan(const std::vector<char>& bytes);
+/// Broadcasts `bytes` from rank 0 (any size).
+void bcastBytes(MPI_Comm comm, std::vector<char>& bytes);
+
+// ---- the final report (Report.cpp) ----------------------------------------------------------
+
+/// Rank 0: the final report from every rank's statistics.
+nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
+                          const std::map<int, nlohmann::json>& finals, double wallMs,
+                          const std::string& layout);
+/// The report's lines in the log.
+void printReport(const nlohmann::json& report);
 
 }  // namespace trkaas::service

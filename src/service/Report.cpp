@@ -1,0 +1,197 @@
+// Rank 0's final report: every rank's statistics merged, written as JSON and logged.
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "ServiceInternal.hpp"
+#include "trkaas/core/Logger.hpp"
+#include "trkaas/pipeline/TruthMetrics.hpp"
+
+namespace trkaas::service {
+
+namespace {
+
+nlohmann::json quantiles(std::vector<double> v) {
+  if (v.empty()) return {{"mean", 0.0}, {"p50", 0.0}, {"p90", 0.0}, {"p99", 0.0}};
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  const auto at = [&](double q) {
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+  };
+  return {{"mean", sum / double(v.size())}, {"p50", at(0.5)}, {"p90", at(0.9)}, {"p99", at(0.99)}};
+}
+
+}  // namespace
+
+nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
+                          const std::map<int, nlohmann::json>& finals, double wallMs,
+                          const std::string& layout) {
+  std::int64_t done = 0, failed = 0, left = 0, hits = 0;
+  bool stopped = false, truth = false;
+  std::vector<double> latency, queue;
+  std::map<std::string, std::vector<double>> stages;
+  TrackMetrics m;
+  nlohmann::json producers = nlohmann::json::array(), servers = nlohmann::json::array();
+  nlohmann::json errors = nlohmann::json::array();
+  std::vector<std::string> fileErrors;
+  double readMs = 0, sendMs = 0, writeMs = 0;
+  for (const auto& [rank, s] : finals) {
+    if (s["role"] == "server") {
+      servers.push_back({{"rank", rank},
+                         {"index", s["index"]},
+                         {"requests", s["requests"]},
+                         {"batches", s["batches"]},
+                         {"busy_fraction", s["busy_fraction"]},
+                         {"workers", s["workers"]},
+                         {"threads", s["threads"]},
+                         {"device", s["device"]},
+                         {"gpu", s["gpu"]},
+                         {"gpu_stats", s["gpu_stats"]}});
+      continue;
+    }
+    done += s["events_done"].get<std::int64_t>();
+    failed += s["events_failed"].get<std::int64_t>();
+    left += s["events_left"].get<std::int64_t>();
+    hits += s["hits"].get<std::int64_t>();
+    stopped = stopped || s["stopped"].get<bool>();
+    readMs += s["read_ms"].get<double>();
+    sendMs += s["send_ms"].get<double>();
+    writeMs += s["write_ms"].get<double>();
+    for (double v : s["latency_ms"]) latency.push_back(v);
+    for (double v : s["queue_ms"]) queue.push_back(v);
+    for (const auto& [stage, v] : s["stages_ms"].items()) {
+      for (double x : v) stages[stage].push_back(x);
+    }
+    for (const auto& e : s["errors"]) errors.push_back(e);
+    for (const auto& e : s["file_errors"]) fileErrors.push_back(e);
+    const double wall = s["wall_ms"].get<double>();
+    const double n = std::max<double>(1, double(s["events_done"]) + double(s["events_failed"]));
+    producers.push_back({{"rank", rank},
+                         {"index", s["index"]},
+                         {"events", s["events_done"]},
+                         {"failed", s["events_failed"]},
+                         {"wait_fraction", wall > 0 ? s["wait_ms"].get<double>() / wall : 0.0},
+                         {"read_ms_per_event", s["read_ms"].get<double>() / n},
+                         {"send_ms_per_event", s["send_ms"].get<double>() / n},
+                         {"write_ms_per_event", s["write_ms"].get<double>() / n}});
+    if (s["truth"].get<bool>() && s.contains("physics")) {
+      truth = true;
+      const auto& p = s["physics"];
+      TrackMetrics t;
+      t.particles = p["particles"];
+      t.particlesHighPt = p["particles_high_pt"];
+      t.matched = p["matched"];
+      t.matchedHighPt = p["matched_high_pt"];
+      t.tracks = p["tracks"];
+      t.fakes = p["fakes"];
+      t.duplicates = p["duplicates"];
+      t.score = p["score"];
+      m += t;
+    }
+  }
+  nlohmann::json stageReport;
+  for (const auto& [stage, v] : stages) stageReport[stage] = quantiles(v);
+  const double events = double(done + failed);
+  nlohmann::json report = {{"mode", c.direct ? "direct" : "service"},
+                           {"output_dir", c.outputDir},
+                           {"run", plan.run},
+                           {"layout", layout},
+                           {"concurrency", c.concurrency},
+                           {"workers", c.workers},
+                           {"batch_hits", c.batchHits},
+                           {"events_total", plan.totalEvents},
+                           {"events_done_before", plan.alreadyDone},
+                           {"events_failed_before", plan.alreadyFailed},
+                           {"events_done", done},
+                           {"events_failed", failed},
+                           {"events_left", left},
+                           {"stopped", stopped},
+                           {"wall_s", wallMs / 1000.0},
+                           {"events_per_s", wallMs > 0 ? 1000.0 * double(done) / wallMs : 0.0},
+                           {"hits_per_event", done > 0 ? double(hits) / double(done) : 0.0},
+                           {"latency_ms", quantiles(latency)},
+                           {"queue_ms", quantiles(queue)},
+                           {"stage_ms", stageReport},
+                           {"producer_ms_per_event",
+                            {{"read", events > 0 ? readMs / events : 0.0},
+                             {"send", events > 0 ? sendMs / events : 0.0},
+                             {"write", events > 0 ? writeMs / events : 0.0}}},
+                           {"servers", servers},
+                           {"producers", producers},
+                           {"errors", errors},
+                           {"file_errors", fileErrors}};
+  if (truth) {
+    report["physics"] = {{"efficiency_pt_gt_1gev", m.efficiencyHighPt()},
+                         {"efficiency_all", m.efficiency()},
+                         {"fake_rate", m.fakeRate()},
+                         {"duplicate_rate", m.duplicateRate()},
+                         {"trackml_score", done > 0 ? m.score / double(done) : 0.0},
+                         {"particles_pt_gt_1gev", m.particlesHighPt},
+                         {"tracks", m.tracks}};
+  }
+  return report;
+}
+
+void printReport(const nlohmann::json& r) {
+  const auto q = [](const nlohmann::json& j) {
+    return fmt::format("p50 {:.1f} / p90 {:.1f} / p99 {:.1f} ms", j["p50"].get<double>(),
+                       j["p90"].get<double>(), j["p99"].get<double>());
+  };
+  logger().info(
+      "{} mode, run {}: {} event(s) done, {} failed{} in {:.1f} s: {:.2f} events/s "
+      "({:.0f} hits/event)",
+      r["mode"].get<std::string>(), r["run"].get<int>(), r["events_done"].get<std::int64_t>(),
+      r["events_failed"].get<std::int64_t>(),
+      r["stopped"].get<bool>() ? fmt::format(", {} left for the next run (stopped)",
+                                             r["events_left"].get<std::int64_t>())
+                               : std::string(),
+      r["wall_s"].get<double>(), r["events_per_s"].get<double>(),
+      r["hits_per_event"].get<double>());
+  logger().info("request latency {}; queue {}", q(r["latency_ms"]), q(r["queue_ms"]));
+  std::string stages;
+  for (const char* s : {"features", "embedding", "graph", "filter", "gnn", "tracks", "total"}) {
+    if (r["stage_ms"].contains(s)) {
+      stages += fmt::format(" {} {:.1f}", s, r["stage_ms"][s]["mean"].get<double>());
+    }
+  }
+  logger().info("stage mean ms:{}", stages);
+  const auto& pm = r["producer_ms_per_event"];
+  logger().info("producer side per event: read {:.2f} ms, send {:.2f} ms, write {:.2f} ms",
+                pm["read"].get<double>(), pm["send"].get<double>(), pm["write"].get<double>());
+  for (const auto& s : r["servers"]) {
+    logger().info(
+        "server {} (rank {}): {} request(s) ({} batch(es) of several), busy {:.1f}%, "
+        "GPU {}",
+        s["index"].get<int>(), s["rank"].get<int>(), s["requests"].get<std::int64_t>(),
+        s["batches"].get<std::int64_t>(), 100.0 * s["busy_fraction"].get<double>(),
+        s["gpu"].get<std::string>());
+  }
+  for (const auto& p : r["producers"]) {
+    logger().info("producer {} (rank {}): {} event(s), waiting {:.1f}% of its time",
+                  p["index"].get<int>(), p["rank"].get<int>(), p["events"].get<std::int64_t>(),
+                  100.0 * p["wait_fraction"].get<double>());
+  }
+  if (r.contains("physics")) {
+    const auto& p = r["physics"];
+    logger().info(
+        "physics: efficiency {:.3f} (pT > 1 GeV, {} particles), {:.3f} (all), fake "
+        "rate {:.3f}, duplicate rate {:.3f}, TrackML score {:.3f}",
+        p["efficiency_pt_gt_1gev"].get<double>(), p["particles_pt_gt_1gev"].get<std::int64_t>(),
+        p["efficiency_all"].get<double>(), p["fake_rate"].get<double>(),
+        p["duplicate_rate"].get<double>(), p["trackml_score"].get<double>());
+  }
+  for (const auto& f : r["file_errors"])
+    logger().error("unreadable input: {}", f.get<std::string>());
+  if (r["events_failed"].get<std::int64_t>() > 0) {
+    logger().error(
+        "{} event(s) failed (error records in the journals, first reasons in "
+        "report.json)",
+        r["events_failed"].get<std::int64_t>());
+  }
+}
+
+}  // namespace trkaas::service
