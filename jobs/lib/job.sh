@@ -74,11 +74,9 @@ trkaas_output_dir() {
   return 1
 }
 
-# trkaas_events_left DIR: events_left from DIR/report.json (empty when there is none).
-trkaas_events_left() {
-  [[ -f $1/report.json ]] || return 0
-  sed -n 's/^ *"events_left": *\([0-9]*\).*/\1/p' "$1/report.json" | head -1
-}
+# trkaas run's exit codes as an MPI job (include/trkaas/service/Service.hpp): 0 every event
+# done, 1 some events failed or the job could not start, 3 stopped with events left.
+TRKAAS_EXIT_STOPPED_WITH_WORK_LEFT=3
 
 TRKAAS_STOP_SIGNAL=""
 trkaas_forward() {  # trap handler: ask the step's tasks to stop cleanly
@@ -121,23 +119,25 @@ trkaas_step() {
   return $rc
 }
 
-# trkaas_maybe_requeue DIR: after a step stopped by SIGUSR1 with events left, requeue this
-# job (the rerun on the same DIR resumes). Requeueing ends this script at once: call it last.
+# trkaas_maybe_requeue DIR RC: after a step stopped by SIGUSR1 with events left (srun's exit
+# code RC is trkaas's 3), requeue this job (the rerun on the same DIR resumes). Requeueing
+# ends this script at once: call it last.
 trkaas_maybe_requeue() {
-  local dir=$1 left
-  left=$(trkaas_events_left "$dir")
-  echo "trkaas job: step done; stop signal: ${TRKAAS_STOP_SIGNAL:-none}; events left: ${left:-unknown}"
+  local dir=$1 rc=$2
+  local left="no"
+  ((rc == TRKAAS_EXIT_STOPPED_WITH_WORK_LEFT)) && left="some"
+  echo "trkaas job: step done (exit code $rc); stop signal: ${TRKAAS_STOP_SIGNAL:-none}; events left: $left"
   [[ -n $TRKAAS_STOP_SIGNAL ]] || return 0
-  [[ ${left:-1} != 0 ]] || return 0
+  [[ $left == some ]] || return 0
   # Only the time-limit warning (--signal=B:USR1@T) requeues. SIGTERM is scancel (or a
   # preemption, which Slurm requeues itself): the user asked the job to stop.
   if [[ $TRKAAS_STOP_SIGNAL != USR1 ]]; then
-    echo "trkaas job: stopped by SIG$TRKAAS_STOP_SIGNAL with $left event(s) left: not requeueing (submit again, or 'trkaas campaign resubmit', to finish)"
+    echo "trkaas job: stopped by SIG$TRKAAS_STOP_SIGNAL with events left: not requeueing (submit again, or 'trkaas campaign resubmit', to finish)"
     return 0
   fi
   local restarts=${SLURM_RESTART_COUNT:-0} max=${TRKAAS_MAX_REQUEUES:-10}
   if ((restarts >= max)); then
-    echo "trkaas job: $left event(s) left but already requeued $restarts time(s) (TRKAAS_MAX_REQUEUES=$max): not requeueing" >&2
+    echo "trkaas job: events left but already requeued $restarts time(s) (TRKAAS_MAX_REQUEUES=$max): not requeueing" >&2
     return 0
   fi
   echo "trkaas job: requeueing job $SLURM_JOB_ID (restart $((restarts + 1))): the rerun resumes in $dir"
@@ -179,7 +179,7 @@ trkaas_run_service() {
   local out rc=0
   out=$(trkaas_output_dir "${@:4}") || { echo "trkaas job: give the output directory (-o DIR) among the trkaas arguments" >&2; return 2; }
   trkaas_service_step "$@" || rc=$?
-  trkaas_maybe_requeue "$out"
+  trkaas_maybe_requeue "$out" "$rc"
   return $rc
 }
 

@@ -136,7 +136,7 @@ int runService(const ServiceConfig& config) {
     }
   } catch (const Error& e) {
     logger().error("rank {}: {}", rank, e.what());
-    return 1;
+    return kExitFailed;
   }
   RankPlan& mine = layout.ranks[rank];
   // A rank bound to fewer cores (mpirun/srun binding) cannot use more threads than that.
@@ -166,7 +166,7 @@ int runService(const ServiceConfig& config) {
   }
   if (!failure.empty()) {
     logger().error("{}", failure);
-    return 1;
+    return kExitFailed;
   }
   bcastBytes(comm, bytes);
   const JobPlan plan = decodePlan(bytes);
@@ -220,8 +220,13 @@ int runService(const ServiceConfig& config) {
         << text;
     std::ofstream(fs::path(config.outputDir) / "report.json") << text;
     if (!config.reportJson.empty()) std::ofstream(config.reportJson) << text;
-    code =
-        report["events_failed"].get<std::int64_t>() > 0 || !report["file_errors"].empty() ? 1 : 0;
+    if (report["stopped"].get<bool>() && report["events_left"].get<std::int64_t>() > 0) {
+      code = kExitStoppedWithWorkLeft;
+    } else if (report["events_failed"].get<std::int64_t>() > 0 || !report["file_errors"].empty()) {
+      code = kExitFailed;
+    } else {
+      code = kExitComplete;
+    }
   } else {
     const std::string text = stats.dump();
     MPI_Send(text.data(), static_cast<int>(text.size()), MPI_BYTE, 0, kTagFinal, comm);

@@ -19,6 +19,7 @@
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TracksFile.hpp"
 #include "trkaas/pipeline/GpuPipeline.hpp"
+#include "trkaas/service/Service.hpp"
 
 using namespace trkaas;
 using trkaas::test::CliResult;
@@ -228,7 +229,7 @@ TEST_CASE("service: a stopped job resumes to the output of an uninterrupted one"
   CliResult r = mpirun(
       3, "run --mode service -C 2 --stop-after 2 -c " + config + " -i " + input + " -o " + dir);
   INFO(r.output);
-  REQUIRE(r.code == 0);
+  REQUIRE(r.code == kExitStoppedWithWorkLeft);  // rerun to finish
   REQUIRE_THAT(r.output, HasSubstring("left for the next run (stopped)"));
   std::map<std::int64_t, int> copies;
   const std::size_t first = readJob(dir, copies).size();
@@ -298,7 +299,7 @@ TEST_CASE("service: SIGTERM to the ranks and SIGUSR1 to mpirun stop cleanly and 
     const std::string output = readText(log);
     INFO(output);
     REQUIRE(WIFEXITED(status));
-    REQUIRE(WEXITSTATUS(status) == 0);
+    REQUIRE(WEXITSTATUS(status) == kExitStoppedWithWorkLeft);
     REQUIRE_THAT(output, HasSubstring("stopping (signal"));
     std::map<std::int64_t, int> copies;
     REQUIRE(readJob(dir, copies).size() < 30);

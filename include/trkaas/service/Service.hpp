@@ -61,9 +61,18 @@ struct ServiceConfig {
   std::int64_t gpuEdgeChunk = 0;
 };
 
-/// Runs the job on every rank of MPI_COMM_WORLD. Returns the process exit code: 0 when
-/// every event of this run got tracks, or the run was stopped by a signal; 1 when some
-/// events got error records or the configuration is impossible (every rank says why).
+/// Exit codes of an MPI job (`trkaas run -o DIR`; every rank returns the same one), so that
+/// job scripts decide from srun's status alone.
+/// 0: every event of this run got tracks.
+constexpr int kExitComplete = 0;
+/// 1: some events got error records or inputs are unreadable (report.json and the journals
+/// say which), or the job could not start (every rank says why).
+constexpr int kExitFailed = 1;
+/// 3: stopped (SIGTERM, SIGINT, SIGUSR1 or --stop-after) with events left: rerun the same
+/// command to resume. Takes precedence over 1: the rerun is what finishes the work.
+constexpr int kExitStoppedWithWorkLeft = 3;
+
+/// Runs the job on every rank of MPI_COMM_WORLD. Returns the exit code (above).
 int runService(const ServiceConfig& config);
 
 }  // namespace trkaas
