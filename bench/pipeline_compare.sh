@@ -13,7 +13,7 @@
 # C++ embeddings of N events per point (default 1; 0 to skip).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PY=${TRKAAS_PYTHON:-$root/.venv/bin/python3}  # the project's venv (tools/setup.sh)
+PY=$root/tools/python  # TRKAAS_PYTHON, else the project's venv (tools/setup.sh)
 n=3
 threads=1
 config="$root/models/pipeline.yaml"

@@ -86,7 +86,6 @@ for label in "${rows[@]}"; do
   esac
 done
 echo "wrote $dir/scan.csv"
-py=${TRKAAS_PYTHON:-python3}
-[ -z "${TRKAAS_PYTHON:-}" ] && [ -x "$root/.venv/bin/python3" ] && py=$root/.venv/bin/python3
+py=$root/tools/python
 "$py" "$root/tools/plots/trkaas_plots.py" scan "$dir/scan.csv" -o "$dir/plots" \
   || echo "(plots skipped: python3 with matplotlib is needed)"

@@ -83,14 +83,11 @@ std::string plotsTool(const Campaign& c) {
   return "";
 }
 
-/// The Python that runs `tool` (tools/plots/trkaas_plots.py): $TRKAAS_PYTHON, else the
-/// project's venv beside it (tools/setup.sh), else Debian's /usr/bin/python3, else python3.
+/// The Python that runs `tool` (tools/plots/trkaas_plots.py): tools/python beside it, which
+/// chooses the project's Python ($TRKAAS_PYTHON, else the venv, else python3).
 std::string plotsPython(const std::string& tool) {
-  if (const char* env = std::getenv("TRKAAS_PYTHON"); env != nullptr && *env != '\0') return env;
-  const fs::path venv =
-      fs::path(tool).parent_path().parent_path().parent_path() / ".venv" / "bin" / "python3";
-  if (fs::exists(venv)) return venv.string();
-  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const fs::path chooser = fs::path(tool).parent_path().parent_path() / "python";
+  return fs::exists(chooser) ? chooser.string() : std::string("python3");
 }
 
 void printStatus(const Campaign& c, const std::vector<ChunkStatus>& status, bool showReasons) {

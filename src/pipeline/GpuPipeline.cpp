@@ -454,7 +454,7 @@ bool gpuPipelineBuilt() { return device::deviceBuiltIn(); }
 
 bool gpuPipelineAvailable(std::string& why) {
   try {
-    if (!device::deviceBuiltIn()) {
+    if (!gpuPipelineBuilt()) {
       why =
           "this trkaas is built without its CUDA kernels (configure with "
           "-DTRKAAS_ENABLE_CUDA=ON)";

@@ -20,9 +20,8 @@ SHIPPED=$3
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_test_lib.sh"
 [[ -f $SHIPPED/pipeline.yaml ]] || { echo "FAIL: no shipped models at $SHIPPED"; exit 1; }
 # The project's Python (TRKAAS_PYTHON from CMake, else the venv): the ratio scan's plots.
-PY=${TRKAAS_PYTHON:-$SRC/.venv/bin/python3}
-export TRKAAS_PYTHON=$PY
-"$PY" -c 'import matplotlib' 2>/dev/null || { echo "FAIL: $PY has no matplotlib (tools/setup.sh installs it into .venv/)"; exit 1; }
+PY=$SRC/tools/python
+"$PY" -c 'import matplotlib' 2>/dev/null || { echo "FAIL: $("$PY" -c 'import sys; print(sys.executable)') has no matplotlib (tools/setup.sh installs it into .venv/)"; exit 1; }
 slurm_test_start
 t_start=$SECONDS
 

@@ -16,7 +16,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-PY=${TRKAAS_PYTHON:-$root/.venv/bin/python3}  # the project's venv (tools/setup.sh)
+PY=$root/tools/python  # TRKAAS_PYTHON, else the project's venv (tools/setup.sh)
 # Fresh large tensors pay small-page faults on these machines: huge pages make training ~3x faster.
 export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
 quick=0
