@@ -1,5 +1,5 @@
-// One GPU server's throughput: the models loaded once on the GPU (GpuModels), W worker
-// threads each with its own GpuPipeline (stream, pinned buffers) taking events from one
+// One GPU server's throughput: the models loaded once on the GPU (PipelineModels), W worker
+// threads each with its own Pipeline instance (stream, pinned buffers) taking events from one
 // shared counter, as the service's server does. For each W of --workers: events/s over
 // --passes passes of the preloaded events (after one warm-up pass), mean latency, GPU busy
 // and peak memory from NVML (GpuMonitor). With --batch-hits, workers take consecutive
@@ -30,7 +30,7 @@
 #include "trkaas/core/Error.hpp"
 #include "trkaas/device/GpuMonitor.hpp"
 #include "trkaas/io/EventFile.hpp"
-#include "trkaas/pipeline/GpuPipeline.hpp"
+#include "trkaas/pipeline/Pipeline.hpp"
 
 namespace {
 
@@ -42,7 +42,7 @@ struct Args {
   std::string input, json;
   std::int64_t events = 20;
   std::vector<int> workers = {1, 2, 4, 8};
-  GpuOptions::Precision precision = GpuOptions::kFloat32;
+  ExecutionOptions::Precision precision = ExecutionOptions::kFloat32;
   std::int64_t batchHits = 0;
   int passes = 3;
   int device = 0;
@@ -77,11 +77,11 @@ Args parse(int argc, char** argv) {
     } else if (s == "--precision") {
       const std::string p = value();
       if (p == "float32") {
-        a.precision = GpuOptions::kFloat32;
+        a.precision = ExecutionOptions::kFloat32;
       } else if (p == "float16") {
-        a.precision = GpuOptions::kFloat16;
+        a.precision = ExecutionOptions::kFloat16;
       } else if (p == "bfloat16") {
-        a.precision = GpuOptions::kBFloat16;
+        a.precision = ExecutionOptions::kBFloat16;
       } else {
         usage("unknown precision " + p);
       }
@@ -133,10 +133,11 @@ int main(int argc, char** argv) try {
   double hits = 0;
   for (const Event& e : events) hits += static_cast<double>(e.hits.size());
   hits /= static_cast<double>(events.size());
-  GpuOptions options;
+  ExecutionOptions options;
   options.device = args.device;
   options.precision = args.precision;
-  const auto models = loadGpuModels(config, options);
+  options.stageEdges = false;  // as in a server
+  const auto models = PipelineModels::load(config, options);
   std::printf("%s: %zu events of %.0f hits, %s, models %s, batch-hits %lld, %d pass(es)\n",
               args.input.c_str(), events.size(), hits, toString(args.precision).c_str(),
               args.config.c_str(), static_cast<long long>(args.batchHits), args.passes);
@@ -144,10 +145,10 @@ int main(int argc, char** argv) try {
               "peak MiB", "GPU");
   nlohmann::json rows = nlohmann::json::array();
   for (int w : args.workers) {
-    std::vector<GpuPipeline> pipelines;
+    std::vector<Pipeline> pipelines;
     for (int k = 0; k < w; ++k) pipelines.emplace_back(config, options, models);
     // Warm-up: every instance once (kernels, allocator, cuDNN/cuBLAS handles).
-    for (GpuPipeline& p : pipelines) p.run(events.front(), "warm-up");
+    for (Pipeline& p : pipelines) p.run(events.front(), "warm-up");
     device::GpuMonitor::Config mc;
     mc.device = args.device;
     mc.intervalSeconds = 0.2;
@@ -163,7 +164,7 @@ int main(int argc, char** argv) try {
     std::vector<std::thread> threads;
     for (int k = 0; k < w; ++k) {
       threads.emplace_back([&, k] {
-        GpuPipeline& p = pipelines[static_cast<std::size_t>(k)];
+        Pipeline& p = pipelines[static_cast<std::size_t>(k)];
         try {
           while (true) {
             // One event, or consecutive events up to the hit budget.

@@ -125,7 +125,7 @@ int main(int argc, char** argv) try {
   const Args args = parse(argc, argv);
   PipelineConfig config = app::loadPipelineConfig(args.config);
   config.threads = args.threads;
-  const Pipeline pipeline(config);
+  Pipeline pipeline(config);
   std::printf("pipeline %s, %d thread(s), %lld events per file after 1 warm-up\n",
               args.config.c_str(), args.threads, static_cast<long long>(args.events));
 
@@ -162,12 +162,7 @@ int main(int argc, char** argv) try {
     for (std::size_t i = 1; i < events.size(); ++i) {
       const PipelineResult r = pipeline.run(events[i], path);
       const StageRecord& s = r.record;
-      ms["features"].push_back(s.featuresMs);
-      ms["embedding"].push_back(s.embeddingMs);
-      ms["graph"].push_back(s.graphMs);
-      ms["filter"].push_back(s.filterMs);
-      ms["gnn"].push_back(s.gnnMs);
-      ms["tracks"].push_back(s.tracksMs);
+      for (Stage stage : kStages) ms[stageName(stage)].push_back(s.ms[stage]);
       ms["total"].push_back(s.totalMs());
       hits += static_cast<double>(events[i].hits.size());
       modelHits += static_cast<double>(r.rows.empty() ? events[i].hits.size() : r.rows.size());

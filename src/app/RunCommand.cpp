@@ -1,6 +1,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,7 +21,6 @@
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TrackMLCsv.hpp"
 #include "trkaas/io/TracksFile.hpp"
-#include "trkaas/pipeline/GpuPipeline.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/pipeline/TruthMetrics.hpp"
 #include "trkaas/service/MpiSession.hpp"
@@ -79,6 +79,12 @@ double peakRssMb() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
 }
 
+ExecutionOptions::Precision precisionOf(const std::string& name) {
+  return name == "float16"    ? ExecutionOptions::kFloat16
+         : name == "bfloat16" ? ExecutionOptions::kBFloat16
+                              : ExecutionOptions::kFloat32;
+}
+
 void runDirect(const RunOptions& o) {
   if (fileExists(o.output) && !o.force) {
     throw Error("output '" + o.output + "' exists; use --force to overwrite it");
@@ -97,15 +103,21 @@ void runDirect(const RunOptions& o) {
   PipelineConfig config = loadPipelineConfig(o.config);
   config.threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   logger().info("pipeline from {}: {}", o.config, describePipelineConfig(config));
-  if (gpuPipelineBuilt()) {
-    // Said once: this binary could use a GPU, but one-process direct mode does not.
-    std::string why;
-    logger().info(
-        "pipeline on the CPU: one-process direct mode runs on the CPU ({}); GPU "
-        "servers: --mode service under mpirun",
-        gpuPipelineAvailable(why) ? "a GPU is visible" : why);
+  // One-process direct mode runs on GPU 0 when --gpu allows and one is visible, else on
+  // the CPU, saying why once in a GPU-capable build.
+  ExecutionOptions exec;
+  std::string why;
+  if (o.gpu != "off" && gpuPipelineAvailable(why)) {
+    exec.device = 0;
+    exec.precision = precisionOf(o.precision);
+    exec.edgeChunk = o.gpuEdgeChunk;
+    logger().info("pipeline on GPU 0 (cuda:0, {})", toString(exec.precision));
+  } else if (o.gpu == "require") {
+    throw Error("--gpu require: " + why);
+  } else if (gpuPipelineBuilt()) {
+    logger().info("pipeline on the CPU ({})", o.gpu == "off" ? "--gpu off" : why);
   }
-  const Pipeline pipeline(config);
+  Pipeline pipeline(config, exec);
 
   EventFileReader reader(o.input);
   const std::int64_t total = o.maxEvents >= 0
@@ -120,7 +132,8 @@ void runDirect(const RunOptions& o) {
         o.submission.size() > 3 && o.submission.compare(o.submission.size() - 3, 3, ".gz") == 0);
   }
 
-  std::vector<double> features, embedding, graph, filter, gnn, tracks, totalMs;
+  std::array<std::vector<double>, kNumStages> stageMs;
+  std::vector<double> totalMs;
   TrackMetrics metrics;
   EdgeMetrics graphEdges, filterEdges, gnnEdges;
   bool anyTruth = false;
@@ -134,12 +147,7 @@ void runDirect(const RunOptions& o) {
       writer.append(r.tracks);
       if (submission) submission->write(r.tracks);
       const StageRecord& s = r.record;
-      features.push_back(s.featuresMs);
-      embedding.push_back(s.embeddingMs);
-      graph.push_back(s.graphMs);
-      filter.push_back(s.filterMs);
-      gnn.push_back(s.gnnMs);
-      tracks.push_back(s.tracksMs);
+      for (Stage stage : kStages) stageMs[static_cast<std::size_t>(stage)].push_back(s.ms[stage]);
       totalMs.push_back(s.totalMs());
       hits += s.hits;
       if (event.hasTruth()) {
@@ -174,14 +182,11 @@ void runDirect(const RunOptions& o) {
       {"events_per_second", wall > 0 ? static_cast<double>(done) / wall : 0.0},
       {"hits_per_event", done ? static_cast<double>(hits) / static_cast<double>(done) : 0.0},
       {"peak_rss_mb", peakRssMb()},
-      {"stage_ms",
-       {{"features", summary(features)},
-        {"embedding", summary(embedding)},
-        {"graph", summary(graph)},
-        {"filter", summary(filter)},
-        {"gnn", summary(gnn)},
-        {"tracks", summary(tracks)},
-        {"total", summary(totalMs)}}}};
+      {"stage_ms", nlohmann::json::object()}};
+  for (Stage stage : kStages) {
+    report["stage_ms"][stageName(stage)] = summary(stageMs[static_cast<std::size_t>(stage)]);
+  }
+  report["stage_ms"]["total"] = summary(totalMs);
   if (anyTruth) {
     report["physics"] = {{"efficiency_pt_gt_1gev", metrics.efficiencyHighPt()},
                          {"efficiency_all", metrics.efficiency()},
@@ -257,9 +262,7 @@ int runJob(const RunOptions& o) {
   c.gpu = o.gpu == "off"       ? ServiceConfig::GpuUse::kOff
           : o.gpu == "require" ? ServiceConfig::GpuUse::kRequire
                                : ServiceConfig::GpuUse::kAuto;
-  c.precision = o.precision == "float16"    ? GpuOptions::kFloat16
-                : o.precision == "bfloat16" ? GpuOptions::kBFloat16
-                                            : GpuOptions::kFloat32;
+  c.precision = precisionOf(o.precision);
   c.gpuEdgeChunk = o.gpuEdgeChunk;
   if (!o.submission.empty()) {
     throw Error(
@@ -329,16 +332,17 @@ void addRunCommand(CLI::App& app) {
   cmd->add_option("--stop-after", o->stopAfter,
                   "(testing) each producer stops after this many events as if signalled");
   cmd->add_option("--gpu", o->gpu,
-                  "servers given a GPU run the pipeline on it: auto (when this build and the "
-                  "node allow, else on the CPU, saying why), require (else the job fails), off")
+                  "servers given a GPU (and one-process direct mode: GPU 0) run the pipeline on "
+                  "it: auto (when this build and the node allow, else on the CPU, saying why), "
+                  "require (else the job fails), off")
       ->check(CLI::IsMember({"auto", "require", "off"}))
       ->capture_default_str();
   cmd->add_option("--precision", o->precision,
-                  "arithmetic of the models on GPU servers: float32, float16 or bfloat16")
+                  "arithmetic of the models on a GPU: float32, float16 or bfloat16")
       ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
       ->capture_default_str();
   cmd->add_option("--gpu-edge-chunk", o->gpuEdgeChunk,
-                  "edges per filter call on GPU servers (0: the pipeline's filter_chunk)")
+                  "edges per filter call on a GPU (0: the pipeline's filter_chunk)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   // The job scripts put their knobs first and a campaign chunk's or the user's arguments

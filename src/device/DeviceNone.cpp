@@ -26,7 +26,7 @@ std::int64_t GridRadiusGraph::runOnDevice(const float*, std::int64_t, std::int64
   noCuda("GridRadiusGraph::runOnDevice");
 }
 
-EdgeColumns GridRadiusGraph::runOnDeviceFromHost(const float*, std::int64_t, std::int64_t) const {
+EdgeList GridRadiusGraph::runOnDeviceFromHost(const float*, std::int64_t, std::int64_t) const {
   noCuda("GridRadiusGraph::runOnDeviceFromHost");
 }
 

@@ -15,24 +15,28 @@
 
 namespace trkaas::device {
 
-GridRadiusGraph::GridRadiusGraph(Config config) : m_config(config) {
-  static_assert(kMaxGridDims == detail::kMaxGrid, "one limit for the grid");
+std::string radiusGraphConfigError(float radius, int maxNeighbours, int gridDims) {
   std::ostringstream msg;
-  if (!(config.radius > 0.0f) || !std::isfinite(config.radius)) {
-    msg << "GridRadiusGraph: radius must be a positive finite number, got " << config.radius;
-  } else if (config.maxNeighbours < 1) {
-    msg << "GridRadiusGraph: maxNeighbours must be >= 1, got " << config.maxNeighbours;
-  } else if (config.gridDims < 1 || config.gridDims > kMaxGridDims) {
-    msg << "GridRadiusGraph: gridDims must be between 1 and " << kMaxGridDims
-        << " (each point looks up 3^(gridDims-1) runs of cells), got " << config.gridDims;
+  if (!(radius > 0.0f) || !std::isfinite(radius)) {
+    msg << "radius must be a positive finite number, got " << radius;
+  } else if (maxNeighbours < 1) {
+    msg << "maxNeighbours must be >= 1, got " << maxNeighbours;
+  } else if (gridDims < 1 || gridDims > GridRadiusGraph::kMaxGridDims) {
+    msg << "gridDims must be between 1 and " << GridRadiusGraph::kMaxGridDims
+        << " (each point looks up 3^(gridDims-1) runs of cells), got " << gridDims;
   }
-  if (!msg.str().empty()) {
-    throw Error(msg.str());
-  }
+  return msg.str();
 }
 
-EdgeColumns GridRadiusGraph::runOnHost(const float* points, std::int64_t n, std::int64_t dim,
-                                       std::uint64_t scheduleSeed) const {
+GridRadiusGraph::GridRadiusGraph(Config config) : m_config(config) {
+  static_assert(kMaxGridDims == detail::kMaxGrid, "one limit for the grid");
+  const std::string why =
+      radiusGraphConfigError(config.radius, config.maxNeighbours, config.gridDims);
+  if (!why.empty()) throw Error("GridRadiusGraph: " + why);
+}
+
+EdgeList GridRadiusGraph::runOnHost(const float* points, std::int64_t n, std::int64_t dim,
+                                    std::uint64_t scheduleSeed) const {
   detail::checkRadiusGraphInput("GridRadiusGraph::runOnHost", points, n, dim);
   if (n < 2) {
     return {};
@@ -90,7 +94,7 @@ EdgeColumns GridRadiusGraph::runOnHost(const float* points, std::int64_t n, std:
   });
   std::sort(pairKeys.begin(), pairKeys.end());
   pairKeys.erase(std::unique(pairKeys.begin(), pairKeys.end()), pairKeys.end());
-  EdgeColumns edges;
+  EdgeList edges;
   edges.src.resize(pairKeys.size());
   edges.dst.resize(pairKeys.size());
   schedule.forEach(static_cast<std::int64_t>(pairKeys.size()), [&](std::int64_t e) {

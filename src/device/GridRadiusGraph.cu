@@ -203,7 +203,7 @@ std::int64_t GridRadiusGraph::runOnDevice(const float* points, std::int64_t n, s
   return numEdges;
 }
 
-EdgeColumns GridRadiusGraph::runOnDeviceFromHost(const float* points, std::int64_t n,
+EdgeList GridRadiusGraph::runOnDeviceFromHost(const float* points, std::int64_t n,
                                                  std::int64_t dim) const {
   checkRadiusGraphInput("GridRadiusGraph::runOnDeviceFromHost", points, n, dim);
   const cudaStream_t s = nullptr;
@@ -221,7 +221,7 @@ EdgeColumns GridRadiusGraph::runOnDeviceFromHost(const float* points, std::int64
         return out->data();
       },
       Stream{});
-  EdgeColumns edges;
+  EdgeList edges;
   edges.src.resize(static_cast<std::size_t>(numEdges));
   edges.dst.resize(edges.src.size());
   if (numEdges > 0) {

@@ -12,6 +12,7 @@
 
 #include "FaissRadiusSearch.hpp"
 #include "trkaas/core/Error.hpp"
+#include "trkaas/device/GridRadiusGraph.hpp"
 
 namespace trkaas {
 
@@ -365,16 +366,14 @@ EdgeList buildFaiss(const float* points, std::int64_t n, std::int64_t dim,
 }  // namespace
 
 GraphBuilder::GraphBuilder(Config config) : m_config(config) {
+  static_assert(kMaxGridDims == device::GridRadiusGraph::kMaxGridDims, "one limit for the grid");
   std::ostringstream msg;
-  if (!(config.radius > 0.0f) || !std::isfinite(config.radius)) {
-    msg << "GraphBuilder: radius must be a positive finite number, got " << config.radius;
-  } else if (config.maxNeighbours < 1) {
-    msg << "GraphBuilder: maxNeighbours must be >= 1, got " << config.maxNeighbours;
+  const std::string shared =
+      device::radiusGraphConfigError(config.radius, config.maxNeighbours, config.gridDims);
+  if (!shared.empty()) {
+    msg << "GraphBuilder: " << shared;
   } else if (config.threads < 1) {
     msg << "GraphBuilder: threads must be >= 1, got " << config.threads;
-  } else if (config.gridDims < 1 || config.gridDims > kMaxGridDims) {
-    msg << "GraphBuilder: gridDims must be between 1 and " << kMaxGridDims
-        << " (each occupied cell looks up 3^(gridDims-1) rows of cells), got " << config.gridDims;
   } else if (config.backend == Backend::kFaiss && !faissAvailable()) {
     msg << "GraphBuilder: backend faiss asked for, but this trkaas is built without FAISS "
            "(FAISS was not found at configure time); use the grid backend";

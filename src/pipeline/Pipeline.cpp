@@ -1,9 +1,17 @@
+/// The one pipeline: PipelineModels (loaded once per device and precision) and Pipeline
+/// (one instance per worker) chaining the stages of Stages.hpp on CPU or CUDA tensors.
 #include "trkaas/pipeline/Pipeline.hpp"
+
+#include <c10/core/StreamGuard.h>
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include "PipelineCommon.hpp"
+#include "ScriptModel.hpp"
+#include "Stages.hpp"
+#include "TorchGraphOps.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/pipeline/TorchModel.hpp"
 
@@ -17,65 +25,182 @@ double msSince(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-using detail::keep;
-using detail::logitCut;
-using detail::orientOutwards;
-
-/// [src..., dst...] as the models take edge_index (2 x E, row-major). With `both`, the
-/// edges in both directions: [src..., dst... ; dst..., src...] (2 x 2E).
-std::vector<std::int64_t> edgeIndex(const EdgeList& edges, std::size_t begin, std::size_t end,
-                                    bool both = false) {
-  const auto append = [&](std::vector<std::int64_t>& to, const std::vector<std::int64_t>& from) {
-    to.insert(to.end(), from.begin() + static_cast<std::ptrdiff_t>(begin),
-              from.begin() + static_cast<std::ptrdiff_t>(end));
-  };
-  std::vector<std::int64_t> index;
-  index.reserve((both ? 4 : 2) * (end - begin));
-  append(index, edges.src);
-  if (both) append(index, edges.dst);
-  append(index, edges.dst);
-  if (both) append(index, edges.src);
-  return index;
+c10::ScalarType scalarType(ExecutionOptions::Precision precision) {
+  switch (precision) {
+    case ExecutionOptions::kFloat16:
+      return torch::kFloat16;
+    case ExecutionOptions::kBFloat16:
+      return torch::kBFloat16;
+    case ExecutionOptions::kFloat32:
+      break;
+  }
+  return torch::kFloat32;
 }
 
-/// Logits of the edges [begin, end) of `edges`; with `undirected`, the mean of both
-/// directions' logits (the model sees each edge twice in one call).
-std::vector<float> classifyEdges(const TorchModel& model, const std::vector<float>& x,
-                                 std::int64_t n, const EdgeList& edges, std::size_t begin,
-                                 std::size_t end, bool undirected) {
-  const std::size_t e = end - begin;
-  const std::vector<std::int64_t> index = edgeIndex(edges, begin, end, undirected);
-  std::vector<float> logits =
-      model.classify(x.data(), n, index.data(), static_cast<std::int64_t>(undirected ? 2 * e : e));
-  if (undirected) {
-    for (std::size_t i = 0; i < e; ++i) logits[i] = 0.5f * (logits[i] + logits[i + e]);
-    logits.resize(e);
+torch::Device torchDevice(const ExecutionOptions& o) {
+  return o.device < 0 ? torch::Device(torch::kCPU)
+                      : torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(o.device));
+}
+
+/// Runs `body`, turning any failure but an input error into trkaas::Error naming `where`
+/// (pipeline and device) and the stage; input errors (limits, missing cells) pass as they
+/// are.
+template <class Body>
+auto inStage(const std::string& where, Stage stage, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(where + ", stage " + stageName(stage) + ": " + detail::torchErrorReason(e.what()));
   }
-  return logits;
+}
+
+/// A host buffer of at least `count` elements of `type` (pinned for a CUDA pipeline),
+/// grown (never shrunk) and reused from call to call.
+torch::Tensor hostBuffer(torch::Tensor& buffer, std::int64_t count, c10::ScalarType type,
+                         bool pinned) {
+  if (!buffer.defined() || buffer.numel() < count) {
+    const std::int64_t old = buffer.defined() ? buffer.numel() : 0;
+    buffer = torch::empty({std::max<std::int64_t>({count, 2 * old, 4096})},
+                          torch::TensorOptions().dtype(type).pinned_memory(pinned));
+  }
+  return buffer.narrow(0, 0, count);
+}
+
+/// Host columns of edges [2, E] (any device), shifted by -offset.
+EdgeList toEdgeList(const torch::Tensor& edges, std::int64_t offset) {
+  const torch::Tensor host = (offset != 0 ? edges - offset : edges).cpu().contiguous();
+  const std::int64_t e = host.size(1);
+  const std::int64_t* p = host.data_ptr<std::int64_t>();
+  EdgeList out;
+  out.src.assign(p, p + e);
+  out.dst.assign(p + e, p + 2 * e);
+  return out;
 }
 
 }  // namespace
 
+const char* stageName(Stage stage) {
+  static constexpr std::array<const char*, kNumStages> kNames = {"features", "embedding", "graph",
+                                                                 "filter",   "gnn",       "tracks"};
+  return kNames[static_cast<std::size_t>(stage)];
+}
+
+std::string toString(ExecutionOptions::Precision precision) {
+  switch (precision) {
+    case ExecutionOptions::kFloat16:
+      return "float16";
+    case ExecutionOptions::kBFloat16:
+      return "bfloat16";
+    case ExecutionOptions::kFloat32:
+      break;
+  }
+  return "float32";
+}
+
+std::string deviceName(const ExecutionOptions& options) {
+  return options.device < 0 ? "cpu" : "cuda:" + std::to_string(options.device);
+}
+
+// ---- PipelineModels --------------------------------------------------------------------
+
+struct PipelineModels::Impl {
+  ExecutionOptions options;
+  std::int64_t numFeatures = 0;
+  std::unique_ptr<detail::ScriptModel> embedding, filter, gnn;
+};
+
+PipelineModels::PipelineModels(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+PipelineModels::~PipelineModels() = default;
+const ExecutionOptions& PipelineModels::options() const { return m_impl->options; }
+std::int64_t PipelineModels::embeddingDim() const { return m_impl->embedding->outputDim(); }
+
+std::shared_ptr<const PipelineModels> PipelineModels::load(const PipelineConfig& config,
+                                                           const ExecutionOptions& options) {
+  auto d = std::make_unique<Impl>();
+  d->options = options;
+  d->numFeatures = FeatureBuilder(config.features).numFeatures();
+  const torch::Device device = torchDevice(options);
+  const c10::ScalarType type = scalarType(options.precision);
+  std::optional<c10::StreamGuard> guard;
+  if (device.is_cuda()) {
+    std::string why;
+    if (!gpuPipelineAvailable(why)) throw Error("models on " + deviceName(options) + ": " + why);
+    const int count = detail::cudaDeviceCount();
+    if (options.device >= count) {
+      throw Error("models: device " + std::to_string(options.device) + " does not exist (" +
+                  std::to_string(count) + " CUDA device(s) visible)");
+    }
+    // Loading and probing run on a stream of the pool, then the device is synchronised:
+    // the workers' streams do not wait for the legacy default stream.
+    guard.emplace(detail::cudaPoolStream(options.device));
+  }
+  const auto load = [&](const std::string& path, ModelKind kind, const char* name) {
+    return std::make_unique<detail::ScriptModel>(path, kind, d->numFeatures, name, device, type);
+  };
+  d->embedding = load(config.embeddingModel, ModelKind::kEmbedding, "embedding");
+  d->filter = load(config.filterModel, ModelKind::kEdgeClassifier, "filter");
+  d->gnn = load(config.gnnModel, ModelKind::kEdgeClassifier, "gnn");
+  if (guard) {
+    try {
+      guard->current_stream().synchronize();
+    } catch (const std::exception& e) {
+      throw Error("models on " + deviceName(options) + ": " + detail::torchErrorReason(e.what()));
+    }
+  }
+  return std::shared_ptr<const PipelineModels>(new PipelineModels(std::move(d)));
+}
+
+// ---- Pipeline --------------------------------------------------------------------------
+
 struct Pipeline::Impl {
   PipelineConfig config;
+  ExecutionOptions options;
+  std::shared_ptr<const PipelineModels> models;
+  std::string where;
+  detail::ExecutionContext ctx;
   FeatureBuilder features;
-  GraphBuilder graph;
-  TrackBuilder tracks;
-  TorchModel embedding, filter, gnn;
+  detail::NodeEmbedding embedding;
+  std::unique_ptr<detail::GraphConstruction> graph;
+  std::unique_ptr<detail::EdgeClassification> filter, gnn;
+  std::unique_ptr<detail::TrackBuilding> tracks;
+  /// Host memory, reused (pinned on CUDA): features (and x, y, z) in, labels out.
+  torch::Tensor hostIn, hostLabels;
 
-  static TorchModel load(const std::string& path, ModelKind kind, std::int64_t f,
-                         const char* name) {
-    TorchModel::Config c;
-    c.path = path;
-    c.kind = kind;
-    c.numFeatures = f;
-    c.name = name;
-    return TorchModel(c);
+  static const PipelineConfig& checked(const PipelineConfig& c, const ExecutionOptions& o) {
+    detail::checkPipelineConfig(c);
+    if (o.edgeChunk < 0) throw Error("pipeline: edgeChunk must be >= 0 (0: filterChunk)");
+    if (o.device < -1) throw Error("pipeline: device must be -1 (CPU) or a CUDA index");
+    return c;
   }
 
-  static const PipelineConfig& checked(const PipelineConfig& c) {
-    detail::checkPipelineConfig(c);
-    return c;
+  static std::shared_ptr<const PipelineModels> modelsFor(
+      const PipelineConfig& c, const ExecutionOptions& o,
+      std::shared_ptr<const PipelineModels> given) {
+    if (!given) return PipelineModels::load(c, o);
+    const ExecutionOptions& m = given->options();
+    if (o.device != m.device || o.precision != m.precision) {
+      throw Error("pipeline: options ask for " + deviceName(o) + " in " + toString(o.precision) +
+                  ", but the models were loaded on " + deviceName(m) + " in " +
+                  toString(m.precision));
+    }
+    return given;
+  }
+
+  static detail::ExecutionContext context(const PipelineConfig& c, const ExecutionOptions& o) {
+    detail::ExecutionContext ctx;
+    ctx.device = torchDevice(o);
+    ctx.threads = c.threads;
+    if (ctx.onCuda()) {
+      try {
+        ctx.stream = detail::cudaPoolStream(o.device);
+      } catch (const std::exception& e) {
+        throw Error("pipeline (" + deviceName(o) +
+                    "): no stream: " + detail::torchErrorReason(e.what()));
+      }
+    }
+    return ctx;
   }
 
   static GraphBuilder::Config graphConfig(const PipelineConfig& c) {
@@ -84,141 +209,176 @@ struct Pipeline::Impl {
     return g;
   }
 
-  explicit Impl(const PipelineConfig& c)
-      : config(checked(c)),
+  Impl(const PipelineConfig& c, const ExecutionOptions& o, std::shared_ptr<const PipelineModels> m)
+      : config(checked(c, o)),
+        options(o),
+        models(modelsFor(c, o, std::move(m))),
+        where("pipeline (" + deviceName(o) + ")"),
+        ctx(context(c, o)),
         features(c.features),
-        graph(graphConfig(c)),
-        tracks(c.tracks),
-        embedding(
-            load(c.embeddingModel, ModelKind::kEmbedding, features.numFeatures(), "embedding")),
-        filter(load(c.filterModel, ModelKind::kEdgeClassifier, features.numFeatures(), "filter")),
-        gnn(load(c.gnnModel, ModelKind::kEdgeClassifier, features.numFeatures(), "gnn")) {
+        embedding(*models->impl().embedding),
+        graph(std::make_unique<detail::RadiusGraphStage>(graphConfig(c), ctx)),
+        filter(std::make_unique<detail::TorchScriptClassifier>(
+            *models->impl().filter, c.filterCut, o.edgeChunk > 0 ? o.edgeChunk : c.filterChunk,
+            c.undirected)),
+        gnn(std::make_unique<detail::TorchScriptClassifier>(*models->impl().gnn, c.gnnCut, 0,
+                                                            c.undirected)),
+        tracks(std::make_unique<detail::ComponentsStage>(c.tracks)) {
+    if (features.numFeatures() != models->impl().numFeatures) {
+      throw Error(where + ": the features give " + std::to_string(features.numFeatures()) +
+                  " per hit, the models were loaded for " +
+                  std::to_string(models->impl().numFeatures));
+    }
     setTorchThreads(c.threads);
   }
 };
 
-Pipeline::Pipeline(PipelineConfig config) : m_impl(std::make_unique<Impl>(config)) {}
+Pipeline::Pipeline(PipelineConfig config, ExecutionOptions options,
+                   std::shared_ptr<const PipelineModels> models)
+    : m_impl(std::make_unique<Impl>(config, options, std::move(models))) {}
 Pipeline::~Pipeline() = default;
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
 Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 const PipelineConfig& Pipeline::config() const { return m_impl->config; }
+const ExecutionOptions& Pipeline::options() const { return m_impl->options; }
+const std::shared_ptr<const PipelineModels>& Pipeline::models() const { return m_impl->models; }
 
-namespace {
-
-/// The edges of `edges` with both ends in [first, first + n), shifted to start at 0, and
-/// the matching entries of `scores` (when given).
-EdgeList segmentOf(const EdgeList& edges, std::int64_t first, std::int64_t n,
-                   const std::vector<float>* scores, std::vector<float>* segmentScores) {
-  EdgeList out;
-  const auto lo = std::lower_bound(edges.src.begin(), edges.src.end(), first);
-  const auto hi = std::lower_bound(edges.src.begin(), edges.src.end(), first + n);
-  for (auto it = lo; it != hi; ++it) {
-    const std::size_t e = static_cast<std::size_t>(it - edges.src.begin());
-    out.src.push_back(edges.src[e] - first);
-    out.dst.push_back(edges.dst[e] - first);
-    if (scores != nullptr) segmentScores->push_back((*scores)[e]);
-  }
-  return out;
-}
-
-}  // namespace
-
-PipelineResult Pipeline::run(const Event& event, const std::string& source) const {
+PipelineResult Pipeline::run(const Event& event, const std::string& source) {
   std::vector<PipelineResult> results = runBatch({&event}, source);
   return std::move(results.front());
 }
 
 std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& events,
-                                               const std::string& source) const {
-  const Impl& d = *m_impl;
+                                               const std::string& source) {
+  Impl& d = *m_impl;
+  const detail::ExecutionContext& ctx = d.ctx;
   useTorchThreadsInThisThread(d.config.threads);
   const std::size_t numEvents = events.size();
   std::vector<PipelineResult> results(numEvents);
   if (numEvents == 0) return results;
 
-  // The selected hits of all events, one after the other (their disjoint union).
+  // The selected hits of all events, one after the other (their disjoint union): event k
+  // is the segment [first(k), first(k) + count(k)).
   const detail::BatchHits hits(events, d.config, results, source);
-  const Event* merged = &hits.merged();
   const std::int64_t n = hits.numHits();
-  const auto record = [&](double StageRecord::*field, double ms) {
-    hits.record(results, field, ms);
+  std::vector<std::int64_t> first(numEvents), count(numEvents);
+  for (std::size_t k = 0; k < numEvents; ++k) {
+    first[k] = hits.first(k);
+    count[k] = hits.count(k);
+  }
+  std::optional<c10::StreamGuard> streamGuard;
+  if (ctx.stream) streamGuard.emplace(*ctx.stream);
+  const torch::NoGradGuard noGrad;
+  const bool positions = d.tracks->needsPositions();
+  const std::int64_t f = d.features.numFeatures();
+  const auto timed = [&](Stage stage, auto&& body) {
+    const auto t0 = Clock::now();
+    auto out = inStage(d.where, stage, [&] {
+      auto value = body();
+      ctx.synchronize();
+      return value;
+    });
+    hits.record(results, stage, msSince(t0));
+    return out;
+  };
+  // Edges per event of the union (its edges are sorted by source).
+  const auto perEvent = [&](const torch::Tensor& edges) {
+    return detail::edgesPerEvent(edges, first, n);
   };
 
-  auto t0 = Clock::now();
-  const std::vector<float> x = d.features.build(*merged, source);
-  record(&StageRecord::featuresMs, msSince(t0));
-
-  t0 = Clock::now();
-  const std::vector<float> embedded = d.embedding.embed(x.data(), n);
-  record(&StageRecord::embeddingMs, msSince(t0));
-
-  // The radius graph of each event on its own: no edge joins two events of a batch.
-  t0 = Clock::now();
-  const std::int64_t dim = d.embedding.outputDim();
-  EdgeList graph;
-  for (std::size_t k = 0; k < numEvents; ++k) {
-    EdgeList g = d.graph.build(embedded.data() + hits.first(k) * dim, hits.count(k), dim);
-    const std::int64_t edges = static_cast<std::int64_t>(g.size());
-    detail::checkGraphEdges(source, hits.original(k), edges, d.config.maxGraphEdges);
-    results[k].record.graphEdges = edges;
-    for (std::size_t e = 0; e < g.size(); ++e) {
-      graph.src.push_back(g.src[e] + hits.first(k));
-      graph.dst.push_back(g.dst[e] + hits.first(k));
+  // Features on the host (FeatureBuilder), with x, y, z for junction removal, in one host
+  // buffer, then (on CUDA) one asynchronous copy from pinned memory.
+  torch::Tensor x, xyz;
+  timed(Stage::kFeatures, [&] {
+    // A failed call may have left a copy from the host buffer queued.
+    ctx.synchronize();
+    const std::vector<float> built = d.features.build(hits.merged(), source);
+    const std::int64_t width = f + (positions ? 3 : 0);
+    const torch::Tensor in = hostBuffer(d.hostIn, n * width, torch::kFloat32, ctx.onCuda());
+    float* p = in.data_ptr<float>();
+    std::copy(built.begin(), built.end(), p);
+    if (positions) {
+      const Hits& h = hits.merged().hits;
+      float* q = p + n * f;
+      for (std::size_t i = 0; i < h.size(); ++i) {
+        q[3 * i] = h.x[i];
+        q[3 * i + 1] = h.y[i];
+        q[3 * i + 2] = h.z[i];
+      }
     }
-  }
-  record(&StageRecord::graphMs, msSince(t0));
+    const torch::Tensor all = ctx.onCuda() ? in.to(ctx.floats(), /*non_blocking=*/true) : in;
+    x = all.narrow(0, 0, n * f).view({n, f});
+    if (positions) xyz = all.narrow(0, n * f, 3 * n).view({n, 3});
+    return 0;
+  });
 
-  // Filter in chunks of edges: its memory grows with the edges, not the hits.
-  t0 = Clock::now();
-  std::vector<float> logits;
-  logits.reserve(graph.size());
-  const std::size_t chunk = static_cast<std::size_t>(d.config.filterChunk);
-  for (std::size_t begin = 0; begin < graph.size(); begin += chunk) {
-    const std::size_t end = std::min(graph.size(), begin + chunk);
-    const std::vector<float> part =
-        classifyEdges(d.filter, x, n, graph, begin, end, d.config.undirected);
-    logits.insert(logits.end(), part.begin(), part.end());
-  }
-  const EdgeList filtered = keep(graph, logits, logitCut(d.config.filterCut));
-  record(&StageRecord::filterMs, msSince(t0));
+  const torch::Tensor embedded = timed(Stage::kEmbedding, [&] { return d.embedding.embed(x); });
 
-  // The GNN passes messages over the whole filtered graph: one call.
-  t0 = Clock::now();
-  const std::vector<float> gnnLogits =
-      classifyEdges(d.gnn, x, n, filtered, 0, filtered.size(), d.config.undirected);
-  // Junction removal needs the scores of the surviving edges: keep them with the edges.
-  std::vector<float> keptScores;
-  const EdgeList kept = keep(filtered, gnnLogits, logitCut(d.config.gnnCut), &keptScores);
-  record(&StageRecord::gnnMs, msSince(t0));
-
-  t0 = Clock::now();
-  for (std::size_t k = 0; k < numEvents; ++k) {
-    PipelineResult& r = results[k];
-    const Event& e = hits.selected(k);
-    const std::int64_t m = hits.count(k);
-    const std::int64_t first = hits.first(k);
-    std::vector<float> scores;
-    r.edges.graph = numEvents > 1 ? segmentOf(graph, first, m, nullptr, nullptr) : graph;
-    r.edges.filter = numEvents > 1 ? segmentOf(filtered, first, m, nullptr, nullptr) : filtered;
-    r.edges.gnn = segmentOf(kept, first, m, &keptScores, &scores);
-    r.record.filterEdges = static_cast<std::int64_t>(r.edges.filter.size());
-    r.record.gnnEdges = static_cast<std::int64_t>(r.edges.gnn.size());
-    const EdgeList& edges = r.edges.gnn;
-    std::vector<std::int64_t> labels;
-    if (d.config.tracks.junctionRemoval) {
-      // Junction removal keeps each hit's best outgoing and incoming edge: orient every
-      // edge from the hit nearer the origin to the farther one (along the particle's
-      // flight, in the barrel and in the endcaps alike).
-      const EdgeList oriented = orientOutwards(edges, e.hits);
-      labels = d.tracks.build(m, oriented.src.data(), oriented.dst.data(),
-                              static_cast<std::int64_t>(oriented.size()), scores.data());
-    } else {
-      labels = d.tracks.build(m, edges.src.data(), edges.dst.data(),
-                              static_cast<std::int64_t>(edges.size()), nullptr);
+  // The radius graph of each event on its own (no edge joins two events of a batch),
+  // shifted to the event's segment.
+  const torch::Tensor graph = timed(Stage::kGraph, [&] {
+    std::vector<torch::Tensor> parts;
+    for (std::size_t k = 0; k < numEvents; ++k) {
+      const torch::Tensor edges = d.graph->build(embedded.narrow(0, first[k], count[k]), ctx);
+      const std::int64_t e = edges.size(1);
+      detail::checkGraphEdges(source, hits.original(k), e, d.config.maxGraphEdges);
+      results[k].record.graphEdges = e;
+      parts.push_back(first[k] == 0 ? edges : edges + first[k]);
     }
-    detail::setTracks(r, hits.original(k), std::move(labels), d.config.volumes);
+    return parts.size() == 1 ? parts.front() : torch::cat(parts, 1);
+  });
+
+  // Filter (in chunks of edges: its memory grows with the edges, not the hits).
+  const torch::Tensor filtered = timed(Stage::kFilter, [&] {
+    torch::Tensor out = d.filter->select(x, graph, ctx).first;
+    const std::vector<std::int64_t> counts = perEvent(out);
+    for (std::size_t k = 0; k < numEvents; ++k) results[k].record.filterEdges = counts[k];
+    return out;
+  });
+
+  // The GNN over the whole filtered graph (one call); the kept edges' logits are the
+  // scores of junction removal.
+  torch::Tensor kept, keptScores;
+  timed(Stage::kGnn, [&] {
+    std::tie(kept, keptScores) = d.gnn->select(x, filtered, ctx);
+    const std::vector<std::int64_t> counts = perEvent(kept);
+    for (std::size_t k = 0; k < numEvents; ++k) results[k].record.gnnEdges = counts[k];
+    return 0;
+  });
+
+  // Tracks of the whole union, one copy out. Components are numbered in the order of their
+  // lowest hit over the union; no edge joins two events, so event k's tracks follow those
+  // of the earlier events: subtracting their track count gives its labels alone.
+  timed(Stage::kTracks, [&] {
+    const torch::Tensor labels = d.tracks->labels(n, kept, keptScores, xyz, ctx);
+    torch::Tensor host = labels;
+    if (ctx.onCuda()) {
+      host = hostBuffer(d.hostLabels, n, torch::kInt64, true);
+      host.copy_(labels, /*non_blocking=*/true);
+      ctx.synchronize();
+    }
+    std::vector<std::vector<std::int64_t>> own =
+        detail::splitUnionLabels(host.data_ptr<std::int64_t>(), first, count);
+    for (std::size_t k = 0; k < numEvents; ++k) {
+      detail::setTracks(results[k], hits.original(k), std::move(own[k]), d.config.volumes);
+    }
+    return 0;
+  });
+
+  if (d.options.stageEdges) {
+    // Each event's edges after each stage (all sorted by source: segments of the union).
+    const auto split = [&](const torch::Tensor& edges, EdgeList StageEdges::*field) {
+      const std::vector<std::int64_t> counts = perEvent(edges);
+      std::int64_t begin = 0;
+      for (std::size_t k = 0; k < numEvents; ++k) {
+        results[k].edges.*field = toEdgeList(edges.narrow(1, begin, counts[k]), first[k]);
+        begin += counts[k];
+      }
+    };
+    split(graph, &StageEdges::graph);
+    split(filtered, &StageEdges::filter);
+    split(kept, &StageEdges::gnn);
   }
-  record(&StageRecord::tracksMs, msSince(t0));
   return results;
 }
 

@@ -110,9 +110,8 @@ BatchHits::BatchHits(const std::vector<const Event*>& events, const PipelineConf
   }
 }
 
-void BatchHits::record(std::vector<PipelineResult>& results, double StageRecord::*field,
-                       double ms) const {
-  for (std::size_t k = 0; k < m_share.size(); ++k) results[k].record.*field = ms * m_share[k];
+void BatchHits::record(std::vector<PipelineResult>& results, Stage stage, double ms) const {
+  for (std::size_t k = 0; k < m_share.size(); ++k) results[k].record.ms[stage] = ms * m_share[k];
 }
 
 void checkGraphEdges(const std::string& source, const Event& event, std::int64_t edges,
@@ -141,32 +140,6 @@ void setTracks(PipelineResult& r, const Event& original, std::vector<std::int64_
       r.tracks.label[static_cast<std::size_t>(r.rows[i])] = labels[i];
     }
   }
-}
-
-EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold,
-              std::vector<float>* keptLogits) {
-  EdgeList out;
-  for (std::size_t e = 0; e < edges.size(); ++e) {
-    if (logits[e] > threshold) {
-      out.src.push_back(edges.src[e]);
-      out.dst.push_back(edges.dst[e]);
-      if (keptLogits != nullptr) keptLogits->push_back(logits[e]);
-    }
-  }
-  return out;
-}
-
-EdgeList orientOutwards(const EdgeList& edges, const Hits& hits) {
-  const auto dist2 = [&](std::int64_t i) {
-    const double x = hits.x[i], y = hits.y[i], z = hits.z[i];
-    return x * x + y * y + z * z;
-  };
-  EdgeList out = edges;
-  for (std::size_t e = 0; e < out.size(); ++e) {
-    const double a = dist2(out.src[e]), b = dist2(out.dst[e]);
-    if (b < a || (b == a && out.dst[e] < out.src[e])) std::swap(out.src[e], out.dst[e]);
-  }
-  return out;
 }
 
 }  // namespace trkaas::detail

@@ -1,7 +1,6 @@
 #pragma once
-/// Internal helpers shared by the CPU pipeline (Pipeline.cpp) and the GPU pipeline
-/// (GpuPipeline.cpp), so that both select volumes, batch events, enforce limits and map
-/// labels back to the hits in exactly the same way. Not installed; no torch types.
+/// Internal helpers of the pipeline (Pipeline.cpp, the stages): volume selection, batches
+/// of events, limits, labels back to the hits. Not installed; no torch types.
 
 #include <cstddef>
 #include <cstdint>
@@ -53,7 +52,7 @@ class BatchHits {
   std::int64_t numHits() const { return m_numHits; }
 
   /// Shares a batch's stage time out to the events by their hits: results[k].*field.
-  void record(std::vector<PipelineResult>& results, double StageRecord::*field, double ms) const;
+  void record(std::vector<PipelineResult>& results, Stage stage, double ms) const;
 
  private:
   std::vector<const Event*> m_events;
@@ -64,14 +63,6 @@ class BatchHits {
   Event m_batch;
   std::vector<double> m_share;
 };
-
-/// The edges whose logit is above `threshold`; their logits go to `keptLogits` when given.
-EdgeList keep(const EdgeList& edges, const std::vector<float>& logits, float threshold,
-              std::vector<float>* keptLogits = nullptr);
-
-/// The edges directed from the hit nearer the origin (3-D, squared distance in double) to
-/// the farther one; at equal distance from the lower index. For junction removal.
-EdgeList orientOutwards(const EdgeList& edges, const Hits& hits);
 
 /// Throws trkaas::InputError when a radius graph of `edges` edges exceeds `limit` (0: no
 /// limit), naming `source` and the event.

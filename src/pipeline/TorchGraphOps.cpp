@@ -8,28 +8,6 @@
 
 namespace trkaas::detail {
 
-torch::Tensor classifyEdgeTensor(torch::jit::Module& model, const torch::Tensor& x,
-                                 const torch::Tensor& edges, bool undirected) {
-  const std::int64_t e = edges.size(1);
-  const auto floats = torch::TensorOptions().dtype(torch::kFloat32).device(x.device());
-  if (e == 0) return torch::empty({0}, floats);
-  const torch::Tensor index =
-      undirected ? torch::cat({edges, edges.flip({0})}, 1) : edges.contiguous();
-  const std::int64_t calls = index.size(1);
-  const torch::Tensor out = model.forward({x, index}).toTensor();
-  const bool flat = out.dim() == 1 && out.size(0) == calls;
-  const bool column = out.dim() == 2 && out.size(0) == calls && out.size(1) == 1;
-  if (!flat && !column) {
-    std::ostringstream shape;
-    shape << out.sizes();
-    throw Error("edge classifier output must be logits [E] or [E, 1] with E = " +
-                std::to_string(calls) + ", got " + shape.str());
-  }
-  torch::Tensor logits = out.reshape({calls}).to(torch::kFloat32);
-  if (undirected) logits = (logits.narrow(0, 0, e) + logits.narrow(0, e, e)) * 0.5;
-  return logits;
-}
-
 std::pair<torch::Tensor, torch::Tensor> keepAbove(const torch::Tensor& edges,
                                                   const torch::Tensor& logits, float threshold) {
   const torch::Tensor pass = torch::nonzero(logits.gt(threshold)).view({-1});

@@ -1,8 +1,6 @@
 #pragma once
-/// Graph steps of the GPU pipeline written as torch operations on [2, E] edge tensors, so
-/// that they run on any device: GpuPipeline.cpp uses them on CUDA tensors, and the tests
-/// run them on CPU tensors against the CPU pipeline's own steps (PipelineCommon.hpp).
-/// Internal (torch types); not installed.
+/// Graph steps of the pipeline written as torch operations on [2, E] edge tensors, so that
+/// they run unchanged on CPU and CUDA tensors. Internal (torch types); not installed.
 
 #include <cstdint>
 #include <utility>
@@ -11,13 +9,6 @@
 #include <torch/script.h>
 
 namespace trkaas::detail {
-
-/// Logits (float32, [E]) of an edge classifier on edges [2, E] of hits x; with
-/// `undirected` the mean of both directions' logits, the model seeing the 2E directed
-/// edges in one call, as the CPU pipeline does. Throws trkaas::Error on an output that is
-/// neither [E'] nor [E', 1] (E' the edges given to the model).
-torch::Tensor classifyEdgeTensor(torch::jit::Module& model, const torch::Tensor& x,
-                                 const torch::Tensor& edges, bool undirected);
 
 /// The edges [2, E'] whose logit is above `threshold`, and their logits [E'] (in order).
 std::pair<torch::Tensor, torch::Tensor> keepAbove(const torch::Tensor& edges,

@@ -321,15 +321,8 @@ class ProducerLoop {
     m_journal->done(key, flight.event.eventId, m_tracksName);
     m_writeMs += msSince(t0);
     const StageRecord& r = result.record;
-    for (const auto& [stage, ms] : {std::pair<const char*, double>{"features", r.featuresMs},
-                                    {"embedding", r.embeddingMs},
-                                    {"graph", r.graphMs},
-                                    {"filter", r.filterMs},
-                                    {"gnn", r.gnnMs},
-                                    {"tracks", r.tracksMs},
-                                    {"total", r.totalMs()}}) {
-      m_stages[stage].push_back(ms);
-    }
+    for (Stage stage : kStages) m_stages[stageName(stage)].push_back(r.ms[stage]);
+    m_stages["total"].push_back(r.totalMs());
     m_hits += static_cast<std::int64_t>(flight.event.hits.size());
     if (flight.event.hasTruth()) {
       m_truth = true;

@@ -120,14 +120,19 @@ class ServerLoop {
   static PipelineConfig pipelineConfig(const ServiceConfig& c, int threads) {
     PipelineConfig p = c.pipeline;
     p.threads = std::max(1, threads / std::max(1, c.workers));
+    // A request holds only the hits of the model's volumes (the producer selected them and
+    // maps the labels back): the server does not select again.
+    p.volumes.clear();
     return p;
   }
 
-  /// The pipeline on the server's GPU (models once, one instance and stream per worker)
-  /// when it has one and this build and node allow; else one CPU pipeline shared by the
-  /// workers. m_where says which, and why not the GPU.
+  /// The server's pipelines: the models loaded once, on the server's GPU when it has one and
+  /// this build and node allow, else on the CPU; one instance per worker either way.
+  /// m_where says which, and why not the GPU.
   void makePipelines(const ServiceConfig& c, const ServerDevice& device) {
     m_config = pipelineConfig(c, m_threads);
+    ExecutionOptions exec;
+    exec.stageEdges = false;  // only the counts go back to the producer
     std::string why;
     if (device.layout < 0) {
       why = "no GPU assigned";
@@ -138,47 +143,38 @@ class ServerLoop {
     } else if (!gpuPipelineAvailable(why)) {
       why = fmt::format("GPU {} assigned, but {}", device.layout, why);
     } else {
-      GpuOptions o;
-      o.device = device.cuda;
-      o.precision = c.precision;
-      o.edgeChunk = c.gpuEdgeChunk;
-      const std::shared_ptr<const GpuModels> models = loadGpuModels(m_config, o);
-      for (int w = 0; w < m_workers; ++w) {
-        m_gpu.push_back(std::make_unique<GpuPipeline>(m_config, o, models));
-      }
+      exec.device = device.cuda;
+      exec.precision = c.precision;
+      exec.edgeChunk = c.gpuEdgeChunk;
       m_where = fmt::format("pipeline on GPU {} (cuda:{}, {})", device.layout, device.cuda,
                             toString(c.precision));
-      return;
     }
-    if (c.gpu == ServiceConfig::GpuUse::kRequire && device.layout >= 0) {
-      throw Error(fmt::format("server {}: --gpu require: {}", m_server, why));
+    if (exec.device < 0 && c.gpu == ServiceConfig::GpuUse::kRequire) {
+      throw Error(device.layout >= 0
+                      ? fmt::format("server {}: --gpu require: {}", m_server, why)
+                      : fmt::format("server {}: --gpu require, but the layout gave it no GPU "
+                                    "(none visible on its node)",
+                                    m_server));
     }
-    if (c.gpu == ServiceConfig::GpuUse::kRequire) {
-      throw Error(
-          fmt::format("server {}: --gpu require, but the layout gave it no GPU (none "
-                      "visible on its node)",
-                      m_server));
-    }
-    m_cpu = std::make_unique<const Pipeline>(m_config);
-    if (device.layout < 0) {
+    if (exec.device < 0 && device.layout < 0) {
       // A GPU-capable build on a node without a GPU says so (the layout line, once per
       // server); a CPU-only build just runs on the CPU.
       m_where = gpuPipelineBuilt() ? "pipeline on the CPU (this build has the GPU pipeline, "
                                      "but no GPU is visible on this node)"
                                    : "pipeline on the CPU";
-    } else {
+    } else if (exec.device < 0) {
       m_where = "pipeline on the CPU (" + why + ")";
     }
+    const std::shared_ptr<const PipelineModels> models = PipelineModels::load(m_config, exec);
+    for (int w = 0; w < m_workers; ++w) m_pipelines.emplace_back(m_config, exec, models);
   }
 
   std::vector<PipelineResult> runBatch(int w, const std::vector<const Event*>& events) {
-    if (m_cpu) return m_cpu->runBatch(events, "batch");
-    return m_gpu[static_cast<std::size_t>(w)]->runBatch(events, "batch");
+    return m_pipelines[static_cast<std::size_t>(w)].runBatch(events, "batch");
   }
 
   PipelineResult runOne(int w, const Event& event, const std::string& source) {
-    if (m_cpu) return m_cpu->run(event, source);
-    return m_gpu[static_cast<std::size_t>(w)]->run(event, source);
+    return m_pipelines[static_cast<std::size_t>(w)].run(event, source);
   }
 
   void communicate() {
@@ -327,9 +323,8 @@ class ServerLoop {
   int m_cudaDevice;  // this process's CUDA index of m_device (-1: none or not visible)
   ProgressBoard* m_board;
   PipelineConfig m_config;
-  std::unique_ptr<const Pipeline> m_cpu;            // CPU server: shared by the workers
-  std::vector<std::unique_ptr<GpuPipeline>> m_gpu;  // GPU server: one per worker
-  std::string m_where;                              // which, and why not the GPU
+  std::vector<Pipeline> m_pipelines;  // one per worker, sharing the models
+  std::string m_where;                // which device, and why not the GPU
   std::mutex m_mutex;
   std::condition_variable m_wake;
   std::condition_variable m_resultReady;

@@ -157,9 +157,7 @@ std::vector<char> encode(const Result& s) {
   w.putString(s.error);
   w.putColumn(s.label);
   const StageRecord& t = s.record;
-  for (double v : {t.featuresMs, t.embeddingMs, t.graphMs, t.filterMs, t.gnnMs, t.tracksMs}) {
-    w.put(v);
-  }
+  for (double v : t.ms.value) w.put(v);
   for (std::int64_t v : {t.hits, t.graphEdges, t.filterEdges, t.gnnEdges, t.tracks}) w.put(v);
   w.put(s.queueMs);
   w.put(s.serviceMs);
@@ -177,10 +175,7 @@ Result decodeResult(const std::vector<char>& bytes, const std::string& from) {
   s.error = r.getString();
   s.label = r.getColumn<std::int64_t>();
   StageRecord& t = s.record;
-  for (double* v :
-       {&t.featuresMs, &t.embeddingMs, &t.graphMs, &t.filterMs, &t.gnnMs, &t.tracksMs}) {
-    *v = r.get<double>();
-  }
+  for (double& v : t.ms.value) v = r.get<double>();
   for (std::int64_t* v : {&t.hits, &t.graphEdges, &t.filterEdges, &t.gnnEdges, &t.tracks}) {
     *v = r.get<std::int64_t>();
   }

@@ -35,8 +35,8 @@ inline std::vector<Runner> deviceRunners() {
   return r;
 }
 
-inline device::EdgeColumns runGraph(const Runner& r, const device::GridRadiusGraph& graph,
-                                    const float* points, std::int64_t n, std::int64_t dim) {
+inline EdgeList runGraph(const Runner& r, const device::GridRadiusGraph& graph, const float* points,
+                         std::int64_t n, std::int64_t dim) {
   if (r.seed < 0) {
     return graph.runOnDeviceFromHost(points, n, dim);
   }

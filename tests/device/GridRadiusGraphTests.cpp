@@ -32,7 +32,7 @@ GridRadiusGraph::Config config(float radius, int k, int gridDims = 3) {
   return c;
 }
 
-std::vector<Edge> edgesOf(const device::EdgeColumns& cols) {
+std::vector<Edge> edgesOf(const EdgeList& cols) {
   REQUIRE(cols.src.size() == cols.dst.size());
   std::vector<Edge> e;
   for (std::size_t i = 0; i < cols.size(); ++i) {

@@ -9,7 +9,6 @@
 
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
-#include "trkaas/pipeline/GpuPipeline.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 
 using namespace trkaas;
@@ -51,7 +50,7 @@ Event lines() {
 }  // namespace
 
 TEST_CASE("pipeline labels every hit and keeps the stage records", "[pipeline][chain]") {
-  const Pipeline pipeline(testConfig());
+  Pipeline pipeline(testConfig());
   const Event e = lines();
   const PipelineResult r = pipeline.run(e);
   REQUIRE(r.tracks.eventId == 77);
@@ -100,7 +99,7 @@ TEST_CASE("pipeline runs only on the configured volumes", "[pipeline][chain]") {
 }
 
 TEST_CASE("pipeline handles tiny events", "[pipeline][chain]") {
-  const Pipeline pipeline(testConfig());
+  Pipeline pipeline(testConfig());
   Event one;
   one.eventId = 1;
   one.hits.push_back(5, 30.f, 0.f, 1.f, 8, 2, 1);
@@ -174,7 +173,7 @@ TEST_CASE("events above the hit or edge limit fail with the reason", "[pipeline]
 }
 
 TEST_CASE("a batch of events gives each event what it gets alone", "[pipeline][chain]") {
-  const Pipeline pipeline(testConfig());
+  Pipeline pipeline(testConfig());
   // Three events with the same hit ids (ids need not be unique across events), shifted
   // so that their graphs differ; one has no hit in the volumes the models see.
   std::vector<Event> events;
@@ -187,8 +186,8 @@ TEST_CASE("a batch of events gives each event what it gets alone", "[pipeline][c
   }
   PipelineConfig c = testConfig();
   c.volumes = {8};
-  const Pipeline selecting(c);
-  for (const Pipeline* p : {&pipeline, &selecting}) {
+  Pipeline selecting(c);
+  for (Pipeline* p : {&pipeline, &selecting}) {
     const std::vector<PipelineResult> batch = p->runBatch({&events[0], &events[1], &events[2]});
     REQUIRE(batch.size() == 3);
     for (std::size_t k = 0; k < 3; ++k) {
@@ -220,7 +219,7 @@ TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][ch
   REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("forward failed with F=2"));
 }
 
-TEST_CASE("where the GPU pipeline cannot run, it says why", "[pipeline][chain]") {
+TEST_CASE("where the pipeline cannot run on a GPU, it says why", "[pipeline][chain]") {
   // In every build: gpuPipelineAvailable() gives the reason, and loading the models then
   // fails with it (gpu_pipeline_tests covers the GPU itself).
   std::string why;
@@ -229,6 +228,10 @@ TEST_CASE("where the GPU pipeline cannot run, it says why", "[pipeline][chain]")
     return;
   }
   REQUIRE(!why.empty());
-  REQUIRE_THROWS_WITH(loadGpuModels(testConfig(), GpuOptions{}), HasSubstring(why));
-  REQUIRE(toString(GpuOptions::kBFloat16) == "bfloat16");
+  ExecutionOptions gpu;
+  gpu.device = 0;
+  REQUIRE_THROWS_WITH(PipelineModels::load(testConfig(), gpu), HasSubstring(why));
+  REQUIRE_THROWS_WITH(Pipeline(testConfig(), gpu), HasSubstring(why));
+  REQUIRE(toString(ExecutionOptions::kBFloat16) == "bfloat16");
+  REQUIRE(deviceName(gpu) == "cuda:0");
 }

@@ -18,7 +18,7 @@
 #include "TrkaasCatch.hpp"
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TracksFile.hpp"
-#include "trkaas/pipeline/GpuPipeline.hpp"
+#include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/service/Service.hpp"
 
 using namespace trkaas;

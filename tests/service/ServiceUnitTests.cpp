@@ -108,7 +108,7 @@ TEST_CASE("wire: requests and results survive the trip; damage is detected", "[s
   r.ok = false;
   r.error = "server 0: too many hits";
   r.label = {3, -1};
-  r.record.gnnMs = 12.5;
+  r.record.ms[Stage::kGnn] = 12.5;
   r.record.graphEdges = 99;
   r.queueMs = 1.25;
   r.serverLoad = 3;
@@ -116,7 +116,8 @@ TEST_CASE("wire: requests and results survive the trip; damage is detected", "[s
   REQUIRE(rb.error == r.error);
   REQUIRE(!rb.ok);
   REQUIRE(rb.label == r.label);
-  REQUIRE(rb.record.gnnMs == 12.5);
+  REQUIRE(rb.record.ms[Stage::kGnn] == 12.5);
+  REQUIRE(rb.record.ms[Stage::kFilter] == 0.0);
   REQUIRE(rb.record.graphEdges == 99);
   REQUIRE(rb.serverLoad == 3);
 

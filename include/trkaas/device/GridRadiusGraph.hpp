@@ -16,19 +16,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
+#include "trkaas/core/Edges.hpp"
 #include "trkaas/device/Device.hpp"
 
 namespace trkaas::device {
 
-/// Undirected edges as two host columns, src[e] < dst[e], sorted by src then dst.
-struct EdgeColumns {
-  std::vector<std::int64_t> src;
-  std::vector<std::int64_t> dst;
-  /// Number of edges.
-  std::size_t size() const { return src.size(); }
-};
+/// What is wrong with a radius graph's radius, k or grid dimensions (the fields every
+/// backend shares, the CPU builder's included), or "" when nothing is.
+std::string radiusGraphConfigError(float radius, int maxNeighbours, int gridDims);
 
 class GridRadiusGraph {
  public:
@@ -59,8 +57,8 @@ class GridRadiusGraph {
   /// 0..count-1 (as a GPU may run them); the result must not change. Throws trkaas::Error
   /// on a negative n, dim < 1, a null pointer with n > 0, or a non-finite coordinate
   /// (naming the point and coordinate).
-  EdgeColumns runOnHost(const float* points, std::int64_t n, std::int64_t dim,
-                        std::uint64_t scheduleSeed = 0) const;
+  EdgeList runOnHost(const float* points, std::int64_t n, std::int64_t dim,
+                     std::uint64_t scheduleSeed = 0) const;
 
   /// The same graph from points in device memory, on `stream`. Scratch memory is taken
   /// with cudaMallocAsync on the stream. Synchronises the stream three times (bounds, the
@@ -72,7 +70,7 @@ class GridRadiusGraph {
 
   /// runOnDevice on host points: copies them in, runs on the default stream, copies the
   /// edges out. For tests and tools; throws in a build without CUDA.
-  EdgeColumns runOnDeviceFromHost(const float* points, std::int64_t n, std::int64_t dim) const;
+  EdgeList runOnDeviceFromHost(const float* points, std::int64_t n, std::int64_t dim) const;
 
   const Config& config() const { return m_config; }
 

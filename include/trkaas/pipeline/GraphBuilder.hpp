@@ -24,15 +24,9 @@
 #include <cstdint>
 #include <vector>
 
-namespace trkaas {
+#include "trkaas/core/Edges.hpp"
 
-/// Undirected edges as two columns, src[e] < dst[e], sorted by src then dst.
-struct EdgeList {
-  std::vector<std::int64_t> src;
-  std::vector<std::int64_t> dst;
-  /// Number of edges.
-  std::size_t size() const { return src.size(); }
-};
+namespace trkaas {
 
 class GraphBuilder {
  public:

@@ -1,8 +1,19 @@
 #pragma once
-/// The Exa.TrkX inference chain for one event: features -> embedding -> radius graph ->
-/// filter (cut) -> GNN (cut) -> connected components. Models are loaded once; run() is
-/// const and may be called from several threads, each event with its own state.
+/// The Exa.TrkX inference chain for one event, on the CPU or on one CUDA device: features
+/// -> embedding -> radius graph -> filter (cut) -> GNN (cut) -> track building. One chain
+/// for every device: the stages (src/pipeline/Stages.hpp) take tensors on the pipeline's
+/// device; where a stage needs different code per device (radius graph, components) its
+/// two implementations sit behind the one stage.
+///
+/// Model-wide state apart from per-instance state (STYLE rule 9): the three models are
+/// loaded and probed once per device and precision into PipelineModels and shared
+/// (std::shared_ptr<const PipelineModels>) by any number of Pipeline instances; each
+/// worker thread owns one Pipeline, which owns its execution context (on CUDA a stream
+/// from torch's pool, current for all its work), its reusable host buffers and its thread
+/// count. No torch or CUDA types appear here (pImpl).
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,12 +53,28 @@ struct PipelineConfig {
   int threads = 1;
 };
 
+/// The stages of the chain, in order; stageName() gives the names every report uses.
+enum class Stage { kFeatures, kEmbedding, kGraph, kFilter, kGnn, kTracks };
+inline constexpr std::size_t kNumStages = 6;
+inline constexpr std::array<Stage, kNumStages> kStages = {Stage::kFeatures, Stage::kEmbedding,
+                                                          Stage::kGraph,    Stage::kFilter,
+                                                          Stage::kGnn,      Stage::kTracks};
+/// "features", "embedding", "graph", "filter", "gnn", "tracks".
+const char* stageName(Stage stage);
+
 /// Where one event's time went, and how much of the graph each stage kept.
 struct StageRecord {
-  double featuresMs = 0, embeddingMs = 0, graphMs = 0, filterMs = 0, gnnMs = 0, tracksMs = 0;
+  /// Milliseconds per stage, indexed by Stage (ms[Stage::kGraph], ...).
+  struct Times {
+    std::array<double, kNumStages> value{};
+    double& operator[](Stage s) { return value[static_cast<std::size_t>(s)]; }
+    double operator[](Stage s) const { return value[static_cast<std::size_t>(s)]; }
+  } ms;
   std::int64_t hits = 0, graphEdges = 0, filterEdges = 0, gnnEdges = 0, tracks = 0;
   double totalMs() const {
-    return featuresMs + embeddingMs + graphMs + filterMs + gnnMs + tracksMs;
+    double sum = 0;
+    for (double v : ms.value) sum += v;
+    return sum;
   }
 };
 
@@ -59,35 +86,111 @@ struct StageEdges {
 struct PipelineResult {
   Tracks tracks;  ///< hit ids of the event and one label per hit
   StageRecord record;
-  /// Edges after each stage; their ends index `rows` (the hits of the configured
-  /// volumes), or all hits in order when `rows` is empty.
+  /// Edges after each stage (when ExecutionOptions::stageEdges); their ends index `rows`
+  /// (the hits of the configured volumes), or all hits in order when `rows` is empty.
   StageEdges edges;
   std::vector<std::int64_t> rows;
 };
 
+/// Where and how a pipeline runs.
+struct ExecutionOptions {
+  /// Arithmetic of the models: float32, or half types (models converted; features stay
+  /// float32 where the model takes them, and the embedding and the logits are turned back
+  /// into float32 before the radius graph and the cuts).
+  enum Precision { kFloat32, kFloat16, kBFloat16 };
+  /// -1: the CPU; >= 0: that CUDA device (as CUDA counts them, within
+  /// CUDA_VISIBLE_DEVICES).
+  int device = -1;
+  Precision precision = kFloat32;
+  /// The filter scores at most this many edges per model call (>= 0; 0: the pipeline's
+  /// filterChunk). A GPU takes far larger chunks than the CPU default.
+  std::int64_t edgeChunk = 0;
+  /// Copy each stage's edges into PipelineResult::edges (for edge metrics). Off in servers:
+  /// on a GPU the edges then never leave the device, only their counts.
+  bool stageEdges = true;
+};
+
+/// "float32", "float16" or "bfloat16".
+std::string toString(ExecutionOptions::Precision precision);
+/// "cpu" or "cuda:N".
+std::string deviceName(const ExecutionOptions& options);
+
+/// The three TorchScript models of a PipelineConfig on one device, in one precision: loaded
+/// and probed there once, then read by any number of Pipeline instances at the same time
+/// (inference does not change a module; forward() may run on several threads).
+class PipelineModels {
+ public:
+  /// Loads each model onto the options' device, converts it to the precision and checks its
+  /// contract there with a probe (trkaas/pipeline/TorchModel.hpp). Throws trkaas::Error
+  /// naming the model, its file and the device; for a CUDA device in a build without CUDA
+  /// libtorch, or where none is visible, saying so.
+  static std::shared_ptr<const PipelineModels> load(const PipelineConfig& config,
+                                                    const ExecutionOptions& options);
+  ~PipelineModels();
+  PipelineModels(const PipelineModels&) = delete;
+  PipelineModels& operator=(const PipelineModels&) = delete;
+
+  /// The options the models were loaded with (device, precision).
+  const ExecutionOptions& options() const;
+  /// Output dimension D of the embedding.
+  std::int64_t embeddingDim() const;
+
+  struct Impl;
+  const Impl& impl() const { return *m_impl; }
+
+ private:
+  explicit PipelineModels(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
 class Pipeline {
  public:
-  /// Validates the config, loads and probes the models. Throws trkaas::Error.
-  explicit Pipeline(PipelineConfig config);
+  /// Validates the config and the options; loads the models when `models` is null (else
+  /// they must have been loaded from the files `config` names, on the options' device and
+  /// precision). On CUDA takes a stream from torch's pool (32 per device, round robin:
+  /// more instances share streams, correct but serialised). Throws trkaas::Error.
+  explicit Pipeline(PipelineConfig config, ExecutionOptions options = {},
+                    std::shared_ptr<const PipelineModels> models = nullptr);
   ~Pipeline();
   Pipeline(Pipeline&&) noexcept;
   Pipeline& operator=(Pipeline&&) noexcept;
 
   /// Tracks for every hit of the event (hits outside the configured volumes: -1). The
-  /// stage edges index the hits the models saw. `source` names the input in errors.
-  PipelineResult run(const Event& event, const std::string& source = "event") const;
+  /// stage edges index the hits the models saw. `source` names the input in errors. Uses
+  /// this instance's buffers and stream: one thread at a time per instance.
+  ///
+  /// Stage times: the host clock around each stage; on CUDA each stage ends with a
+  /// synchronisation of the instance's stream, so a time is the stage's device work plus
+  /// its launches. Features include the copy in; tracks the copy out and the labels.
+  ///
+  /// Errors: trkaas::InputError for an input problem of an event (missing cells, the
+  /// limits); any other failure (torch, CUDA) becomes trkaas::Error naming the device and
+  /// the stage, e.g. "pipeline (cuda:0), stage filter: ...".
+  PipelineResult run(const Event& event, const std::string& source = "event");
   /// Several (small) events as one graph, their disjoint union: one model call per stage
-  /// for all of them, a radius graph per event (no edge joins two events), tracks per
-  /// event. Each result is the one run() gives for its event; the batch's stage times are
-  /// shared out by hits. An event over a limit fails the whole call (run the events
-  /// alone to find it).
+  /// for all of them (filter: per edge chunk), a radius graph per event (no edge joins two
+  /// events), one track-building pass. Each result is the one run() gives for its event;
+  /// the batch's stage times are shared out by hits. An event over a limit fails the whole
+  /// call (run the events alone to find it).
   std::vector<PipelineResult> runBatch(const std::vector<const Event*>& events,
-                                       const std::string& source = "batch") const;
+                                       const std::string& source = "batch");
   const PipelineConfig& config() const;
+  const ExecutionOptions& options() const;
+  /// The shared models this instance runs.
+  const std::shared_ptr<const PipelineModels>& models() const;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
+
+/// Whether a pipeline can run on a CUDA device here: this build has CUDA libtorch and the
+/// CUDA kernels, and libtorch sees at least one CUDA device. When not, `why` says which is
+/// missing. Never throws.
+bool gpuPipelineAvailable(std::string& why);
+
+/// Whether this build has the CUDA stages (CUDA libtorch and the CUDA kernels), whether or
+/// not a GPU is present. Never throws.
+bool gpuPipelineBuilt();
 
 }  // namespace trkaas

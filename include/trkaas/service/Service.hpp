@@ -17,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include "trkaas/pipeline/GpuPipeline.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/service/Layout.hpp"
 
@@ -56,7 +55,7 @@ struct ServiceConfig {
   enum class GpuUse { kAuto, kOff, kRequire };
   GpuUse gpu = GpuUse::kAuto;
   /// Arithmetic of the models on a GPU server.
-  GpuOptions::Precision precision = GpuOptions::kFloat32;
+  ExecutionOptions::Precision precision = ExecutionOptions::kFloat32;
   /// Edges per filter call on a GPU server (0: the pipeline's filter_chunk).
   std::int64_t gpuEdgeChunk = 0;
 };

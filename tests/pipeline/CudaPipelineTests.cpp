@@ -1,9 +1,9 @@
-// GpuPipeline against Pipeline (the CPU chain) with the small test models
+// The one Pipeline on a CUDA device against itself on the CPU, with the small test models
 // (make_test_models.py) on generated events: in float32 the same tracks (as partitions of
-// the hits) and the same graph, filter and GNN edge counts per event, alone and in a batch
-// of 3, with junction removal on and off, with directed and undirected scoring; float16
-// and bfloat16 run and give a label per hit. Built only with the GPU pipeline; without a
-// usable GPU the tests skip, unless TRKAAS_REQUIRE_GPU=1 (then they fail).
+// the hits), the same graph, filter and GNN edges per event, alone and in a batch of 3,
+// with junction removal on and off, with directed and undirected scoring; float16 and
+// bfloat16 run and give a label per hit. Built only with the CUDA stages; without a usable
+// GPU the tests skip, unless TRKAAS_REQUIRE_GPU=1 (then they fail).
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -12,7 +12,6 @@
 
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
-#include "trkaas/pipeline/GpuPipeline.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/sim/Detector.hpp"
 #include "trkaas/sim/EventGenerator.hpp"
@@ -90,7 +89,7 @@ std::size_t labelChanges(const std::vector<std::int64_t>& a, const std::vector<s
   return changed;
 }
 
-void requireSameAsCpu(const PipelineResult& gpu, const PipelineResult& cpu) {
+void requireSameAsCpu(const PipelineResult& gpu, const PipelineResult& cpu, bool edges) {
   REQUIRE(gpu.tracks.eventId == cpu.tracks.eventId);
   REQUIRE(gpu.tracks.hitId == cpu.tracks.hitId);
   REQUIRE(gpu.rows == cpu.rows);
@@ -102,14 +101,22 @@ void requireSameAsCpu(const PipelineResult& gpu, const PipelineResult& cpu) {
   REQUIRE(labelChanges(cpu.tracks.label, gpu.tracks.label) == 0);
   // The device components number tracks as TrackBuilder does: not only the same partition.
   CHECK(gpu.tracks.label == cpu.tracks.label);
-  // The GPU path keeps the edges on the device: counts only.
-  REQUIRE(gpu.edges.graph.size() == 0);
-  REQUIRE(gpu.edges.gnn.size() == 0);
+  if (edges) {
+    REQUIRE(gpu.edges.graph.src == cpu.edges.graph.src);
+    REQUIRE(gpu.edges.graph.dst == cpu.edges.graph.dst);
+    REQUIRE(gpu.edges.filter.dst == cpu.edges.filter.dst);
+    REQUIRE(gpu.edges.gnn.src == cpu.edges.gnn.src);
+    REQUIRE(gpu.edges.gnn.dst == cpu.edges.gnn.dst);
+  } else {
+    // Without stageEdges the edges stay on the device: counts only.
+    REQUIRE(gpu.edges.graph.size() == 0);
+    REQUIRE(gpu.edges.gnn.size() == 0);
+  }
 }
 
 }  // namespace
 
-TEST_CASE("GpuPipeline gives Pipeline's tracks and edge counts in float32", "[pipeline][gpu]") {
+TEST_CASE("on CUDA the pipeline gives its CPU tracks and edges in float32", "[pipeline][gpu]") {
   if (!gpuHere()) return;
   const std::vector<Event>& e = events();
   struct Variant {
@@ -124,10 +131,12 @@ TEST_CASE("GpuPipeline gives Pipeline's tracks and edge counts in float32", "[pi
     PipelineConfig c = testConfig();
     c.tracks.junctionRemoval = v.junctionRemoval;
     c.undirected = v.undirected;
-    GpuOptions o;
+    ExecutionOptions o;
+    o.device = 0;
     o.edgeChunk = v.edgeChunk;
-    const Pipeline cpu(c);
-    GpuPipeline gpu(c, o, loadGpuModels(c, o));
+    o.stageEdges = v.edgeChunk == 0;  // both ways
+    Pipeline cpu(c);
+    Pipeline gpu(c, o, PipelineModels::load(c, o));
     std::vector<PipelineResult> alone;
     for (const Event& event : e) {
       alone.push_back(cpu.run(event));
@@ -136,30 +145,32 @@ TEST_CASE("GpuPipeline gives Pipeline's tracks and edge counts in float32", "[pi
     }
     for (std::size_t k = 0; k < e.size(); ++k) {
       INFO("event " << e[k].eventId << " alone");
-      requireSameAsCpu(gpu.run(e[k]), alone[k]);
+      requireSameAsCpu(gpu.run(e[k]), alone[k], o.stageEdges);
     }
     const std::vector<PipelineResult> batch = gpu.runBatch({&e[0], &e[1], &e[2]});
     REQUIRE(batch.size() == 3);
     for (std::size_t k = 0; k < e.size(); ++k) {
       INFO("event " << e[k].eventId << " in a batch of 3");
-      requireSameAsCpu(batch[k], alone[k]);
+      requireSameAsCpu(batch[k], alone[k], o.stageEdges);
       REQUIRE(batch[k].record.totalMs() > 0.0);
     }
   }
 }
 
-TEST_CASE("GpuPipeline runs in float16 and bfloat16", "[pipeline][gpu]") {
+TEST_CASE("on CUDA the pipeline runs in float16 and bfloat16", "[pipeline][gpu]") {
   if (!gpuHere()) return;
   const std::vector<Event>& e = events();
   PipelineConfig c = testConfig();
   c.tracks.junctionRemoval = true;
-  GpuOptions o;
-  GpuPipeline reference(c, o, loadGpuModels(c, o));
+  ExecutionOptions o;
+  o.device = 0;
+  Pipeline reference(c, o);
   const std::vector<PipelineResult> full = reference.runBatch({&e[0], &e[1], &e[2]});
-  for (const GpuOptions::Precision p : {GpuOptions::kFloat16, GpuOptions::kBFloat16}) {
+  for (const ExecutionOptions::Precision p :
+       {ExecutionOptions::kFloat16, ExecutionOptions::kBFloat16}) {
     INFO("precision " << toString(p));
     o.precision = p;
-    GpuPipeline gpu(c, o, loadGpuModels(c, o));
+    Pipeline gpu(c, o);
     const std::vector<PipelineResult> half = gpu.runBatch({&e[0], &e[1], &e[2]});
     REQUIRE(half.size() == 3);
     std::size_t changed = 0, hits = 0;
@@ -175,23 +186,27 @@ TEST_CASE("GpuPipeline runs in float16 and bfloat16", "[pipeline][gpu]") {
   }
 }
 
-TEST_CASE("GpuPipeline refuses options that do not match its models", "[pipeline][gpu]") {
+TEST_CASE("on CUDA the pipeline refuses options that do not match its models", "[pipeline][gpu]") {
   if (!gpuHere()) return;
   const PipelineConfig c = testConfig();
-  GpuOptions o;
-  const auto models = loadGpuModels(c, o);
-  GpuOptions other = o;
-  other.precision = GpuOptions::kFloat16;
-  REQUIRE_THROWS_WITH(GpuPipeline(c, other, models), HasSubstring("models were loaded on"));
+  ExecutionOptions o;
+  o.device = 0;
+  const auto models = PipelineModels::load(c, o);
+  ExecutionOptions other = o;
+  other.precision = ExecutionOptions::kFloat16;
+  REQUIRE_THROWS_WITH(Pipeline(c, other, models), HasSubstring("models were loaded on"));
+  other = o;
+  other.device = -1;
+  REQUIRE_THROWS_WITH(Pipeline(c, other, models), HasSubstring("models were loaded on cuda:0"));
   other = o;
   other.edgeChunk = -1;
-  REQUIRE_THROWS_WITH(GpuPipeline(c, other, models), HasSubstring("edgeChunk"));
+  REQUIRE_THROWS_WITH(Pipeline(c, other, models), HasSubstring("edgeChunk"));
   other = o;
   other.device = 1000;
-  REQUIRE_THROWS_WITH(loadGpuModels(c, other), HasSubstring("does not exist"));
-  // A limit: the input error names the event, as Pipeline's.
+  REQUIRE_THROWS_WITH(PipelineModels::load(c, other), HasSubstring("does not exist"));
+  // A limit: the input error names the event, as on the CPU.
   PipelineConfig limited = c;
   limited.maxHits = 5;
-  GpuPipeline gpu(limited, o, models);
+  Pipeline gpu(limited, o, models);
   REQUIRE_THROWS_WITH(gpu.run(events()[0], "f.h5"), HasSubstring("max_hits"));
 }

@@ -1,0 +1,137 @@
+#include "ScriptModel.hpp"
+
+#include <sstream>
+#include <vector>
+
+#include "PipelineCommon.hpp"
+#include "trkaas/core/Error.hpp"
+#include "trkaas/core/TextFile.hpp"
+
+namespace trkaas::detail {
+
+namespace {
+
+std::string shapeOf(const torch::Tensor& t) {
+  std::ostringstream s;
+  s << t.sizes() << " " << t.dtype();
+  return s.str();
+}
+
+}  // namespace
+
+ScriptModel::ScriptModel(const std::string& path, ModelKind kind, std::int64_t numFeatures,
+                         const std::string& name, torch::Device device, c10::ScalarType type)
+    : m_path(path),
+      m_name(name),
+      m_kind(kind),
+      m_numFeatures(numFeatures),
+      m_device(device),
+      m_type(type) {
+  if (m_numFeatures < 1) fail("numFeatures must be at least 1");
+  if (!fileExists(m_path)) fail("no such file");
+  try {
+    m_module = torch::jit::load(m_path, m_device);
+  } catch (const std::exception& e) {
+    const std::string text = e.what();
+    fail("not a loadable TorchScript file: " + text.substr(0, text.find('\n')));
+  }
+  m_module.eval();
+  checkArity();
+  try {
+    if (m_type != torch::kFloat32) m_module.to(m_type);
+  } catch (const std::exception& e) {
+    fail("cannot convert the weights to " + std::string(c10::toString(m_type)) + ": " +
+         torchErrorReason(e.what()));
+  }
+  // Probe: 3 hits with fixed values, and 2 edges for classifiers.
+  const auto on = torch::TensorOptions().device(m_device);
+  const torch::Tensor x =
+      (torch::arange(3 * m_numFeatures, on.dtype(torch::kFloat32)).remainder(7) * 0.1 - 0.2)
+          .reshape({3, m_numFeatures});
+  const torch::Tensor edges = torch::tensor(std::vector<std::int64_t>{0, 1, 1, 2}, torch::kInt64)
+                                  .reshape({2, 2})
+                                  .to(m_device);
+  torch::Tensor out;
+  if (m_type == torch::kFloat32) {
+    out = forward(x, edges);
+  } else {
+    try {
+      out = forward(x, edges);
+    } catch (const Error&) {
+      m_floatIn = false;
+      out = forward(x, edges);
+    }
+  }
+  if (m_kind == ModelKind::kEmbedding) m_outputDim = out.size(1);
+}
+
+void ScriptModel::fail(const std::string& why) const {
+  std::string who = "model '" + m_name + "' (" + m_path + ")";
+  if (!m_device.is_cpu() || m_type != torch::kFloat32) {
+    who += " on " + m_device.str() + " in " + std::string(c10::toString(m_type));
+  }
+  throw Error(who + ": " + why);
+}
+
+void ScriptModel::checkArity() const {
+  const auto method = m_module.find_method("forward");
+  if (!method) fail("has no forward() method");
+  const std::size_t args = method->function().getSchema().arguments().size() - 1;
+  const std::size_t expected = m_kind == ModelKind::kEmbedding ? 1 : 2;
+  if (args != expected) {
+    fail("forward takes " + std::to_string(args) + " argument(s), but " +
+         (m_kind == ModelKind::kEmbedding
+              ? "an embedding's forward takes (x: f32[N,F])"
+              : "an edge classifier's forward takes (x: f32[N,F], edge_index: i64[2,E])"));
+  }
+}
+
+torch::Tensor ScriptModel::call(const torch::Tensor& x, const torch::Tensor& edges) const {
+  const torch::NoGradGuard noGrad;
+  std::vector<torch::jit::IValue> args{m_floatIn ? x : x.to(m_type)};
+  if (m_kind == ModelKind::kEdgeClassifier) args.emplace_back(edges);
+  torch::jit::IValue out;
+  try {
+    out = m_module.forward(args);
+  } catch (const std::exception& e) {
+    fail("forward failed with F=" + std::to_string(m_numFeatures) +
+         " input features: " + torchErrorReason(e.what()));
+  }
+  if (!out.isTensor()) fail("forward must return one tensor, got " + out.tagKind());
+  return out.toTensor();
+}
+
+torch::Tensor ScriptModel::forward(const torch::Tensor& x, const torch::Tensor& edges) const {
+  const std::int64_t n = x.size(0);
+  const std::int64_t numEdges = m_kind == ModelKind::kEdgeClassifier ? edges.size(1) : 0;
+  if (m_kind == ModelKind::kEdgeClassifier && numEdges == 0) {
+    return torch::empty({0}, x.options().dtype(torch::kFloat32));
+  }
+  torch::Tensor t = call(x, edges);
+  // Float32 models must give float32; converted models give their own type.
+  if (m_type == torch::kFloat32 ? t.scalar_type() != torch::kFloat32
+                                : !torch::isFloatingType(t.scalar_type())) {
+    fail(std::string("output must be ") +
+         (m_type == torch::kFloat32 ? "float32" : "floating point") + ", got " + shapeOf(t));
+  }
+  if (m_kind == ModelKind::kEmbedding) {
+    if (t.dim() != 2 || t.size(0) != n || t.size(1) < 1) {
+      fail("embedding output must be [N, D] = [" + std::to_string(n) + ", D], got " + shapeOf(t));
+    }
+    if (m_outputDim > 1 && t.size(1) != m_outputDim) {
+      fail("embedding dimension changed from " + std::to_string(m_outputDim) + " to " +
+           std::to_string(t.size(1)));
+    }
+  } else {
+    const bool flat = t.dim() == 1 && t.size(0) == numEdges;
+    const bool column = t.dim() == 2 && t.size(0) == numEdges && t.size(1) == 1;
+    if (!flat && !column) {
+      fail("edge classifier output must be logits [E] or [E, 1] with E = " +
+           std::to_string(numEdges) + ", got " + shapeOf(t));
+    }
+    t = t.reshape({numEdges});
+  }
+  return t.to(torch::kFloat32).contiguous();
+}
+
+}  // namespace trkaas::detail

@@ -1,0 +1,123 @@
+/// The stages' device-independent code and their CPU implementations; the CUDA ones are in
+/// CudaStages.cpp.
+#include "Stages.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "PipelineCommon.hpp"
+#include "TorchGraphOps.hpp"
+#include "trkaas/core/Error.hpp"
+
+namespace trkaas::detail {
+
+void ExecutionContext::synchronize() const {
+  if (stream) stream->synchronize();
+}
+
+std::pair<torch::Tensor, torch::Tensor> EdgeClassification::select(
+    const torch::Tensor& x, const torch::Tensor& edges, const ExecutionContext& ctx) const {
+  return keepAbove(edges, score(x, edges, ctx), logitCut(cut()));
+}
+
+// ---- RadiusGraphStage ------------------------------------------------------------------
+
+namespace {
+
+device::GridRadiusGraph::Config deviceGraphConfig(const GraphBuilder::Config& c) {
+  device::GridRadiusGraph::Config g;
+  g.radius = c.radius;
+  g.maxNeighbours = c.maxNeighbours;
+  g.gridDims = c.gridDims;
+  return g;
+}
+
+device::ConnectedComponents::Config deviceComponentsConfig(const TrackBuilder::Config& c) {
+  device::ConnectedComponents::Config cc;
+  cc.minTrackSize = c.minTrackSize;
+  cc.junctionRemoval = c.junctionRemoval;
+  return cc;
+}
+
+}  // namespace
+
+RadiusGraphStage::RadiusGraphStage(const GraphBuilder::Config& config, const ExecutionContext& ctx)
+    : m_cpu(config) {
+  if (ctx.onCuda()) {
+    if (config.backend == GraphBuilder::Backend::kFaiss) {
+      throw Error(
+          "pipeline: the FAISS radius graph runs on the CPU only; on a GPU the grid backend "
+          "builds the same edges (graph.backend: grid)");
+    }
+    m_cuda.emplace(deviceGraphConfig(config));
+  }
+}
+
+torch::Tensor RadiusGraphStage::build(const torch::Tensor& points,
+                                      const ExecutionContext& ctx) const {
+  if (points.is_cuda()) {
+    if (!m_cuda) throw Error("pipeline: radius graph stage made for the CPU got CUDA points");
+    return cudaRadiusGraph(*m_cuda, points, ctx);
+  }
+  const EdgeList g = m_cpu.build(points.data_ptr<float>(), points.size(0), points.size(1));
+  const auto e = static_cast<std::int64_t>(g.size());
+  torch::Tensor edges = torch::empty({2, e}, torch::kInt64);
+  std::copy(g.src.begin(), g.src.end(), edges.data_ptr<std::int64_t>());
+  std::copy(g.dst.begin(), g.dst.end(), edges.data_ptr<std::int64_t>() + e);
+  return edges;
+}
+
+// ---- TorchScriptClassifier -------------------------------------------------------------
+
+TorchScriptClassifier::TorchScriptClassifier(const ScriptModel& model, float cut,
+                                             std::int64_t chunk, bool undirected)
+    : m_model(model), m_cut(cut), m_chunk(chunk), m_undirected(undirected) {
+  if (m_model.kind() != ModelKind::kEdgeClassifier) {
+    throw Error("pipeline: model '" + m_model.name() + "' is not an edge classifier");
+  }
+  if (!(cut > 0.0f && cut < 1.0f)) throw Error("pipeline: a cut must lie strictly in (0, 1)");
+  if (chunk < 0) throw Error("pipeline: an edge chunk must be >= 0 (0: one call)");
+}
+
+torch::Tensor TorchScriptClassifier::score(const torch::Tensor& x, const torch::Tensor& edges,
+                                           const ExecutionContext& ctx) const {
+  const std::int64_t total = edges.size(1);
+  const auto logitsOf = [&](const torch::Tensor& part) {
+    const std::int64_t e = part.size(1);
+    if (!m_undirected) return m_model.forward(x, part.contiguous());
+    const torch::Tensor both = m_model.forward(x, torch::cat({part, part.flip({0})}, 1));
+    return (both.narrow(0, 0, e) + both.narrow(0, e, e)) * 0.5;
+  };
+  if (total == 0) return torch::empty({0}, ctx.floats());
+  if (m_chunk == 0 || total <= m_chunk) return logitsOf(edges);
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t begin = 0; begin < total; begin += m_chunk) {
+    parts.push_back(logitsOf(edges.narrow(1, begin, std::min(m_chunk, total - begin))));
+  }
+  return torch::cat(parts);
+}
+
+// ---- ComponentsStage -------------------------------------------------------------------
+
+ComponentsStage::ComponentsStage(const TrackBuilder::Config& config)
+    : m_cpu(config), m_cuda(deviceComponentsConfig(config)) {}
+
+torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges,
+                                      const torch::Tensor& scores, const torch::Tensor& xyz,
+                                      const ExecutionContext& ctx) const {
+  const bool junctions = m_cpu.config().junctionRemoval;
+  // Junction removal keeps each hit's best outgoing and incoming edge: edges from the hit
+  // nearer the origin to the farther one (along the particle's flight, in the barrel and in
+  // the endcaps alike).
+  const torch::Tensor oriented = junctions ? orientOutwardsTensor(xyz, edges) : edges;
+  const torch::Tensor src = oriented.select(0, 0).contiguous();
+  const torch::Tensor dst = oriented.select(0, 1).contiguous();
+  const torch::Tensor s = junctions ? scores.contiguous() : torch::Tensor();
+  if (src.is_cuda()) return cudaComponents(m_cuda, n, src, dst, s, ctx);
+  const std::vector<std::int64_t> labels =
+      m_cpu.build(n, src.data_ptr<std::int64_t>(), dst.data_ptr<std::int64_t>(), src.numel(),
+                  junctions ? s.data_ptr<float>() : nullptr);
+  return torch::tensor(labels, torch::kInt64);
+}
+
+}  // namespace trkaas::detail
