@@ -25,6 +25,7 @@
 #include "trkaas/pipeline/TruthMetrics.hpp"
 #include "trkaas/service/MpiSession.hpp"
 #include "trkaas/service/Service.hpp"
+#include "trkaas/service/Stats.hpp"
 
 namespace trkaas::app {
 
@@ -58,19 +59,6 @@ struct RunOptions {
 
 bool endsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-/// Mean, p50 and p99 of a list of times.
-nlohmann::json summary(std::vector<double> ms) {
-  if (ms.empty()) return {{"mean", 0.0}, {"p50", 0.0}, {"p99", 0.0}};
-  std::sort(ms.begin(), ms.end());
-  double sum = 0;
-  for (double v : ms) sum += v;
-  const auto at = [&](double q) {
-    return ms[std::min(ms.size() - 1,
-                       static_cast<std::size_t>(q * static_cast<double>(ms.size())))];
-  };
-  return {{"mean", sum / static_cast<double>(ms.size())}, {"p50", at(0.5)}, {"p99", at(0.99)}};
 }
 
 double peakRssMb() {
@@ -132,8 +120,8 @@ void runDirect(const RunOptions& o) {
         o.submission.size() > 3 && o.submission.compare(o.submission.size() - 3, 3, ".gz") == 0);
   }
 
-  std::array<std::vector<double>, kNumStages> stageMs;
-  std::vector<double> totalMs;
+  std::array<TimeHistogram, kNumStages> stageMs;
+  TimeHistogram totalMs;
   TrackMetrics metrics;
   EdgeMetrics graphEdges, filterEdges, gnnEdges;
   bool anyTruth = false;
@@ -147,8 +135,8 @@ void runDirect(const RunOptions& o) {
       writer.append(r.tracks);
       if (submission) submission->write(r.tracks);
       const StageRecord& s = r.record;
-      for (Stage stage : kStages) stageMs[static_cast<std::size_t>(stage)].push_back(s.ms[stage]);
-      totalMs.push_back(s.totalMs());
+      for (Stage stage : kStages) stageMs[static_cast<std::size_t>(stage)].add(s.ms[stage]);
+      totalMs.add(s.totalMs());
       hits += s.hits;
       if (event.hasTruth()) {
         metrics += trackMetrics(event, r.tracks.label);
@@ -184,9 +172,9 @@ void runDirect(const RunOptions& o) {
       {"peak_rss_mb", peakRssMb()},
       {"stage_ms", nlohmann::json::object()}};
   for (Stage stage : kStages) {
-    report["stage_ms"][stageName(stage)] = summary(stageMs[static_cast<std::size_t>(stage)]);
+    report["stage_ms"][stageName(stage)] = timeSummary(stageMs[static_cast<std::size_t>(stage)]);
   }
-  report["stage_ms"]["total"] = summary(totalMs);
+  report["stage_ms"]["total"] = timeSummary(totalMs);
   if (anyTruth) {
     report["physics"] = {{"efficiency_pt_gt_1gev", metrics.efficiencyHighPt()},
                          {"efficiency_all", metrics.efficiency()},
@@ -208,7 +196,10 @@ void runDirect(const RunOptions& o) {
       done, wall, report["events_per_second"].get<double>(), report["hits_per_event"].get<double>(),
       peakRssMb(), config.threads);
   text += "stage        mean ms    p50 ms    p99 ms\n";
-  for (const char* stage : {"features", "embedding", "graph", "filter", "gnn", "tracks", "total"}) {
+  std::vector<std::string> stages;
+  for (Stage stage : kStages) stages.emplace_back(stageName(stage));
+  stages.emplace_back("total");
+  for (const std::string& stage : stages) {
     const auto& s = report["stage_ms"][stage];
     text += fmt::format("{:<10} {:>9.2f} {:>9.2f} {:>9.2f}\n", stage, s["mean"].get<double>(),
                         s["p50"].get<double>(), s["p99"].get<double>());

@@ -88,15 +88,8 @@ const char* stageName(Stage stage) {
 }
 
 std::string toString(ExecutionOptions::Precision precision) {
-  switch (precision) {
-    case ExecutionOptions::kFloat16:
-      return "float16";
-    case ExecutionOptions::kBFloat16:
-      return "bfloat16";
-    case ExecutionOptions::kFloat32:
-      break;
-  }
-  return "float32";
+  static constexpr std::array<const char*, 3> kNames = {"float32", "float16", "bfloat16"};
+  return kNames[static_cast<std::size_t>(precision)];
 }
 
 std::string deviceName(const ExecutionOptions& options) {

@@ -14,6 +14,7 @@
 #include "trkaas/io/TracksFile.hpp"
 #include "trkaas/pipeline/TruthMetrics.hpp"
 #include "trkaas/service/Journal.hpp"
+#include "trkaas/service/Stats.hpp"
 #include "trkaas/service/Wire.hpp"
 
 namespace trkaas::service {
@@ -130,32 +131,24 @@ class ProducerLoop {
     m_writeMs += msSince(t0);
     if (m_board == nullptr) sendProgress();
     const double wallMs = msSince(start);
-    nlohmann::json stats = {{"role", "producer"},
-                            {"index", m_producer},
-                            {"events_done", m_done},
-                            {"events_failed", m_failed},
-                            {"events_left", m_last - m_next},
-                            {"stopped", m_stopping},
-                            {"hits", m_hits},
-                            {"wall_ms", wallMs},
-                            {"read_ms", m_readMs},
-                            {"send_ms", m_sendMs},
-                            {"write_ms", m_writeMs},
-                            {"wait_ms", m_waitMs},
-                            {"latency_ms", m_latency},
-                            {"queue_ms", m_queue},
-                            {"stages_ms", m_stages},
-                            {"errors", m_errors},
-                            {"file_errors", m_fileErrors},
-                            {"tracks_file", m_tracksName},
-                            {"truth", m_truth}};
-    if (m_truth) {
-      stats["physics"] = {
-          {"particles", m_metrics.particles},   {"particles_high_pt", m_metrics.particlesHighPt},
-          {"matched", m_metrics.matched},       {"matched_high_pt", m_metrics.matchedHighPt},
-          {"tracks", m_metrics.tracks},         {"fakes", m_metrics.fakes},
-          {"duplicates", m_metrics.duplicates}, {"score", m_metrics.score}};
-    }
+    ProducerStats& s = m_stats;
+    s.index = m_producer;
+    s.eventsDone = m_done;
+    s.eventsFailed = m_failed;
+    s.eventsLeft = m_last - m_next;
+    s.stopped = m_stopping;
+    s.hits = m_hits;
+    s.wallMs = wallMs;
+    s.readMs = m_readMs;
+    s.sendMs = m_sendMs;
+    s.writeMs = m_writeMs;
+    s.waitMs = m_waitMs;
+    s.fileErrors = m_fileErrors;
+    s.tracksFile = m_tracksName;
+    s.truth = m_truth;
+    s.physics = m_metrics;
+    nlohmann::json stats = s;
+    stats["role"] = "producer";
     return stats;
   }
 
@@ -286,10 +279,11 @@ class ProducerLoop {
   void finish(InFlight& flight, const Result& result, bool direct) {
     const std::string& path = m_plan.files[flight.item.file];
     const EventKey key{path, flight.item.index};
-    m_latency.push_back(msSince(flight.sent));
-    m_typicalLatencyMs = m_typicalLatencyMs > 0 ? 0.8 * m_typicalLatencyMs + 0.2 * m_latency.back()
-                                                : m_latency.back();
-    m_queue.push_back(result.queueMs);
+    const double latency = msSince(flight.sent);
+    m_stats.latencyMs.add(latency);
+    m_typicalLatencyMs =
+        m_typicalLatencyMs > 0 ? 0.8 * m_typicalLatencyMs + 0.2 * latency : latency;
+    m_stats.queueMs.add(result.queueMs);
     if (!result.ok) {
       fail(flight.item, flight.event.eventId, result.error);
       return;
@@ -321,8 +315,8 @@ class ProducerLoop {
     m_journal->done(key, flight.event.eventId, m_tracksName);
     m_writeMs += msSince(t0);
     const StageRecord& r = result.record;
-    for (Stage stage : kStages) m_stages[stageName(stage)].push_back(r.ms[stage]);
-    m_stages["total"].push_back(r.totalMs());
+    for (Stage stage : kStages) m_stats.stagesMs[stageName(stage)].add(r.ms[stage]);
+    m_stats.stagesMs["total"].add(r.totalMs());
     m_hits += static_cast<std::int64_t>(flight.event.hits.size());
     if (flight.event.hasTruth()) {
       m_truth = true;
@@ -335,8 +329,8 @@ class ProducerLoop {
     const std::string& path = m_plan.files[item.file];
     m_journal->error({path, item.index}, eventId, reason);
     logger().error("event {} (position {} of '{}') failed: {}", eventId, item.index, path, reason);
-    if (m_errors.size() < 100) {
-      m_errors.push_back(
+    if (m_stats.errors.size() < 100) {
+      m_stats.errors.push_back(
           {{"file", path}, {"index", item.index}, {"event", eventId}, {"reason", reason}});
     }
     ++m_failed;
@@ -368,9 +362,7 @@ class ProducerLoop {
   std::int64_t m_done = 0, m_failed = 0, m_hits = 0;
   double m_readMs = 0, m_sendMs = 0, m_writeMs = 0, m_waitMs = 0;
   double m_typicalLatencyMs = 0;  // moving average of the request latency
-  std::vector<double> m_latency, m_queue;
-  std::map<std::string, std::vector<double>> m_stages;
-  nlohmann::json m_errors = nlohmann::json::array();
+  ProducerStats m_stats;          // the times, errors and physics sent to rank 0 at the end
   std::vector<std::string> m_fileErrors;
   TrackMetrics m_metrics;
 };

@@ -9,31 +9,17 @@
 #include "ServiceInternal.hpp"
 #include "trkaas/core/Logger.hpp"
 #include "trkaas/pipeline/TruthMetrics.hpp"
+#include "trkaas/service/Stats.hpp"
 
 namespace trkaas::service {
-
-namespace {
-
-nlohmann::json quantiles(std::vector<double> v) {
-  if (v.empty()) return {{"mean", 0.0}, {"p50", 0.0}, {"p90", 0.0}, {"p99", 0.0}};
-  std::sort(v.begin(), v.end());
-  double sum = 0;
-  for (double x : v) sum += x;
-  const auto at = [&](double q) {
-    return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
-  };
-  return {{"mean", sum / double(v.size())}, {"p50", at(0.5)}, {"p90", at(0.9)}, {"p99", at(0.99)}};
-}
-
-}  // namespace
 
 nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
                           const std::map<int, nlohmann::json>& finals, double wallMs,
                           const std::string& layout) {
   std::int64_t done = 0, failed = 0, left = 0, hits = 0;
   bool stopped = false, truth = false;
-  std::vector<double> latency, queue;
-  std::map<std::string, std::vector<double>> stages;
+  TimeHistogram latency, queue;
+  std::map<std::string, TimeHistogram> stages;
   TrackMetrics m;
   nlohmann::json producers = nlohmann::json::array(), servers = nlohmann::json::array();
   nlohmann::json errors = nlohmann::json::array();
@@ -53,48 +39,36 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
                          {"gpu_stats", s["gpu_stats"]}});
       continue;
     }
-    done += s["events_done"].get<std::int64_t>();
-    failed += s["events_failed"].get<std::int64_t>();
-    left += s["events_left"].get<std::int64_t>();
-    hits += s["hits"].get<std::int64_t>();
-    stopped = stopped || s["stopped"].get<bool>();
-    readMs += s["read_ms"].get<double>();
-    sendMs += s["send_ms"].get<double>();
-    writeMs += s["write_ms"].get<double>();
-    for (double v : s["latency_ms"]) latency.push_back(v);
-    for (double v : s["queue_ms"]) queue.push_back(v);
-    for (const auto& [stage, v] : s["stages_ms"].items()) {
-      for (double x : v) stages[stage].push_back(x);
-    }
-    for (const auto& e : s["errors"]) errors.push_back(e);
-    for (const auto& e : s["file_errors"]) fileErrors.push_back(e);
-    const double wall = s["wall_ms"].get<double>();
-    const double n = std::max<double>(1, double(s["events_done"]) + double(s["events_failed"]));
+    const auto p = s.get<ProducerStats>();
+    done += p.eventsDone;
+    failed += p.eventsFailed;
+    left += p.eventsLeft;
+    hits += p.hits;
+    stopped = stopped || p.stopped;
+    readMs += p.readMs;
+    sendMs += p.sendMs;
+    writeMs += p.writeMs;
+    latency += p.latencyMs;
+    queue += p.queueMs;
+    for (const auto& [stage, h] : p.stagesMs) stages[stage] += h;
+    for (const auto& e : p.errors) errors.push_back(e);
+    for (const auto& e : p.fileErrors) fileErrors.push_back(e);
+    const double n = std::max<double>(1, double(p.eventsDone + p.eventsFailed));
     producers.push_back({{"rank", rank},
-                         {"index", s["index"]},
-                         {"events", s["events_done"]},
-                         {"failed", s["events_failed"]},
-                         {"wait_fraction", wall > 0 ? s["wait_ms"].get<double>() / wall : 0.0},
-                         {"read_ms_per_event", s["read_ms"].get<double>() / n},
-                         {"send_ms_per_event", s["send_ms"].get<double>() / n},
-                         {"write_ms_per_event", s["write_ms"].get<double>() / n}});
-    if (s["truth"].get<bool>() && s.contains("physics")) {
+                         {"index", p.index},
+                         {"events", p.eventsDone},
+                         {"failed", p.eventsFailed},
+                         {"wait_fraction", p.wallMs > 0 ? p.waitMs / p.wallMs : 0.0},
+                         {"read_ms_per_event", p.readMs / n},
+                         {"send_ms_per_event", p.sendMs / n},
+                         {"write_ms_per_event", p.writeMs / n}});
+    if (p.truth) {
       truth = true;
-      const auto& p = s["physics"];
-      TrackMetrics t;
-      t.particles = p["particles"];
-      t.particlesHighPt = p["particles_high_pt"];
-      t.matched = p["matched"];
-      t.matchedHighPt = p["matched_high_pt"];
-      t.tracks = p["tracks"];
-      t.fakes = p["fakes"];
-      t.duplicates = p["duplicates"];
-      t.score = p["score"];
-      m += t;
+      m += p.physics;
     }
   }
   nlohmann::json stageReport;
-  for (const auto& [stage, v] : stages) stageReport[stage] = quantiles(v);
+  for (const auto& [stage, h] : stages) stageReport[stage] = timeSummary(h);
   const double events = double(done + failed);
   nlohmann::json report = {{"mode", c.direct ? "direct" : "service"},
                            {"output_dir", c.outputDir},
@@ -113,8 +87,8 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
                            {"wall_s", wallMs / 1000.0},
                            {"events_per_s", wallMs > 0 ? 1000.0 * double(done) / wallMs : 0.0},
                            {"hits_per_event", done > 0 ? double(hits) / double(done) : 0.0},
-                           {"latency_ms", quantiles(latency)},
-                           {"queue_ms", quantiles(queue)},
+                           {"latency_ms", timeSummary(latency)},
+                           {"queue_ms", timeSummary(queue)},
                            {"stage_ms", stageReport},
                            {"producer_ms_per_event",
                             {{"read", events > 0 ? readMs / events : 0.0},
@@ -153,7 +127,10 @@ void printReport(const nlohmann::json& r) {
       r["hits_per_event"].get<double>());
   logger().info("request latency {}; queue {}", q(r["latency_ms"]), q(r["queue_ms"]));
   std::string stages;
-  for (const char* s : {"features", "embedding", "graph", "filter", "gnn", "tracks", "total"}) {
+  std::vector<std::string> names;
+  for (Stage stage : kStages) names.emplace_back(stageName(stage));
+  names.emplace_back("total");
+  for (const std::string& s : names) {
     if (r["stage_ms"].contains(s)) {
       stages += fmt::format(" {} {:.1f}", s, r["stage_ms"][s]["mean"].get<double>());
     }

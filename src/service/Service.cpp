@@ -16,6 +16,7 @@
 #include "ServiceInternal.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Logger.hpp"
+#include "trkaas/service/Stats.hpp"
 
 namespace trkaas {
 
@@ -50,8 +51,9 @@ void ProgressBoard::setOwn(std::int64_t done, std::int64_t failed) {
 
 void ProgressBoard::addFinal(int rank, nlohmann::json stats) {
   if (stats.value("role", "") == "producer") {
-    m_done[rank] = stats.value("events_done", std::int64_t{0});
-    m_failed[rank] = stats.value("events_failed", std::int64_t{0});
+    const auto s = stats.get<ProducerStats>();
+    m_done[rank] = s.eventsDone;
+    m_failed[rank] = s.eventsFailed;
   }
   m_finals[rank] = std::move(stats);
 }

@@ -8,9 +8,11 @@
 #include "trkaas/core/Error.hpp"
 #include "trkaas/service/Journal.hpp"
 #include "trkaas/service/Layout.hpp"
+#include "trkaas/service/Stats.hpp"
 #include "trkaas/service/Wire.hpp"
 
 using namespace trkaas;
+using trkaas::service::ProducerStats;
 namespace fs = std::filesystem;
 
 namespace {
@@ -179,4 +181,58 @@ TEST_CASE("journal: done counts only in committed files; errors; cut lines", "[s
   CHECK(records[3].events == 2);
   CHECK(records[5].kind == JournalRecord::kUnreadable);
   CHECK(records[6].run == 2);
+}
+
+TEST_CASE("stats: a producer's typed statistics survive JSON; times travel as summaries",
+          "[service][stats]") {
+  ProducerStats s;
+  s.index = 3;
+  s.eventsDone = 40;
+  s.eventsFailed = 2;
+  s.eventsLeft = 7;
+  s.hits = 123456;
+  s.stopped = true;
+  s.wallMs = 900.5;
+  s.waitMs = 12.25;
+  for (int i = 1; i <= 5000; ++i) {
+    s.latencyMs.add(0.5 * i);
+    s.stagesMs["gnn"].add(double(i % 97));
+  }
+  s.errors.push_back({{"file", "a.h5"}, {"index", 4}, {"event", 9}, {"reason", "max_hits"}});
+  s.fileErrors = {"b.h5: unreadable"};
+  s.tracksFile = "tracks-r000-p0003.h5";
+  s.truth = true;
+  s.physics.particles = 10;
+  s.physics.matchedHighPt = 4;
+  s.physics.score = 0.75;
+
+  const nlohmann::json j = s;
+  // Fixed size whatever the number of events: the bins, not the 5000 values.
+  CHECK(j.at("latencyMs").at("bins").size() <= 400);
+  const auto back = j.get<ProducerStats>();
+  CHECK(back.index == 3);
+  CHECK(back.eventsDone == 40);
+  CHECK(back.eventsLeft == 7);
+  CHECK(back.stopped);
+  CHECK(back.wallMs == 900.5);
+  CHECK(back.latencyMs.count() == 5000);
+  CHECK(back.latencyMs.bins() == s.latencyMs.bins());
+  CHECK(back.latencyMs.quantile(0.99) == s.latencyMs.quantile(0.99));
+  CHECK(back.stagesMs.at("gnn").max() == 96.0);
+  CHECK(back.errors == s.errors);
+  CHECK(back.fileErrors == s.fileErrors);
+  CHECK(back.tracksFile == s.tracksFile);
+  CHECK(back.physics.particles == 10);
+  CHECK(back.physics.matchedHighPt == 4);
+  CHECK(back.physics.score == 0.75);
+
+  // The report's summary of a time: p50 of 0.5 .. 2500 ms within a bin of 1250 ms.
+  const nlohmann::json summary = timeSummary(back.latencyMs);
+  CHECK(summary.at("count") == 5000);
+  CHECK(summary.at("p50").get<double>() == Approx(1250.0).epsilon(0.0116));
+  CHECK(summary.at("max").get<double>() == 2500.0);
+
+  nlohmann::json broken = j;
+  broken["latencyMs"]["count"] = 4999;
+  CHECK_THROWS_WITH(broken.get<ProducerStats>(), HasSubstring("count says"));
 }

@@ -1,0 +1,57 @@
+#pragma once
+/// Typed statistics of a run and their JSON forms (nlohmann's struct mapping): what a
+/// producer sends rank 0 at the end, and the one summary of times that every report uses
+/// (one-process direct mode's and the MPI job's report.json). Times travel as
+/// TimeHistogram summaries of fixed size, never one value per event.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "trkaas/core/TimeHistogram.hpp"
+#include "trkaas/pipeline/TruthMetrics.hpp"
+
+namespace trkaas {
+
+/// {"count", "mean", "p50", "p90", "p99", "max"} (ms): the summary of a time in every report.
+nlohmann::json timeSummary(const TimeHistogram& h);
+
+/// Wire forms: {"count", "sum", "min", "max", "bins": [[bin, count], ...]}.
+void to_json(nlohmann::json& j, const TimeHistogram& h);
+/// Throws trkaas::Error (or nlohmann's exception) on a malformed histogram.
+void from_json(const nlohmann::json& j, TimeHistogram& h);
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrackMetrics, particles, particlesHighPt, matched,
+                                   matchedHighPt, tracks, fakes, duplicates, score)
+
+namespace service {
+
+/// What one producer did, sent to rank 0 when it ends.
+struct ProducerStats {
+  int index = 0;
+  std::int64_t eventsDone = 0, eventsFailed = 0, eventsLeft = 0, hits = 0;
+  bool stopped = false;
+  /// Times of the whole run and its parts (ms).
+  double wallMs = 0, readMs = 0, sendMs = 0, writeMs = 0, waitMs = 0;
+  /// Per event: request latency (sent to result), server queue time.
+  TimeHistogram latencyMs, queueMs;
+  /// Per event and stage, by stageName(), and "total".
+  std::map<std::string, TimeHistogram> stagesMs;
+  /// The first error records (file, event, reason), at most 100.
+  nlohmann::json errors = nlohmann::json::array();
+  std::vector<std::string> fileErrors;
+  std::string tracksFile;
+  /// Whether the events carried truth; then physics sums their metrics.
+  bool truth = false;
+  TrackMetrics physics;
+};
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProducerStats, index, eventsDone, eventsFailed, eventsLeft,
+                                   hits, stopped, wallMs, readMs, sendMs, writeMs, waitMs,
+                                   latencyMs, queueMs, stagesMs, errors, fileErrors, tracksFile,
+                                   truth, physics)
+
+}  // namespace service
+}  // namespace trkaas
