@@ -116,7 +116,7 @@ if ((build)); then
     -DCMAKE_POLICY_VERSION_MINIMUM=3.5 || { say "gpu_bench: configure failed"; exit 1; }
   grep -E '^-- (trkaas|  |GPU pipeline|Torch:)' "$out/configure.log" | tee -a "$summary"
   tail_lines=3 step build 360 cmake --build "$bdir" -j "$(nproc)" --target trkaas bench_gpu_server \
-    gpu_pipeline_tests device_tests device_vs_cpu_tests device_gpu_monitor_tests \
+    gpu_pipeline_tests stage_device_tests device_tests device_vs_cpu_tests device_gpu_monitor_tests \
     || { grep -E 'error|Error' "$out/build.log" | head -30 | tee -a "$summary"; exit 1; }
 fi
 bin="$bdir/trkaas"
@@ -124,15 +124,17 @@ bin="$bdir/trkaas"
 
 # ---- 2. the [gpu] tests ------------------------------------------------------------------------
 # On a GPU they must run (TRKAAS_REQUIRE_GPU=1); in a rehearsal they skip with the reason.
+# pipeline_golden_labels: one-process direct mode on GPU 0 and a service whose server the
+# layout gives GPU 0, against the labels of the former CPU chain (tests/data/golden).
 require=0
 ((gpu)) && require=1
 step gpu_tests 120 env TRKAAS_REQUIRE_GPU=$require ctest --test-dir "$bdir" \
-  -R '^(gpu_pipeline_tests|device_tests|device_vs_cpu_tests|device_gpu_monitor_tests):' \
+  -R '^((gpu_pipeline_tests|stage_device_tests|device_tests|device_vs_cpu_tests|device_gpu_monitor_tests):|pipeline_golden_labels$)' \
   --output-on-failure
 grep -hE 'GPU monitor|changed track' "$bdir"/Testing/Temporary/LastTest.log 2>/dev/null | head -6 \
   | tee -a "$summary"
 # A test program that cannot start lists no tests, and ctest would not miss them: count.
-for t in gpu_pipeline_tests device_tests device_vs_cpu_tests device_gpu_monitor_tests; do
+for t in gpu_pipeline_tests stage_device_tests device_tests device_vs_cpu_tests device_gpu_monitor_tests; do
   listed=$(ctest --test-dir "$bdir" -N -R "^$t:" | grep -c 'Test *#')
   ((listed > 0)) || say "-- $t: NO TESTS LISTED: the program failed to start (see build.log)"
 done

@@ -27,16 +27,19 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
   double readMs = 0, sendMs = 0, writeMs = 0;
   for (const auto& [rank, s] : finals) {
     if (s["role"] == "server") {
+      const auto v = s.get<ServerStats>();
       servers.push_back({{"rank", rank},
-                         {"index", s["index"]},
-                         {"requests", s["requests"]},
-                         {"batches", s["batches"]},
-                         {"busy_fraction", s["busy_fraction"]},
-                         {"workers", s["workers"]},
-                         {"threads", s["threads"]},
-                         {"device", s["device"]},
-                         {"gpu", s["gpu"]},
-                         {"gpu_stats", s["gpu_stats"]}});
+                         {"index", v.index},
+                         {"pipeline", v.pipeline},
+                         {"requests", v.requests},
+                         {"batches", v.batches},
+                         {"failed", v.failed},
+                         {"busy_fraction", v.busyFraction},
+                         {"workers", v.workers},
+                         {"threads", v.threads},
+                         {"device", v.device},
+                         {"gpu", v.gpu},
+                         {"gpu_stats", v.gpuStats}});
       continue;
     }
     const auto p = s.get<ProducerStats>();

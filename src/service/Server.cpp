@@ -12,6 +12,7 @@
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Logger.hpp"
 #include "trkaas/device/GpuMonitor.hpp"
+#include "trkaas/service/Stats.hpp"
 #include "trkaas/service/Wire.hpp"
 
 namespace trkaas::service {
@@ -98,22 +99,23 @@ class ServerLoop {
                     {"samples", g.samples}};
       }
     }
-    double busy = 0;
-    for (double b : m_busyMs) busy += b;
-    return {{"role", "server"},
-            {"index", m_server},
-            {"pipeline", m_where},
-            {"workers", m_workers},
-            {"threads", m_threads},
-            {"device", m_device},
-            {"requests", m_served},
-            {"batches", m_batches},
-            {"failed", m_failedCount},
-            {"wall_ms", wallMs},
-            {"busy_ms", busy},
-            {"busy_fraction", wallMs > 0 ? busy / (wallMs * m_workers) : 0.0},
-            {"gpu", gpu},
-            {"gpu_stats", gpuStats}};
+    ServerStats s;
+    for (double b : m_busyMs) s.busyMs += b;
+    s.index = m_server;
+    s.pipeline = m_where;
+    s.workers = m_workers;
+    s.threads = m_threads;
+    s.device = m_device;
+    s.requests = m_served;
+    s.batches = m_batches;
+    s.failed = m_failedCount;
+    s.wallMs = wallMs;
+    s.busyFraction = wallMs > 0 ? s.busyMs / (wallMs * m_workers) : 0.0;
+    s.gpu = gpu;
+    s.gpuStats = gpuStats;
+    nlohmann::json stats = s;
+    stats["role"] = "server";
+    return stats;
   }
 
  private:

@@ -23,8 +23,8 @@ nlohmann::json timeSummary(const TimeHistogram& h);
 void to_json(nlohmann::json& j, const TimeHistogram& h);
 /// Throws trkaas::Error (or nlohmann's exception) on a malformed histogram.
 void from_json(const nlohmann::json& j, TimeHistogram& h);
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrackMetrics, particles, particlesHighPt, matched,
-                                   matchedHighPt, tracks, fakes, duplicates, score)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrackMetrics, particles, particlesHighPt, matched, matchedHighPt,
+                                   tracks, fakes, duplicates, score)
 
 namespace service {
 
@@ -48,10 +48,31 @@ struct ProducerStats {
   TrackMetrics physics;
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProducerStats, index, eventsDone, eventsFailed, eventsLeft,
-                                   hits, stopped, wallMs, readMs, sendMs, writeMs, waitMs,
-                                   latencyMs, queueMs, stagesMs, errors, fileErrors, tracksFile,
-                                   truth, physics)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProducerStats, index, eventsDone, eventsFailed, eventsLeft, hits,
+                                   stopped, wallMs, readMs, sendMs, writeMs, waitMs, latencyMs,
+                                   queueMs, stagesMs, errors, fileErrors, tracksFile, truth,
+                                   physics)
+
+/// What one server did, sent to rank 0 when it ends.
+struct ServerStats {
+  int index = 0;
+  /// Where its pipeline ran, and why not on the GPU ("pipeline on GPU 0 (cuda:0, float32)").
+  std::string pipeline;
+  int workers = 1, threads = 1;
+  /// The layout's GPU (-1: none).
+  int device = -1;
+  std::int64_t requests = 0, batches = 0, failed = 0;
+  double wallMs = 0, busyMs = 0;
+  /// busyMs over wallMs times the workers.
+  double busyFraction = 0;
+  /// The GPU monitor's line ("busy 93.1%, peak memory ..." or "n/a (reason)"), and its
+  /// numbers where it had some (null otherwise).
+  std::string gpu;
+  nlohmann::json gpuStats;
+};
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServerStats, index, pipeline, workers, threads, device, requests,
+                                   batches, failed, wallMs, busyMs, busyFraction, gpu, gpuStats)
 
 }  // namespace service
 }  // namespace trkaas
