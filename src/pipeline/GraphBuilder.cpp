@@ -7,8 +7,11 @@
 #include <limits>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <utility>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "FaissRadiusSearch.hpp"
 #include "trkaas/core/Error.hpp"
@@ -88,36 +91,37 @@ EdgeList mergePairs(const std::vector<std::vector<Pair>>& parts, std::int64_t n)
   return edges;
 }
 
-/// Runs work(thread, first, last) over [0, count) in chunks handed out to `threads`
-/// std::threads; each thread writes only to its own slot.
-/// An exception in a thread (out of memory) stops the others and is rethrown here.
+/// Runs work(slot, first, last) over [0, count) in chunks of `chunk` items, handed out
+/// in turn (cells differ in cost) to `threads` OpenMP threads: the runtime torch uses too
+/// (PyTorch's libtorch_cpu and this library need the one libgomp.so.1), so the process
+/// keeps one pool. Each slot is one thread's, so work may write to it without locks. An
+/// exception stops the remaining chunks and is rethrown here. Without OpenMP (a compiler
+/// without it) the chunks run in turn on the calling thread.
 template <class Work>
 void parallelChunks(std::size_t count, std::size_t chunk, int threads, const Work& work) {
-  std::atomic<std::size_t> next{0};
+  const auto chunks = static_cast<std::int64_t>((count + chunk - 1) / chunk);
   std::vector<std::exception_ptr> errors(static_cast<std::size_t>(threads));
-  const auto loop = [&](int t) {
+  std::atomic<bool> failed{false};
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    if (failed.load(std::memory_order_relaxed)) continue;
+#ifdef _OPENMP
+    const int slot = omp_get_thread_num();
+#else
+    const int slot = 0;
+#endif
+    const std::size_t first = static_cast<std::size_t>(c) * chunk;
     try {
-      for (std::size_t first = next.fetch_add(chunk); first < count;
-           first = next.fetch_add(chunk)) {
-        work(t, first, std::min(count, first + chunk));
-      }
+      work(slot, first, std::min(count, first + chunk));
     } catch (...) {
-      errors[t] = std::current_exception();
-      next = count;
+      if (!errors[static_cast<std::size_t>(slot)]) {
+        errors[static_cast<std::size_t>(slot)] = std::current_exception();
+      }
+      failed = true;
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) {
-    pool.emplace_back(loop, t);
-  }
-  loop(0);
-  for (std::thread& th : pool) {
-    th.join();
   }
   for (const std::exception_ptr& e : errors) {
-    if (e) {
-      std::rethrow_exception(e);
-    }
+    if (e) std::rethrow_exception(e);
   }
 }
 

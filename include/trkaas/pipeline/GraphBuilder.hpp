@@ -16,9 +16,9 @@
 ///
 /// Backends: a spatial grid (cell list on the `gridDims` coordinates of widest range, cells one
 /// radius wide, exact distance check in all D dimensions), O(N) for local
-/// neighbourhoods, multithreaded with std::thread; and FAISS (flat L2 range search, then
-/// the same exact check and k selection), for comparison, when trkaas is built with FAISS.
-/// No FAISS types appear here.
+/// neighbourhoods, multithreaded with OpenMP (the runtime torch uses); and FAISS (flat L2 range
+/// search, then the same exact check and k selection), for comparison, when trkaas is built with
+/// FAISS. No FAISS types appear here.
 
 #include <cstddef>
 #include <cstdint>
