@@ -164,10 +164,11 @@ void runDirect(const RunOptions& o) {
       {"mode", "direct"},
       {"input", o.input},
       {"output", o.output},
-      {"events", done},
-      {"failed_events", failed},
+      {"events_done", done},
+      {"events_failed", failed},
       {"threads", config.threads},
-      {"events_per_second", wall > 0 ? static_cast<double>(done) / wall : 0.0},
+      {"wall_s", wall},
+      {"events_per_s", wall > 0 ? static_cast<double>(done) / wall : 0.0},
       {"hits_per_event", done ? static_cast<double>(hits) / static_cast<double>(done) : 0.0},
       {"peak_rss_mb", peakRssMb()},
       {"stage_ms", nlohmann::json::object()}};
@@ -176,13 +177,7 @@ void runDirect(const RunOptions& o) {
   }
   report["stage_ms"]["total"] = timeSummary(totalMs);
   if (anyTruth) {
-    report["physics"] = {{"efficiency_pt_gt_1gev", metrics.efficiencyHighPt()},
-                         {"efficiency_all", metrics.efficiency()},
-                         {"fake_rate", metrics.fakeRate()},
-                         {"duplicate_rate", metrics.duplicateRate()},
-                         {"trackml_score", done ? metrics.score / static_cast<double>(done) : 0.0},
-                         {"particles_pt_gt_1gev", metrics.particlesHighPt},
-                         {"tracks", metrics.tracks}};
+    report["physics"] = physicsSummary(metrics, done);
     for (const auto& [stage, m] : {std::pair<const char*, const EdgeMetrics&>{"graph", graphEdges},
                                    {"filter", filterEdges},
                                    {"gnn", gnnEdges}}) {
@@ -193,7 +188,7 @@ void runDirect(const RunOptions& o) {
   std::string text = fmt::format(
       "{} events in {:.1f} s: {:.2f} events/s, {:.0f} hits/event, "
       "peak RSS {:.0f} MB, {} thread(s)\n",
-      done, wall, report["events_per_second"].get<double>(), report["hits_per_event"].get<double>(),
+      done, wall, report["events_per_s"].get<double>(), report["hits_per_event"].get<double>(),
       peakRssMb(), config.threads);
   text += "stage        mean ms    p50 ms    p99 ms\n";
   std::vector<std::string> stages;

@@ -102,13 +102,7 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
                            {"errors", errors},
                            {"file_errors", fileErrors}};
   if (truth) {
-    report["physics"] = {{"efficiency_pt_gt_1gev", m.efficiencyHighPt()},
-                         {"efficiency_all", m.efficiency()},
-                         {"fake_rate", m.fakeRate()},
-                         {"duplicate_rate", m.duplicateRate()},
-                         {"trackml_score", done > 0 ? m.score / double(done) : 0.0},
-                         {"particles_pt_gt_1gev", m.particlesHighPt},
-                         {"tracks", m.tracks}};
+    report["physics"] = physicsSummary(m, done);
   }
   return report;
 }

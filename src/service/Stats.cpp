@@ -9,6 +9,16 @@ nlohmann::json timeSummary(const TimeHistogram& h) {
           {"p90", h.quantile(0.9)}, {"p99", h.quantile(0.99)}, {"max", h.max()}};
 }
 
+nlohmann::json physicsSummary(const TrackMetrics& m, std::int64_t events) {
+  return {{"efficiency_pt_gt_1gev", m.efficiencyHighPt()},
+          {"efficiency_all", m.efficiency()},
+          {"fake_rate", m.fakeRate()},
+          {"duplicate_rate", m.duplicateRate()},
+          {"trackml_score", events > 0 ? m.score / double(events) : 0.0},
+          {"particles_pt_gt_1gev", m.particlesHighPt},
+          {"tracks", m.tracks}};
+}
+
 void to_json(nlohmann::json& j, const TimeHistogram& h) {
   nlohmann::json bins = nlohmann::json::array();
   for (const auto& [bin, n] : h.bins()) bins.push_back({bin, n});

@@ -52,7 +52,7 @@ TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli]
   std::ifstream json(metrics);
   const std::string report((std::istreambuf_iterator<char>(json)),
                            std::istreambuf_iterator<char>());
-  REQUIRE_THAT(report, HasSubstring("\"events\": 3") && HasSubstring("\"p99\"") &&
+  REQUIRE_THAT(report, HasSubstring("\"events_done\": 3") && HasSubstring("\"p99\"") &&
                            HasSubstring("\"trackml_score\"") &&
                            HasSubstring("\"edge_efficiency_graph\""));
   // The submission has a header and one row per hit.

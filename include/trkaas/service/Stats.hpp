@@ -19,6 +19,11 @@ namespace trkaas {
 /// {"count", "mean", "p50", "p90", "p99", "max"} (ms): the summary of a time in every report.
 nlohmann::json timeSummary(const TimeHistogram& h);
 
+/// The physics of `events` events in every report: efficiency_pt_gt_1gev, efficiency_all,
+/// fake_rate, duplicate_rate, trackml_score (summed score over the events),
+/// particles_pt_gt_1gev, tracks.
+nlohmann::json physicsSummary(const TrackMetrics& m, std::int64_t events);
+
 /// Wire forms: {"count", "sum", "min", "max", "bins": [[bin, count], ...]}.
 void to_json(nlohmann::json& j, const TimeHistogram& h);
 /// Throws trkaas::Error (or nlohmann's exception) on a malformed histogram.
