@@ -10,18 +10,6 @@
 
 namespace trkaas {
 
-TrackMetrics& TrackMetrics::operator+=(const TrackMetrics& o) {
-  particles += o.particles;
-  particlesHighPt += o.particlesHighPt;
-  matched += o.matched;
-  matchedHighPt += o.matchedHighPt;
-  tracks += o.tracks;
-  fakes += o.fakes;
-  duplicates += o.duplicates;
-  score += o.score;
-  return *this;
-}
-
 TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& labels,
                           const TrackMetricsConfig& config) {
   const std::size_t n = event.hits.size();
@@ -102,14 +90,6 @@ TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& l
     }
   }
   return m;
-}
-
-EdgeMetrics& EdgeMetrics::operator+=(const EdgeMetrics& o) {
-  pairs += o.pairs;
-  pairsFound += o.pairsFound;
-  edges += o.edges;
-  edgesTrue += o.edgesTrue;
-  return *this;
 }
 
 EdgeMetrics edgeMetrics(const Event& event, const std::vector<std::int64_t>& rows,

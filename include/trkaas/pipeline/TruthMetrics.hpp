@@ -37,7 +37,12 @@ struct TrackMetrics {
   double fakeRate() const { return tracks ? double(fakes) / double(tracks) : 0.0; }
   double duplicateRate() const { return tracks ? double(duplicates) / double(tracks) : 0.0; }
   /// Sums counts and scores (the rates then cover all events added).
-  TrackMetrics& operator+=(const TrackMetrics& other);
+  TrackMetrics& operator+=(const TrackMetrics& o) {
+    particles += o.particles, particlesHighPt += o.particlesHighPt;
+    matched += o.matched, matchedHighPt += o.matchedHighPt;
+    tracks += o.tracks, fakes += o.fakes, duplicates += o.duplicates, score += o.score;
+    return *this;
+  }
 };
 
 struct TrackMetricsConfig {
@@ -60,7 +65,10 @@ struct EdgeMetrics {
   std::int64_t pairs = 0, pairsFound = 0, edges = 0, edgesTrue = 0;
   double efficiency() const { return pairs ? double(pairsFound) / double(pairs) : 0.0; }
   double purity() const { return edges ? double(edgesTrue) / double(edges) : 0.0; }
-  EdgeMetrics& operator+=(const EdgeMetrics& other);
+  EdgeMetrics& operator+=(const EdgeMetrics& o) {
+    pairs += o.pairs, pairsFound += o.pairsFound, edges += o.edges, edgesTrue += o.edgesTrue;
+    return *this;
+  }
 };
 
 /// Edge metrics of `edges`, whose ends index the hits `rows` of the event (rows empty:
