@@ -2,7 +2,10 @@
 #include "trkaas/pipeline/TorchModel.hpp"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <torch/script.h>
+
+#include <mutex>
 
 #include "ScriptModel.hpp"
 #include "trkaas/core/Error.hpp"
@@ -62,7 +65,25 @@ std::vector<float> TorchModel::classify(const float* x, std::int64_t n, const st
 
 void setTorchThreads(int threads) {
   if (threads < 1) throw Error("torch threads must be at least 1, got " + std::to_string(threads));
+  // Intra-op: torch's OpenMP pool for the calling thread, and MKL where torch has it.
   at::set_num_threads(threads);
+  // Inter-op (TorchScript's fork/wait): settable once, before its first use; the first
+  // count a process sets is kept (the pipelines of one rank share the rank's -j).
+  static std::once_flag interop;
+  std::call_once(interop, [threads] {
+    try {
+      at::set_num_interop_threads(threads);
+    } catch (const std::exception&) {
+      // Already started by someone else: it keeps its size.
+    }
+  });
+  // OpenBLAS (Debian's libtorch uses it) starts a thread per core and spins them on every
+  // large product unless told otherwise; PyPI's torch has no OpenBLAS, then this is a
+  // no-op.
+  using SetThreads = void (*)(int);
+  static const auto openblas =
+      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  if (openblas != nullptr) openblas(threads);
 }
 
 void useTorchThreadsInThisThread(int threads) {

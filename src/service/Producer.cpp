@@ -82,6 +82,7 @@ class ProducerLoop {
 
   nlohmann::json run() {
     const Clock::time_point start = Clock::now();
+    const double cpuStart = processCpuMs();
     logger().info("producer {}: {} event(s) to do, {} in flight at most, {}", m_producer,
                   m_last - m_first, m_servers.empty() ? 1 : m_config.concurrency,
                   m_servers.empty() ? "own pipeline (direct mode)"
@@ -139,6 +140,7 @@ class ProducerLoop {
     s.stopped = m_stopping;
     s.hits = m_hits;
     s.wallMs = wallMs;
+    s.cpuMs = processCpuMs() - cpuStart;
     s.readMs = m_readMs;
     s.sendMs = m_sendMs;
     s.writeMs = m_writeMs;

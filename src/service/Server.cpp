@@ -54,6 +54,7 @@ class ServerLoop {
 
   nlohmann::json run() {
     const Clock::time_point start = Clock::now();
+    const double cpuStart = processCpuMs();
     logger().info("server {}: {} worker(s), {} torch/graph thread(s) each, {}", m_server, m_workers,
                   m_config.threads, m_where);
     // GPU busy and memory from NVML (loaded at run time; "n/a" without a driver).
@@ -110,6 +111,7 @@ class ServerLoop {
     s.batches = m_batches;
     s.failed = m_failedCount;
     s.wallMs = wallMs;
+    s.cpuMs = processCpuMs() - cpuStart;
     s.busyFraction = wallMs > 0 ? s.busyMs / (wallMs * m_workers) : 0.0;
     s.gpu = gpu;
     s.gpuStats = gpuStats;

@@ -1,5 +1,7 @@
 #include "trkaas/service/Stats.hpp"
 
+#include <sys/resource.h>
+
 #include <utility>
 
 namespace trkaas {
@@ -7,6 +9,15 @@ namespace trkaas {
 nlohmann::json timeSummary(const TimeHistogram& h) {
   return {{"count", h.count()},     {"mean", h.mean()},        {"p50", h.quantile(0.5)},
           {"p90", h.quantile(0.9)}, {"p99", h.quantile(0.99)}, {"max", h.max()}};
+}
+
+double processCpuMs() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  const auto ms = [](const timeval& t) {
+    return 1e3 * double(t.tv_sec) + 1e-3 * double(t.tv_usec);
+  };
+  return ms(usage.ru_utime) + ms(usage.ru_stime);
 }
 
 nlohmann::json physicsSummary(const TrackMetrics& m, std::int64_t events) {

@@ -14,7 +14,9 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include "CliRunner.hpp"
+
 #include "TrkaasCatch.hpp"
 #include "trkaas/io/EventFile.hpp"
 #include "trkaas/io/TracksFile.hpp"
@@ -374,4 +376,28 @@ TEST_CASE(
     REQUIRE(r.code != 0);
     REQUIRE_THAT(r.output, HasSubstring("--gpu require: GPU 0 assigned, but " + why));
   }
+}
+
+TEST_CASE("service: a server at -j 1 uses one core, whatever its libraries would start",
+          "[service][mpi][threads]") {
+  // The shipped models on pile-up-40 events keep the server busy for seconds with products
+  // large enough for BLAS to go parallel if it may (Debian's OpenBLAS starts a thread per
+  // core and spins them; torch's pools follow the machine's cores unless told).
+  const std::string config = std::string(TRKAAS_MODELS_DIR) + "/pipeline.yaml";
+  const std::string input = generate("threads.h5", 6, 40, 8);
+  const std::string dir = freshDir("threads");
+  const CliResult r =
+      mpirun(2, "run --mode service -j 1 -c " + config + " -i " + input + " -o " + dir);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  const auto report = nlohmann::json::parse(readText(dir + "/report.json"));
+  REQUIRE(report.at("servers").size() == 1);
+  const auto& server = report.at("servers").at(0);
+  INFO(server.dump());
+  REQUIRE(server.at("threads") == 1);
+  // Busy most of the time, so that the CPU it used is the pipeline's.
+  REQUIRE(server.at("busy_fraction").get<double>() > 0.5);
+  // CPU seconds per wall second of the server process (getrusage: all its threads).
+  CHECK(server.at("cpu_per_wall").get<double>() <= 1.1);
+  CHECK(server.at("cpu_per_wall").get<double>() > 0.3);
 }

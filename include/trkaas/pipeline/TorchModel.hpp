@@ -54,8 +54,10 @@ class TorchModel {
   std::unique_ptr<Impl> m_impl;
 };
 
-/// Sets the threads torch uses for intra-op parallelism in this process (torch's own
-/// default here is 1).
+/// Bounds the thread pools of the process's numerical libraries by `threads`: torch's
+/// intra-op pool (OpenMP: for the calling thread; MKL), its inter-op pool (the first count
+/// set in the process is kept: it cannot change once started), and OpenBLAS where it is
+/// loaded (Debian's libtorch). The grid radius graph uses the same OpenMP runtime.
 void setTorchThreads(int threads);
 
 /// setTorchThreads for the calling thread, once per thread and count: torch's OpenMP

@@ -19,6 +19,9 @@ namespace trkaas {
 /// {"count", "mean", "p50", "p90", "p99", "max"} (ms): the summary of a time in every report.
 nlohmann::json timeSummary(const TimeHistogram& h);
 
+/// CPU time of this process so far (user and system, all threads), in milliseconds.
+double processCpuMs();
+
 /// The physics of `events` events in every report: efficiency_pt_gt_1gev, efficiency_all,
 /// fake_rate, duplicate_rate, trackml_score (summed score over the events),
 /// particles_pt_gt_1gev, tracks.
@@ -38,8 +41,9 @@ struct ProducerStats {
   int index = 0;
   std::int64_t eventsDone = 0, eventsFailed = 0, eventsLeft = 0, hits = 0;
   bool stopped = false;
-  /// Times of the whole run and its parts (ms).
-  double wallMs = 0, readMs = 0, sendMs = 0, writeMs = 0, waitMs = 0;
+  /// Times of the whole run and its parts (ms); cpuMs: the process's CPU time (user and
+  /// system, all threads) over the same span.
+  double wallMs = 0, readMs = 0, sendMs = 0, writeMs = 0, waitMs = 0, cpuMs = 0;
   /// Per event: request latency (sent to result), server queue time.
   TimeHistogram latencyMs, queueMs;
   /// Per event and stage, by stageName(), and "total".
@@ -54,9 +58,9 @@ struct ProducerStats {
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProducerStats, index, eventsDone, eventsFailed, eventsLeft, hits,
-                                   stopped, wallMs, readMs, sendMs, writeMs, waitMs, latencyMs,
-                                   queueMs, stagesMs, errors, fileErrors, tracksFile, truth,
-                                   physics)
+                                   stopped, wallMs, readMs, sendMs, writeMs, waitMs, cpuMs,
+                                   latencyMs, queueMs, stagesMs, errors, fileErrors, tracksFile,
+                                   truth, physics)
 
 /// What one server did, sent to rank 0 when it ends.
 struct ServerStats {
@@ -67,7 +71,9 @@ struct ServerStats {
   /// The layout's GPU (-1: none).
   int device = -1;
   std::int64_t requests = 0, batches = 0, failed = 0;
-  double wallMs = 0, busyMs = 0;
+  /// wallMs from the first request on; cpuMs: the process's CPU time (user and system, all
+  /// threads: workers, torch, BLAS, the communication thread) over the same span.
+  double wallMs = 0, busyMs = 0, cpuMs = 0;
   /// busyMs over wallMs times the workers.
   double busyFraction = 0;
   /// The GPU monitor's line ("busy 93.1%, peak memory ..." or "n/a (reason)"), and its
@@ -77,7 +83,8 @@ struct ServerStats {
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ServerStats, index, pipeline, workers, threads, device, requests,
-                                   batches, failed, wallMs, busyMs, busyFraction, gpu, gpuStats)
+                                   batches, failed, wallMs, busyMs, cpuMs, busyFraction, gpu,
+                                   gpuStats)
 
 }  // namespace service
 }  // namespace trkaas
