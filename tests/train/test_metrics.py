@@ -252,5 +252,38 @@ class TripletFeatures(unittest.TestCase):
         self.assertGreater(float(f[0, 2]), float(f[0, 0]) + 0.3)
 
 
+
+class InferenceShapedGNN(unittest.TestCase):
+    """InteractionGNNInference gives InteractionGNN's logits (both scripted, as exported) for
+    every aggregation, with and without triplets, and its state turns back into the
+    training model's."""
+
+    def test_same_logits_and_state_round_trip(self):
+        import torch
+        torch.manual_seed(3)
+        n = 400
+        x = torch.stack([torch.rand(n) * 0.17 + 0.03, torch.rand(n) * 2 - 1,
+                         torch.rand(n) * 0.6 - 0.3], 1)
+        edges = torch.randint(0, n, (2, 3000))
+        for aggr in ("sum", "mean", "gated"):
+            for triplets in (False, True):
+                with self.subTest(aggr=aggr, triplets=triplets):
+                    g = models.InteractionGNN(hidden=32, n_iter=3, aggr=aggr, triplets=triplets).eval()
+                    inf = models.inference_shaped(g)
+                    self.assertIsInstance(inf, models.InteractionGNNInference)
+                    old, new = torch.jit.script(g), torch.jit.script(inf)
+                    with torch.no_grad():
+                        a, b = old(x, edges), new(x, edges)
+                    self.assertEqual(tuple(b.shape), (edges.shape[1],))
+                    self.assertGreater(a.abs().max().item(), 1e-3)  # not trivially zero
+                    self.assertLess((a - b).abs().max().item(), 1e-4)
+                    back = models.InteractionGNN(hidden=32, n_iter=3, aggr=aggr, triplets=triplets)
+                    back.load_state_dict(models.training_state(dict(new.state_dict())))
+                    with torch.no_grad():
+                        self.assertLess((back(x, edges) - a).abs().max().item(), 1e-4)
+        # Other models are exported as they are.
+        f = models.EdgeFilter(hidden=16, layers=2)
+        self.assertIs(models.inference_shaped(f), f)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

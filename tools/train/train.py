@@ -391,7 +391,7 @@ def main():
     gnn = models.build("gnn", vars(a))
     if a.gnn_init:
         try:
-            gnn.load_state_dict(torch.jit.load(a.gnn_init).state_dict())
+            gnn.load_state_dict(models.training_state(dict(torch.jit.load(a.gnn_init).state_dict())))
         except (RuntimeError, ValueError) as err:  # a missing file, or other sizes or options
             sys.exit(f"--gnn-init {a.gnn_init}: cannot start this GNN from it (same --gnn-hidden, "
                      f"--gnn-aggr, --gnn-triplets needed): {str(err).splitlines()[0]}")
@@ -405,7 +405,8 @@ def main():
     # 4. export and cuts
     paths = {n: os.path.join(a.out, n + ".pt") for n in ("embedding", "filter", "gnn")}
     for n, m in (("embedding", emb), ("filter", filt), ("gnn", gnn)):
-        sm = m if isinstance(m, torch.jit.ScriptModule) else torch.jit.script(m.float())
+        # The GNN is exported shaped for inference (models.InteractionGNNInference).
+        sm = m if isinstance(m, torch.jit.ScriptModule) else torch.jit.script(models.inference_shaped(m.float()))
         torch.jit.save(sm, paths[n])
     scripted = {n: torch.jit.load(p) for n, p in paths.items()}
     gs_va = [pipeline.gnn_scores(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]

@@ -6,7 +6,7 @@ Contract (shared with the C++ pipeline):
 Edges are undirected: both edge models orient every edge from the smaller to the larger r
 internally, so the result does not depend on the order of the two indices."""
 import math
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -216,6 +216,103 @@ class InteractionGNN(nn.Module):
                 m_out = m_out / deg_out
             h = h + self.node_net(torch.cat([h, m_in, m_out], 1))
         return self.out(torch.cat([h[src], h[dst], e], 1)).reshape(-1)
+
+
+def _linear(weight: torch.Tensor, bias: Optional[torch.Tensor]) -> nn.Linear:
+    lin = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    lin.weight = nn.Parameter(weight.detach().clone())
+    if bias is not None:
+        lin.bias = nn.Parameter(bias.detach().clone())
+    return lin
+
+
+def _split_first(seq: nn.Sequential, h: int) -> Tuple[nn.Linear, nn.Linear, nn.Linear, nn.Sequential]:
+    """An MLP whose first Linear takes cat([a[src], b[dst], rest]) (a, b of width h) as
+    (A, B, R, tail): Linear(cat) = A(a)[src] + B(b)[dst] + R(rest), the bias in R, then tail."""
+    first = seq[0]
+    w = first.weight
+    rest = w.shape[1] - 2 * h
+    a, b, r = torch.split(w, [h, h, rest], 1)
+    return _linear(a, None), _linear(b, None), _linear(r, first.bias), nn.Sequential(*list(seq)[1:])
+
+
+class InteractionGNNInference(nn.Module):
+    """InteractionGNN shaped for inference, same contract and (to float rounding) outputs:
+    each edge MLP whose first layer reads cat([h[src], h[dst], edge]) computes that layer as
+    node projections gathered per edge, h @ A gathered at src plus h @ B gathered at dst plus
+    edge @ R, instead of materialising the [E, 3h] concatenation and multiplying it: per
+    edge and iteration h*h multiply-adds instead of 3h*h, and no [E, 3h] copy. Made from a
+    trained InteractionGNN by inference_shaped(); training_state() turns its state back."""
+
+    def __init__(self, g: InteractionGNN):
+        super().__init__()
+        self.phi_scale = g.phi_scale
+        self.n_iter = g.n_iter
+        self.mean_aggr = g.mean_aggr
+        self.gated = g.gated
+        self.triplets = g.triplets
+        h = g.node_enc[0].weight.shape[0]
+        self.gate = g.gate
+        self.node_enc = g.node_enc
+        self.node_net = g.node_net
+        self.enc_src, self.enc_dst, self.enc_rest, self.enc_tail = _split_first(g.edge_enc, h)
+        self.edge_src, self.edge_dst, self.edge_rest, self.edge_tail = _split_first(g.edge_net, h)
+        self.out_src, self.out_dst, self.out_rest, self.out_tail = _split_first(g.out, h)
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
+        xf = x.float()
+        src, dst = orient(xf, edge_index)
+        dt = self.node_enc[0].weight.dtype
+        h = self.node_enc(node_features(xf, self.phi_scale).to(dt))
+        n = h.shape[0]
+        pf = pair_features(xf, src, dst, self.phi_scale)
+        if self.triplets:
+            pf = torch.cat([pf, triplet_features(xf, src, dst, n, self.phi_scale)], 1)
+        e = self.enc_tail(self.enc_src(h)[src] + self.enc_dst(h)[dst] + self.enc_rest(pf.to(dt)))
+        deg_in = torch.ones(1, 1, dtype=e.dtype, device=e.device)
+        deg_out = deg_in
+        if self.mean_aggr:
+            one = torch.ones(src.shape[0], 1, dtype=e.dtype, device=e.device)
+            deg_in = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, dst, one).clamp(min=1.0)
+            deg_out = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, src, one).clamp(min=1.0)
+        for _ in range(self.n_iter):
+            e = e + self.edge_tail(self.edge_src(h)[src] + self.edge_dst(h)[dst] + self.edge_rest(e))
+            msg = e
+            if self.gated:
+                msg = e * torch.sigmoid(self.gate(e))
+            m_in = torch.zeros(n, e.shape[1], dtype=e.dtype, device=e.device).index_add_(0, dst, msg)
+            m_out = torch.zeros(n, e.shape[1], dtype=e.dtype, device=e.device).index_add_(0, src, msg)
+            if self.mean_aggr:
+                m_in = m_in / deg_in
+                m_out = m_out / deg_out
+            h = h + self.node_net(torch.cat([h, m_in, m_out], 1))
+        return self.out_tail(self.out_src(h)[src] + self.out_dst(h)[dst] + self.out_rest(e)).reshape(-1)
+
+
+def inference_shaped(m: nn.Module) -> nn.Module:
+    """The model to export: InteractionGNNInference for an InteractionGNN, else the model."""
+    return InteractionGNNInference(m) if isinstance(m, InteractionGNN) else m
+
+
+def training_state(state: dict) -> dict:
+    """A state dict of InteractionGNN from one of InteractionGNN or InteractionGNNInference
+    (so that --gnn-init continues from either export)."""
+    if "enc_src.weight" not in state:
+        return dict(state)
+    out = {}
+    for new, old in (("enc", "edge_enc"), ("edge", "edge_net"), ("out", "out")):
+        out[f"{old}.0.weight"] = torch.cat(
+            [state[f"{new}_src.weight"], state[f"{new}_dst.weight"], state[f"{new}_rest.weight"]], 1)
+        out[f"{old}.0.bias"] = state[f"{new}_rest.bias"]
+    for key, value in state.items():
+        head = key.split(".")[0]
+        if head.endswith("_tail"):
+            old = {"enc_tail": "edge_enc", "edge_tail": "edge_net", "out_tail": "out"}[head]
+            parts = key.split(".")
+            out[".".join([old, str(int(parts[1]) + 1)] + parts[2:])] = value
+        elif not any(head == f"{p}_{s}" for p in ("enc", "edge", "out") for s in ("src", "dst", "rest")):
+            out[key] = value
+    return out
 
 
 def build(name: str, a: dict) -> nn.Module:
