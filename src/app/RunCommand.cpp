@@ -328,7 +328,8 @@ void addRunCommand(CLI::App& app) {
       ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
       ->capture_default_str();
   cmd->add_option("--gpu-edge-chunk", o->gpuEdgeChunk,
-                  "edges per filter call on a GPU (0: the pipeline's filter_chunk)")
+                  "edges per filter call on a GPU (0: 2^21, or the pipeline's filter_chunk if "
+                  "larger)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   // The job scripts put their knobs first and a campaign chunk's or the user's arguments

@@ -163,7 +163,7 @@ struct Pipeline::Impl {
 
   static const PipelineConfig& checked(const PipelineConfig& c, const ExecutionOptions& o) {
     detail::checkPipelineConfig(c);
-    if (o.edgeChunk < 0) throw Error("pipeline: edgeChunk must be >= 0 (0: filterChunk)");
+    if (o.edgeChunk < 0) throw Error("pipeline: edgeChunk must be >= 0 (0: the default)");
     if (o.device < -1) throw Error("pipeline: device must be -1 (CPU) or a CUDA index");
     return c;
   }
@@ -196,6 +196,11 @@ struct Pipeline::Impl {
     return ctx;
   }
 
+  static std::int64_t filterChunk(const PipelineConfig& c, const ExecutionOptions& o) {
+    if (o.edgeChunk > 0) return o.edgeChunk;
+    return o.device >= 0 ? std::max(c.filterChunk, ExecutionOptions::kGpuEdgeChunk) : c.filterChunk;
+  }
+
   static GraphBuilder::Config graphConfig(const PipelineConfig& c) {
     GraphBuilder::Config g = c.graph;
     g.threads = c.threads;
@@ -211,9 +216,8 @@ struct Pipeline::Impl {
         features(c.features),
         embedding(*models->impl().embedding),
         graph(std::make_unique<detail::RadiusGraphStage>(graphConfig(c), ctx)),
-        filter(std::make_unique<detail::TorchScriptClassifier>(
-            *models->impl().filter, c.filterCut, o.edgeChunk > 0 ? o.edgeChunk : c.filterChunk,
-            c.undirected)),
+        filter(std::make_unique<detail::TorchScriptClassifier>(*models->impl().filter, c.filterCut,
+                                                               filterChunk(c, o), c.undirected)),
         gnn(std::make_unique<detail::TorchScriptClassifier>(*models->impl().gnn, c.gnnCut, 0,
                                                             c.undirected)),
         tracks(std::make_unique<detail::ComponentsStage>(c.tracks)) {

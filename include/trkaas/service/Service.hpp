@@ -56,7 +56,7 @@ struct ServiceConfig {
   GpuUse gpu = GpuUse::kAuto;
   /// Arithmetic of the models on a GPU server.
   ExecutionOptions::Precision precision = ExecutionOptions::kFloat32;
-  /// Edges per filter call on a GPU server (0: the pipeline's filter_chunk).
+  /// Edges per filter call on a GPU server (0: 2^21, or the pipeline's filter_chunk if larger).
   std::int64_t gpuEdgeChunk = 0;
 };
 
