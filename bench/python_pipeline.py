@@ -44,6 +44,7 @@ KNOWN_KEYS = {
     "format", "version", "features", "embedding_dim", "radius", "max_neighbours",
     "filter_cut", "gnn_cut", "min_track_size", "volumes", "edge_truth", "models",
     "trained_on", "grid_dims", "filter_chunk", "junction_removal", "undirected",
+    "embedding_chunk",  # a C++ setting (hits per embedding call): the plain chain makes one call
 }
 KNOWN_FEATURES = ("x", "y", "z", "r", "phi", "eta", "rho", "cell_count", "cell_value")
 

@@ -38,10 +38,10 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     throw Error("pipeline config '" + path + "': " + key + " " + why);
   };
   static const std::set<std::string> known = {
-      "format",           "version",    "features",   "embedding_dim",  "radius",
-      "max_neighbours",   "filter_cut", "gnn_cut",    "min_track_size", "volumes",
-      "edge_truth",       "models",     "trained_on", "grid_dims",      "filter_chunk",
-      "junction_removal", "undirected", "max_hits",   "max_graph_edges"};
+      "format",           "version",    "features",   "embedding_dim",   "radius",
+      "max_neighbours",   "filter_cut", "gnn_cut",    "min_track_size",  "volumes",
+      "edge_truth",       "models",     "trained_on", "grid_dims",       "filter_chunk",
+      "junction_removal", "undirected", "max_hits",   "max_graph_edges", "embedding_chunk"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -66,6 +66,7 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     c.filterCut = root["filter_cut"].as<float>();
     c.gnnCut = root["gnn_cut"].as<float>();
     if (root["filter_chunk"]) c.filterChunk = root["filter_chunk"].as<std::int64_t>();
+    if (root["embedding_chunk"]) c.embeddingChunk = root["embedding_chunk"].as<std::int64_t>();
     if (root["min_track_size"]) c.tracks.minTrackSize = root["min_track_size"].as<int>();
     if (root["junction_removal"]) c.tracks.junctionRemoval = root["junction_removal"].as<bool>();
     if (root["undirected"]) c.undirected = root["undirected"].as<bool>();

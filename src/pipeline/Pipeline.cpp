@@ -214,7 +214,7 @@ struct Pipeline::Impl {
         where("pipeline (" + deviceName(o) + ")"),
         ctx(context(c, o)),
         features(c.features),
-        embedding(*models->impl().embedding),
+        embedding(*models->impl().embedding, o.device >= 0 ? 0 : c.embeddingChunk),
         graph(std::make_unique<detail::RadiusGraphStage>(graphConfig(c), ctx)),
         filter(std::make_unique<detail::TorchScriptClassifier>(*models->impl().filter, c.filterCut,
                                                                filterChunk(c, o), c.undirected)),

@@ -33,6 +33,7 @@ void checkPipelineConfig(const PipelineConfig& c) {
                 std::to_string(c.filterCut) + " and " + std::to_string(c.gnnCut));
   }
   if (c.filterChunk < 1) throw Error("pipeline: filterChunk must be at least 1");
+  if (c.embeddingChunk < 0) throw Error("pipeline: embeddingChunk must be >= 0 (0: one call)");
   if (c.maxHits < 0 || c.maxGraphEdges < 0) {
     throw Error("pipeline: maxHits and maxGraphEdges must be >= 0 (0: no limit)");
   }

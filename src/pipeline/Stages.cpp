@@ -20,6 +20,16 @@ std::pair<torch::Tensor, torch::Tensor> EdgeClassification::select(
   return keepAbove(edges, score(x, edges, ctx), logitCut(cut()));
 }
 
+torch::Tensor NodeEmbedding::embed(const torch::Tensor& x) const {
+  const std::int64_t n = x.size(0);
+  if (m_chunk <= 0 || n <= m_chunk) return m_model.forward(x);
+  std::vector<torch::Tensor> parts;
+  for (std::int64_t begin = 0; begin < n; begin += m_chunk) {
+    parts.push_back(m_model.forward(x.narrow(0, begin, std::min(m_chunk, n - begin))));
+  }
+  return torch::cat(parts);
+}
+
 // ---- RadiusGraphStage ------------------------------------------------------------------
 
 namespace {

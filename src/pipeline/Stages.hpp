@@ -51,13 +51,15 @@ struct ExecutionContext {
 
 class NodeEmbedding {
  public:
-  explicit NodeEmbedding(const ScriptModel& model) : m_model(model) {}
+  /// `chunk` hits per model call (0: all in one), for embeddings that treat each hit alone.
+  NodeEmbedding(const ScriptModel& model, std::int64_t chunk) : m_model(model), m_chunk(chunk) {}
   /// Embedding [N, D] float32 of the features x [N, F].
-  torch::Tensor embed(const torch::Tensor& x) const { return m_model.forward(x); }
+  torch::Tensor embed(const torch::Tensor& x) const;
   std::int64_t dim() const { return m_model.outputDim(); }
 
  private:
   const ScriptModel& m_model;
+  std::int64_t m_chunk;
 };
 
 class GraphConstruction {

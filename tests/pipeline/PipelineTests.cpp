@@ -211,6 +211,9 @@ TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][ch
   c.filterCut = 1.0f;
   REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("cuts must lie strictly between 0 and 1"));
   c = testConfig();
+  c.embeddingChunk = -1;
+  REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("embeddingChunk must be >= 0"));
+  c = testConfig();
   c.gnnModel = model("emb_good.pt");  // an embedding where an edge classifier belongs
   REQUIRE_THROWS_WITH(
       Pipeline(c), HasSubstring("model 'gnn'") && HasSubstring("edge classifier's forward takes"));

@@ -180,6 +180,29 @@ TEST_CASE("graph stage: the radius graph of GraphBuilder.hpp's definition on eve
   }
 }
 
+TEST_CASE("embedding stage: hits in chunks give the embedding of one call", "[pipeline][stage]") {
+  const std::int64_t n = 100, f = 3;
+  std::mt19937 rng(2);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> x(static_cast<std::size_t>(n * f));
+  for (float& v : x) v = u(rng);
+  for (const ExecutionContext& ctx : contexts()) {
+    INFO("device " << ctx.device.str());
+    const trkaas::detail::ScriptModel m(model("emb_good.pt"), ModelKind::kEmbedding, f, "emb",
+                                        ctx.device);
+    const torch::Tensor xT = torch::tensor(x).view({n, f}).to(ctx.device);
+    const std::vector<float> whole = toFloats(trkaas::detail::NodeEmbedding(m, 0).embed(xT));
+    REQUIRE(whole.size() == static_cast<std::size_t>(n * m.outputDim()));
+    for (const std::int64_t chunk : {std::int64_t{1}, std::int64_t{7}, std::int64_t{64}}) {
+      INFO("chunk " << chunk);
+      const std::vector<float> parts = toFloats(trkaas::detail::NodeEmbedding(m, chunk).embed(xT));
+      REQUIRE(parts.size() == whole.size());
+      for (std::size_t i = 0; i < whole.size(); ++i)
+        CHECK(parts[i] == Approx(whole[i]).margin(1e-6));
+    }
+  }
+}
+
 TEST_CASE("edge classification stage: the model's logits in any chunk, both directions averaged",
           "[pipeline][stage]") {
   const std::int64_t n = 60, f = 3;

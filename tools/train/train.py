@@ -241,6 +241,7 @@ def write_yaml(path, cfg):
         f"filter_cut: {cfg['filter_cut']!r}",
         f"gnn_cut: {cfg['gnn_cut']!r}",
         f"min_track_size: {cfg['min_track_size']}",
+        "embedding_chunk: 4096  # the embedding is a per-hit MLP: hits in chunks on the CPU",
         f"volumes: [{', '.join(str(v) for v in cfg['volumes'])}]",
         "edge_truth: same_particle",
         "models: {embedding: embedding.pt, filter: filter.pt, gnn: gnn.pt}",
