@@ -49,7 +49,7 @@ struct ServiceConfig {
   /// Stop after this many events per producer as if signalled (testing the stop path;
   /// -1: never).
   std::int64_t stopAfter = -1;
-  /// Servers given a GPU by the layout run the pipeline on it (GpuPipeline: models once
+  /// Servers given a GPU by the layout run the pipeline on it (models loaded there once
   /// per server, one stream per worker) when the build and the node allow. kAuto: else on
   /// the CPU, saying why; kRequire: else the job fails with the reason; kOff: always CPU.
   enum class GpuUse { kAuto, kOff, kRequire };
