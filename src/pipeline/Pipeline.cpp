@@ -363,18 +363,20 @@ std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& 
   });
 
   if (d.options.stageEdges) {
-    // Each event's edges after each stage (all sorted by source: segments of the union).
-    const auto split = [&](const torch::Tensor& edges, EdgeList StageEdges::*field) {
-      const std::vector<std::int64_t> counts = perEvent(edges);
+    // Each event's edges after each stage (all sorted by source: segments of the union,
+    // whose lengths the stage records already hold).
+    const auto split = [&](const torch::Tensor& edges, EdgeList StageEdges::*field,
+                           std::int64_t StageRecord::*count) {
       std::int64_t begin = 0;
       for (std::size_t k = 0; k < numEvents; ++k) {
-        results[k].edges.*field = toEdgeList(edges.narrow(1, begin, counts[k]), first[k]);
-        begin += counts[k];
+        const std::int64_t e = results[k].record.*count;
+        results[k].edges.*field = toEdgeList(edges.narrow(1, begin, e), first[k]);
+        begin += e;
       }
     };
-    split(graph, &StageEdges::graph);
-    split(filtered, &StageEdges::filter);
-    split(kept, &StageEdges::gnn);
+    split(graph, &StageEdges::graph, &StageRecord::graphEdges);
+    split(filtered, &StageEdges::filter, &StageRecord::filterEdges);
+    split(kept, &StageEdges::gnn, &StageRecord::gnnEdges);
   }
   return results;
 }

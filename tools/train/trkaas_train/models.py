@@ -156,6 +156,38 @@ class EdgeFilter(nn.Module):
         return self.net(h).reshape(-1)
 
 
+def _edge_features(xf: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, n: int, phi_scale: float,
+                   triplets: bool) -> torch.Tensor:
+    """The GNN edge encoder's geometric input: pair features, and triplet features if asked."""
+    pf = pair_features(xf, src, dst, phi_scale)
+    if triplets:
+        pf = torch.cat([pf, triplet_features(xf, src, dst, n, phi_scale)], 1)
+    return pf
+
+
+def _degrees(src: torch.Tensor, dst: torch.Tensor, n: int, e: torch.Tensor,
+             mean: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(in-degree, out-degree) per node, at least 1, for mean aggregation; ones otherwise."""
+    one = torch.ones(1, 1, dtype=e.dtype, device=e.device)
+    if not mean:
+        return one, one
+    ones = torch.ones(src.shape[0], 1, dtype=e.dtype, device=e.device)
+    deg_in = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, dst, ones).clamp(min=1.0)
+    deg_out = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, src, ones).clamp(min=1.0)
+    return deg_in, deg_out
+
+
+def _aggregate(msg: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, n: int, deg_in: torch.Tensor,
+               deg_out: torch.Tensor, mean: bool) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Each node's summed (mean: averaged) incoming and outgoing edge messages."""
+    m_in = torch.zeros(n, msg.shape[1], dtype=msg.dtype, device=msg.device).index_add_(0, dst, msg)
+    m_out = torch.zeros(n, msg.shape[1], dtype=msg.dtype, device=msg.device).index_add_(0, src, msg)
+    if mean:
+        m_in = m_in / deg_in
+        m_out = m_out / deg_out
+    return m_in, m_out
+
+
 class InteractionGNN(nn.Module):
     """Interaction network: node/edge encoders, n_iter rounds of (edge update from both ends
     and the edge, node update from summed incoming and outgoing edge messages), residual
@@ -194,26 +226,15 @@ class InteractionGNN(nn.Module):
         dt = self.node_enc[0].weight.dtype
         h = self.node_enc(node_features(xf, self.phi_scale).to(dt))
         n = h.shape[0]
-        pf = pair_features(xf, src, dst, self.phi_scale)
-        if self.triplets:
-            pf = torch.cat([pf, triplet_features(xf, src, dst, n, self.phi_scale)], 1)
+        pf = _edge_features(xf, src, dst, n, self.phi_scale, self.triplets)
         e = self.edge_enc(torch.cat([h[src], h[dst], pf.to(dt)], 1))
-        deg_in = torch.ones(1, 1, dtype=e.dtype, device=e.device)
-        deg_out = deg_in
-        if self.mean_aggr:
-            one = torch.ones(src.shape[0], 1, dtype=e.dtype, device=e.device)
-            deg_in = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, dst, one).clamp(min=1.0)
-            deg_out = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, src, one).clamp(min=1.0)
+        deg_in, deg_out = _degrees(src, dst, n, e, self.mean_aggr)
         for _ in range(self.n_iter):
             e = e + self.edge_net(torch.cat([h[src], h[dst], e], 1))
             msg = e
             if self.gated:
                 msg = e * torch.sigmoid(self.gate(e))
-            m_in = torch.zeros(n, e.shape[1], dtype=e.dtype, device=e.device).index_add_(0, dst, msg)
-            m_out = torch.zeros(n, e.shape[1], dtype=e.dtype, device=e.device).index_add_(0, src, msg)
-            if self.mean_aggr:
-                m_in = m_in / deg_in
-                m_out = m_out / deg_out
+            m_in, m_out = _aggregate(msg, src, dst, n, deg_in, deg_out, self.mean_aggr)
             h = h + self.node_net(torch.cat([h, m_in, m_out], 1))
         return self.out(torch.cat([h[src], h[dst], e], 1)).reshape(-1)
 
@@ -265,26 +286,15 @@ class InteractionGNNInference(nn.Module):
         dt = self.node_enc[0].weight.dtype
         h = self.node_enc(node_features(xf, self.phi_scale).to(dt))
         n = h.shape[0]
-        pf = pair_features(xf, src, dst, self.phi_scale)
-        if self.triplets:
-            pf = torch.cat([pf, triplet_features(xf, src, dst, n, self.phi_scale)], 1)
+        pf = _edge_features(xf, src, dst, n, self.phi_scale, self.triplets)
         e = self.enc_tail(self.enc_src(h)[src] + self.enc_dst(h)[dst] + self.enc_rest(pf.to(dt)))
-        deg_in = torch.ones(1, 1, dtype=e.dtype, device=e.device)
-        deg_out = deg_in
-        if self.mean_aggr:
-            one = torch.ones(src.shape[0], 1, dtype=e.dtype, device=e.device)
-            deg_in = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, dst, one).clamp(min=1.0)
-            deg_out = torch.zeros(n, 1, dtype=e.dtype, device=e.device).index_add_(0, src, one).clamp(min=1.0)
+        deg_in, deg_out = _degrees(src, dst, n, e, self.mean_aggr)
         for _ in range(self.n_iter):
             e = e + self.edge_tail(self.edge_src(h)[src] + self.edge_dst(h)[dst] + self.edge_rest(e))
             msg = e
             if self.gated:
                 msg = e * torch.sigmoid(self.gate(e))
-            m_in = torch.zeros(n, e.shape[1], dtype=e.dtype, device=e.device).index_add_(0, dst, msg)
-            m_out = torch.zeros(n, e.shape[1], dtype=e.dtype, device=e.device).index_add_(0, src, msg)
-            if self.mean_aggr:
-                m_in = m_in / deg_in
-                m_out = m_out / deg_out
+            m_in, m_out = _aggregate(msg, src, dst, n, deg_in, deg_out, self.mean_aggr)
             h = h + self.node_net(torch.cat([h, m_in, m_out], 1))
         return self.out_tail(self.out_src(h)[src] + self.out_dst(h)[dst] + self.out_rest(e)).reshape(-1)
 
