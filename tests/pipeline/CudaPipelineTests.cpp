@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "PipelineTestConfig.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
@@ -20,20 +21,10 @@ using namespace trkaas;
 
 namespace {
 
-std::string model(const std::string& name) { return std::string(TRKAAS_TEST_MODELS) + "/" + name; }
-
 /// As PipelineTests' config; the models see the pixel volumes 7 and 8 (volume 9 gets -1).
 PipelineConfig testConfig() {
-  PipelineConfig c;
+  PipelineConfig c = test::smallModelsConfig();
   c.volumes = {7, 8};
-  c.embeddingModel = model("emb_good.pt");
-  c.filterModel = model("edge_good.pt");
-  c.gnnModel = model("edge_column.pt");
-  c.graph.radius = 0.5f;
-  c.graph.maxNeighbours = 8;
-  c.filterCut = 0.01f;  // random test models: keep most edges so that tracks form
-  c.gnnCut = 0.01f;
-  c.tracks.minTrackSize = 2;
   return c;
 }
 

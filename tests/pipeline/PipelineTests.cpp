@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "PipelineTestConfig.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
@@ -14,18 +15,10 @@
 using namespace trkaas;
 
 namespace {
-std::string model(const std::string& name) { return std::string(TRKAAS_TEST_MODELS) + "/" + name; }
+std::string model(const std::string& name) { return test::testModel(name); }
 
 PipelineConfig testConfig() {
-  PipelineConfig c;
-  c.embeddingModel = model("emb_good.pt");
-  c.filterModel = model("edge_good.pt");
-  c.gnnModel = model("edge_column.pt");
-  c.graph.radius = 0.5f;
-  c.graph.maxNeighbours = 8;
-  c.filterCut = 0.01f;  // random test models: keep most edges so that tracks form
-  c.gnnCut = 0.01f;
-  c.tracks.minTrackSize = 2;
+  PipelineConfig c = test::smallModelsConfig();
   c.threads = 2;
   return c;
 }
