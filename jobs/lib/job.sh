@@ -157,16 +157,25 @@ trkaas_service_step() {
   local cores=$((${SLURM_CPUS_ON_NODE:-$(nproc)} / smt))
   ((producers >= 1)) || { echo "trkaas job: no producer per node" >&2; return 2; }
   ((producers + servers <= cores)) || echo "trkaas job: warning: $tasks tasks per node on $cores cores" >&2
-  local bind=(--cpu-bind=none)
+  local verbose=""
+  [[ ${TRKAAS_CPU_BIND_VERBOSE:-0} == 1 ]] && verbose=verbose,
+  local bind=(--cpu-bind="${verbose}none")
   if [[ ${TRKAAS_CPU_BIND:-masks} == masks && $producers -lt $cores ]]; then
-    bind=(--cpu-bind="mask_cpu:$(trkaas_cpu_masks "$producers" "$servers" "$cores" "$smt")")
+    bind=(--cpu-bind="${verbose}mask_cpu:$(trkaas_cpu_masks "$producers" "$servers" "$cores" "$smt")")
   fi
   export OMP_NUM_THREADS=1  # producers: one thread; servers set their torch threads from -j
   echo "trkaas job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $nodes node(s) [$SLURM_JOB_NODELIST], site $TRKAAS_SITE:" \
     "$servers server(s) + $producers producer(s) per node, $sthreads thread(s) per server, $cores cores per node"
   mkdir -p "$out"
   local rc=0
-  trkaas_step --mpi="${TRKAAS_SRUN_MPI:-pmix}" -N "$nodes" --ntasks-per-node="$tasks" --cpus-per-task=1 \
+  # The step must hold every CPU of its nodes: explicit masks are honoured only then (srun(1),
+  # --cpu-bind), and task/affinity refuses a mask outside the step's CPUs ("CPU binding
+  # outside of job step allocation", exit 192). So no --cpus-per-task (it implies --exact:
+  # the step would get one CPU per task), and none inherited from a submission with -c
+  # (SRUN_CPUS_PER_TASK in Slurm 22.05, SLURM_CPUS_PER_TASK again from 23.11) or --exact.
+  # Without them a step gets all the job's CPUs on each node (the scripts ask --exclusive).
+  unset SRUN_CPUS_PER_TASK SLURM_CPUS_PER_TASK SLURM_EXACT
+  trkaas_step --mpi="${TRKAAS_SRUN_MPI:-pmix}" -N "$nodes" --ntasks-per-node="$tasks" \
     "${bind[@]}" ${TRKAAS_SRUN_EXTRA:-} \
     "$TRKAAS_BIN" run --mode service --servers-per-node "$servers" -j "$sthreads" "$@" || rc=$?
   echo "trkaas job: srun exited with $rc"

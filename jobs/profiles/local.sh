@@ -16,9 +16,11 @@ TRKAAS_SBATCH_ARGS=(--partition=local)
 # Node shape: one thread per core; the fake GPUs as configured by local-cluster.sh.
 TRKAAS_CPUS_PER_CORE=1
 TRKAAS_GPUS_PER_NODE=${TRKAAS_SLURM_GPUS:-4}
-# task/none: srun accepts the masks (and warns that the cluster cannot bind); the command
-# line is the one Perlmutter gets.
+# The command line Perlmutter gets; the local cluster's task/affinity checks the masks against
+# the step's CPUs as Perlmutter's does. Verbose: srun reports each task's mask in the job log
+# (the tests read it).
 TRKAAS_CPU_BIND=${TRKAAS_CPU_BIND:-masks}
+TRKAAS_CPU_BIND_VERBOSE=${TRKAAS_CPU_BIND_VERBOSE:-1}
 
 # The fake GPUs run nothing: GPU servers fall back to the CPU (and say so) instead of failing.
 TRKAAS_GPU_USE=${TRKAAS_GPU_USE:-auto}

@@ -78,12 +78,23 @@ finished() {
 
 t_start=$SECONDS
 
+# The cluster checks bindings as a real one does (task/affinity): a step of one CPU per task
+# with masks beyond its CPUs (what jobs/lib/job.sh did before) is refused.
+step "binding check: --cpus-per-task=1 with masks outside the step's CPUs must be refused"
+out=$(srun -p local --exclusive -N 1 --ntasks-per-node=4 --cpus-per-task=1 --cpu-bind=mask_cpu:0x1,0x2,0x1fc,0xfe00 true 2>&1) \
+  && fail "srun accepted masks outside its step's CPUs: the cluster does not check bindings"
+grep -q "CPU binding outside of job step allocation" <<<"$out" || { echo "$out"; fail "srun failed, but not for the binding"; }
+
 step "CPU job: jobs/perlmutter-cpu.sbatch, 2 servers + 2 producers"
 job=$(SERVERS_PER_NODE=2 PRODUCERS_PER_SERVER=1 WORKERS=1 submit cpu perlmutter-cpu.sbatch \
   -c "$WORK/pipeline.yaml" -o "$WORK/out-cpu" -i "$WORK/events.h5") || fail "sbatch of the CPU job"
 wait_gone "$job" 90
 finished "$job" "$WORK/job-cpu.log"
 grep -q "2 producer(s), 2 server(s)" "$WORK/job-cpu.log" || fail "CPU job: layout not 2 producers + 2 servers"
+# task/affinity applied the masks (srun's --cpu-bind=verbose lines): producers on cores 0
+# and 1, the servers on 2-8 and 9-15 of the 16-CPU node.
+masks=$(sed -n 's/^cpu-bind=MASK - .*, task *\([0-9]*\) .*: mask \(0x[0-9a-f]*\) set$/\1:\2/p' "$WORK/job-cpu.log" | sort | tr '\n' ' ')
+[[ $masks == "0:0x1 1:0x2 2:0x1fc 3:0xfe00 " ]] || fail "CPU job: task masks '$masks', expected 0:0x1 1:0x2 2:0x1fc 3:0xfe00"
 check_once "$WORK/out-cpu" 6
 
 step "GPU job: jobs/perlmutter-gpu.sbatch, 4 fake GPUs, one server each + 1 producer per server"

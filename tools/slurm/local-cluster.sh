@@ -14,7 +14,7 @@
 # The node: the machine's short host name, CPUs as configured (SlurmdParameters=config_overrides
 # lets it claim more than the machine has), Gres=gpu:N backed by character devices made under
 # DIR/dev (like /dev/null: the fake GPUs can be allocated, nothing can run on them),
-# proctrack/linuxproc and task/none (no cgroups), select/cons_tres, MpiDefault as configured
+# proctrack/linuxproc and task/affinity (no cgroups), select/cons_tres, MpiDefault as configured
 # (pmix: OpenMPI ranks started by srun), features "cpu,gpu" (so -C cpu / -C gpu, as on
 # Perlmutter, select it). One partition, "local".
 #
@@ -24,6 +24,13 @@
 #   TRKAAS_SLURM_MPI    MpiDefault (default pmix)
 #   TRKAAS_SLURM_PORT   first of two TCP ports (slurmctld, slurmd); default: a free pair
 #   TRKAAS_SLURM_TIMEOUT seconds to wait for the node to come up (default 60)
+#   TRKAAS_SLURM_TASK_PLUGIN task/affinity (default) or task/none
+#
+# task/affinity (what real clusters run): slurmd sees a synthetic hwloc topology of the
+# configured size, so Slurm allocates CPUs and checks --cpu-bind masks as on a real node of
+# that size (it refuses a mask outside the step's CPUs); fold-affinity.c, built here with cc
+# and preloaded into slurmd, maps the CPUs the machine lacks onto the ones it has at the final
+# sched_setaffinity.
 #
 # Needs (Debian 12): munge slurmctld slurmd slurm-client (slurm-wlm-basic-plugins comes with
 # them and has mpi/pmix). Runs as root or as a plain user: the daemons run as the invoking
@@ -78,8 +85,27 @@ pick_ports() {
   SLURMD_PORT=$((CTLD_PORT + 1))
 }
 
+# pick_task_plugin: TASK_PLUGIN (TRKAAS_SLURM_TASK_PLUGIN, default task/affinity, the plugin
+# of real clusters); for task/affinity, builds the CPU-folding shim into DIR/lib (needs cc).
+pick_task_plugin() {
+  TASK_PLUGIN=${TRKAAS_SLURM_TASK_PLUGIN:-task/affinity}
+  CPUS=${TRKAAS_SLURM_CPUS:-16}
+  case $TASK_PLUGIN in
+    task/none) ;;
+    task/affinity)
+      local src
+      src=$(dirname "${BASH_SOURCE[0]}")/fold-affinity.c
+      mkdir -p "$DIR/lib"
+      command -v cc >/dev/null || die "task/affinity needs a C compiler (cc) for $src; or TRKAAS_SLURM_TASK_PLUGIN=task/none"
+      cc -O2 -shared -fPIC -o "$DIR/lib/fold-affinity.so" "$src" 2>"$DIR/lib/cc.log" \
+        || die "cannot build $src (see $DIR/lib/cc.log)"
+      ;;
+    *) die "TRKAAS_SLURM_TASK_PLUGIN must be task/affinity or task/none, not '$TASK_PLUGIN'" ;;
+  esac
+}
+
 write_config() {
-  local cpus=${TRKAAS_SLURM_CPUS:-16} gpus=${TRKAAS_SLURM_GPUS:-4} mpi=${TRKAAS_SLURM_MPI:-pmix}
+  local cpus=$CPUS gpus=${TRKAAS_SLURM_GPUS:-4} mpi=${TRKAAS_SLURM_MPI:-pmix}
   local host user
   host=$(hostname -s)
   user=$(id -un)
@@ -120,7 +146,7 @@ SlurmdLogFile=$DIR/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=$TASK_PLUGIN
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
@@ -163,6 +189,7 @@ start() {
     die "a cluster already runs in $DIR (stop it first)"
   fi
   pick_ports
+  pick_task_plugin
   write_config
   local conf=$DIR/etc/slurm.conf
   export SLURM_CONF=$conf
@@ -181,7 +208,14 @@ start() {
   # -D: foreground, so the recorded pid is the daemon's; -i: ignore saved state errors.
   setsid "$(prog slurmctld)" -D -i -f "$conf" </dev/null >>"$DIR/log/slurmctld.out" 2>&1 &
   echo $! >"$DIR/run/slurmctld.pid.own"
-  setsid "$(prog slurmd)" -D -f "$conf" -N "$(hostname -s)" </dev/null >>"$DIR/log/slurmd.out" 2>&1 &
+  local -a slurmd_env=()
+  if [[ $TASK_PLUGIN == task/affinity ]]; then
+    # slurmd sees the configured node shape (a synthetic hwloc topology), so Slurm allocates
+    # and checks bindings as on a real node of that size; the preloaded shim maps the CPUs
+    # the machine lacks onto the ones it has at the last system call (fold-affinity.c).
+    slurmd_env=(HWLOC_SYNTHETIC="pack:1 core:$CPUS pu:1" LD_PRELOAD="$DIR/lib/fold-affinity.so")
+  fi
+  env "${slurmd_env[@]}" setsid "$(prog slurmd)" -D -f "$conf" -N "$(hostname -s)" </dev/null >>"$DIR/log/slurmd.out" 2>&1 &
   echo $! >"$DIR/run/slurmd.pid.own"
 
   local timeout=${TRKAAS_SLURM_TIMEOUT:-60} state=""
