@@ -122,7 +122,9 @@ void runDirect(const RunOptions& o) {
 
   std::array<TimeHistogram, kNumStages> stageMs;
   TimeHistogram totalMs;
-  TrackMetrics metrics;
+  PhysicsMetrics metrics;
+  TrackMetricsConfig metricsConfig;  // the processed scope: the pipeline's volumes
+  metricsConfig.volumes = config.volumes;
   EdgeMetrics graphEdges, filterEdges, gnnEdges;
   bool anyTruth = false;
   std::int64_t failed = 0, hits = 0;
@@ -139,7 +141,7 @@ void runDirect(const RunOptions& o) {
       totalMs.add(s.totalMs());
       hits += s.hits;
       if (event.hasTruth()) {
-        metrics += trackMetrics(event, r.tracks.label);
+        metrics += physicsMetrics(event, r.tracks.label, metricsConfig);
         graphEdges += edgeMetrics(event, r.rows, r.edges.graph);
         filterEdges += edgeMetrics(event, r.rows, r.edges.filter);
         gnnEdges += edgeMetrics(event, r.rows, r.edges.gnn);
@@ -177,12 +179,12 @@ void runDirect(const RunOptions& o) {
   }
   report["stage_ms"]["total"] = timeSummary(totalMs);
   if (anyTruth) {
-    report["physics"] = physicsSummary(metrics, done);
+    report["physics"] = physicsSummary(metrics, done, metricsConfig);
     for (const auto& [stage, m] : {std::pair<const char*, const EdgeMetrics&>{"graph", graphEdges},
                                    {"filter", filterEdges},
                                    {"gnn", gnnEdges}}) {
-      report["physics"][std::string("edge_efficiency_") + stage] = m.efficiency();
-      report["physics"][std::string("edge_purity_") + stage] = m.purity();
+      report["physics"]["processed"][std::string("edge_efficiency_") + stage] = m.efficiency();
+      report["physics"]["processed"][std::string("edge_purity_") + stage] = m.purity();
     }
   }
   std::string text = fmt::format(
@@ -200,12 +202,7 @@ void runDirect(const RunOptions& o) {
                         s["p50"].get<double>(), s["p99"].get<double>());
   }
   if (anyTruth) {
-    text += fmt::format(
-        "physics: efficiency {:.3f} (pT > 1 GeV, {} particles), {:.3f} (all), fake rate {:.3f}, "
-        "duplicate rate {:.3f}, TrackML score {:.3f}\n",
-        metrics.efficiencyHighPt(), metrics.particlesHighPt, metrics.efficiency(),
-        metrics.fakeRate(), metrics.duplicateRate(),
-        report["physics"]["trackml_score"].get<double>());
+    for (const std::string& line : physicsLines(report["physics"])) text += line + "\n";
   }
   if (anyTruth) {
     text += fmt::format(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -22,6 +23,12 @@ TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& l
   }
   const auto& pid = event.truth.particleId;
   const auto& weight = event.truth.weight;
+  const auto& volumes = config.volumes;
+  const auto inScope = [&](std::size_t i) {
+    return volumes.empty() ||
+           std::find(volumes.begin(), volumes.end(), event.hits.volumeId[i]) != volumes.end();
+  };
+  TrackMetrics m;
 
   // Hits per particle and per track, and per (track, particle) pair with their weight.
   std::unordered_map<std::int64_t, std::int64_t> particleHits, trackHits;
@@ -31,6 +38,9 @@ TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& l
   };
   std::unordered_map<std::int64_t, std::unordered_map<std::int64_t, Shared>> shared;
   for (std::size_t i = 0; i < n; ++i) {
+    if (!inScope(i)) continue;
+    ++m.hits;
+    m.weight += weight[i];
     if (pid[i] != 0) ++particleHits[pid[i]];
     if (labels[i] < 0) continue;
     ++trackHits[labels[i]];
@@ -46,7 +56,6 @@ TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& l
     pt[event.particles.particleId[p]] = particlePt(event.particles, p);
   }
 
-  TrackMetrics m;
   // Tracks in label order, so that "duplicate" (a later track of a matched particle) is
   // deterministic.
   std::vector<std::int64_t> trackIds;
@@ -90,6 +99,29 @@ TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& l
     }
   }
   return m;
+}
+
+PhysicsMetrics physicsMetrics(const Event& event, const std::vector<std::int64_t>& labels,
+                              const TrackMetricsConfig& config) {
+  PhysicsMetrics m;
+  TrackMetricsConfig whole = config;
+  whole.volumes.clear();
+  m.event = trackMetrics(event, labels, whole);
+  m.processed = config.volumes.empty() ? m.event : trackMetrics(event, labels, config);
+  return m;
+}
+
+std::string metricsSelection(const TrackMetricsConfig& c) {
+  // (Not fmt: in this torch-linked library <fmt/format.h> would be torch's copy.)
+  std::ostringstream pt;
+  pt << c.ptMin;
+  const std::string h = std::to_string(c.minHits);
+  return "particles with >= " + h + " hits in the scope (efficiency also for pT > " + pt.str() +
+         " GeV); tracks of >= " + h +
+         " hits; double majority: a track matches a particle when more than half of the "
+         "track's hits are the particle's and more than half of the particle's hits in the "
+         "scope are in the track; fake: a track matching no particle; TrackML score: truth "
+         "weight of the matched hits (official, whole-event weights summing to 1)";
 }
 
 EdgeMetrics edgeMetrics(const Event& event, const std::vector<std::int64_t>& rows,

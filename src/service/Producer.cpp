@@ -59,6 +59,7 @@ class ProducerLoop {
     m_next = first;
     m_last = last;
     m_cells = needsCells(config.pipeline);
+    m_metricsConfig.volumes = config.pipeline.volumes;
     if (servers.empty()) {
       PipelineConfig pc = config.pipeline;
       pc.threads = threads;
@@ -322,7 +323,7 @@ class ProducerLoop {
     m_hits += static_cast<std::int64_t>(flight.event.hits.size());
     if (flight.event.hasTruth()) {
       m_truth = true;
-      m_metrics += trackMetrics(flight.event, tracks.label);
+      m_metrics += physicsMetrics(flight.event, tracks.label, m_metricsConfig);
     }
     ++m_done;
   }
@@ -366,7 +367,8 @@ class ProducerLoop {
   double m_typicalLatencyMs = 0;  // moving average of the request latency
   ProducerStats m_stats;          // the times, errors and physics sent to rank 0 at the end
   std::vector<std::string> m_fileErrors;
-  TrackMetrics m_metrics;
+  PhysicsMetrics m_metrics;
+  TrackMetricsConfig m_metricsConfig;  // the processed scope: the pipeline's volumes
 };
 
 }  // namespace

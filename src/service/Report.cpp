@@ -20,7 +20,7 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
   bool stopped = false, truth = false;
   TimeHistogram latency, queue;
   std::map<std::string, TimeHistogram> stages;
-  TrackMetrics m;
+  PhysicsMetrics m;
   nlohmann::json producers = nlohmann::json::array(), servers = nlohmann::json::array();
   nlohmann::json errors = nlohmann::json::array();
   std::vector<std::string> fileErrors;
@@ -104,7 +104,9 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
                            {"errors", errors},
                            {"file_errors", fileErrors}};
   if (truth) {
-    report["physics"] = physicsSummary(m, done);
+    TrackMetricsConfig metrics;
+    metrics.volumes = c.pipeline.volumes;
+    report["physics"] = physicsSummary(m, done, metrics);
   }
   return report;
 }
@@ -152,13 +154,7 @@ void printReport(const nlohmann::json& r) {
                   100.0 * p["wait_fraction"].get<double>());
   }
   if (r.contains("physics")) {
-    const auto& p = r["physics"];
-    logger().info(
-        "physics: efficiency {:.3f} (pT > 1 GeV, {} particles), {:.3f} (all), fake "
-        "rate {:.3f}, duplicate rate {:.3f}, TrackML score {:.3f}",
-        p["efficiency_pt_gt_1gev"].get<double>(), p["particles_pt_gt_1gev"].get<std::int64_t>(),
-        p["efficiency_all"].get<double>(), p["fake_rate"].get<double>(),
-        p["duplicate_rate"].get<double>(), p["trackml_score"].get<double>());
+    for (const std::string& line : physicsLines(r["physics"])) logger().info("{}", line);
   }
   for (const auto& f : r["file_errors"])
     logger().error("unreadable input: {}", f.get<std::string>());

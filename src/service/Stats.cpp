@@ -1,5 +1,8 @@
 #include "trkaas/service/Stats.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <sys/resource.h>
 
 #include <utility>
@@ -20,14 +23,64 @@ double processCpuMs() {
   return ms(usage.ru_utime) + ms(usage.ru_stime);
 }
 
-nlohmann::json physicsSummary(const TrackMetrics& m, std::int64_t events) {
+namespace {
+
+nlohmann::json scopeSummary(const TrackMetrics& m, std::int64_t events) {
+  const double n = events > 0 ? double(events) : 1.0;
   return {{"efficiency_pt_gt_1gev", m.efficiencyHighPt()},
           {"efficiency_all", m.efficiency()},
           {"fake_rate", m.fakeRate()},
           {"duplicate_rate", m.duplicateRate()},
-          {"trackml_score", events > 0 ? m.score / double(events) : 0.0},
+          {"trackml_score", events > 0 ? m.score / n : 0.0},
+          {"trackml_score_fraction", m.scoreFraction()},
           {"particles_pt_gt_1gev", m.particlesHighPt},
-          {"tracks", m.tracks}};
+          {"particles", m.particles},
+          {"tracks", m.tracks},
+          {"hits_per_event", events > 0 ? double(m.hits) / n : 0.0}};
+}
+
+std::string scopeLine(const std::string& title, const nlohmann::json& p) {
+  return fmt::format(
+      "{}: efficiency {:.3f} (pT > 1 GeV, {} particles), {:.3f} (all), fake rate {:.3f}, "
+      "duplicate rate {:.3f}, TrackML score {:.3f} ({:.3f} of these hits' weight)",
+      title, p["efficiency_pt_gt_1gev"].get<double>(),
+      p["particles_pt_gt_1gev"].get<std::int64_t>(), p["efficiency_all"].get<double>(),
+      p["fake_rate"].get<double>(), p["duplicate_rate"].get<double>(),
+      p["trackml_score"].get<double>(), p["trackml_score_fraction"].get<double>());
+}
+
+}  // namespace
+
+nlohmann::json physicsSummary(const PhysicsMetrics& m, std::int64_t events,
+                              const TrackMetricsConfig& config) {
+  return {{"selection",
+           {{"processed_volumes", config.volumes},
+            {"pt_min_gev", config.ptMin},
+            {"min_hits", config.minHits},
+            {"rule", metricsSelection(config)}}},
+          {"processed", scopeSummary(m.processed, events)},
+          {"event", scopeSummary(m.event, events)}};
+}
+
+std::vector<std::string> physicsLines(const nlohmann::json& physics) {
+  const auto& volumes = physics["selection"]["processed_volumes"];
+  const auto& processed = physics["processed"];
+  const auto& event = physics["event"];
+  std::vector<std::string> lines;
+  if (volumes.empty()) {
+    lines.push_back(scopeLine("physics on the whole event (all hits processed)", event));
+  } else {
+    const double all = event["hits_per_event"].get<double>();
+    const double share = all > 0 ? processed["hits_per_event"].get<double>() / all : 0.0;
+    lines.push_back(
+        scopeLine(fmt::format("physics on the processed hits (volumes {}: {:.0f}% of the hits)",
+                              fmt::join(volumes.get<std::vector<int>>(), ", "), 100.0 * share),
+                  processed));
+    lines.push_back(
+        scopeLine("physics on the whole event (hits outside those volumes have no track)", event));
+  }
+  lines.push_back("physics selection: " + physics["selection"]["rule"].get<std::string>());
+  return lines;
 }
 
 void to_json(nlohmann::json& j, const TimeHistogram& h) {

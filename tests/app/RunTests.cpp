@@ -33,7 +33,9 @@ TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli]
              " -f -j 2 --metrics-json " + metrics + " --submission " + submission);
   INFO(r.output);
   REQUIRE(r.code == 0);
-  REQUIRE_THAT(r.output, HasSubstring("events/s") && HasSubstring("physics: efficiency"));
+  REQUIRE_THAT(r.output, HasSubstring("events/s") &&
+                             HasSubstring("physics on the processed hits (volumes 8:") &&
+                             HasSubstring("physics on the whole event"));
   EventFileReader in(events);
   TracksFileReader out(tracks);
   REQUIRE(out.numEvents() == in.numEvents());

@@ -83,6 +83,56 @@ TEST_CASE("perfect and empty results", "[pipeline][metrics]") {
   CHECK(none.fakeRate() == 0.0);
 }
 
+TEST_CASE("the processed hits and the whole event are two scopes", "[pipeline][metrics]") {
+  // Particle 5's last four hits (15-18) are in volume 12, a volume the pipeline does not
+  // process; the pipeline leaves them without a track and finds particles 1, 2, 3 and the
+  // three processed hits of particle 5 perfectly.
+  Event e = handMade();
+  for (std::size_t i = 15; i <= 18; ++i) e.hits.volumeId[i] = 12;
+  std::vector<std::int64_t> labels(e.hits.size(), -1);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    if (e.hits.volumeId[i] == 8 && e.truth.particleId[i] != 0) labels[i] = e.truth.particleId[i];
+  }
+  TrackMetricsConfig config;
+  config.volumes = {8};
+  const PhysicsMetrics m = physicsMetrics(e, labels, config);
+
+  // Processed: particles 1, 2, 3 and 5 (3 processed hits) all found; no fakes.
+  CHECK(m.processed.hits == 18);  // 22 hits, 4 in volume 12
+  CHECK(m.processed.particles == 4);
+  CHECK(m.processed.matched == 4);
+  CHECK(m.processed.tracks == 4);  // particles 1, 2, 3, 5 (particle 4's 2 hits: below minHits)
+  CHECK(m.processed.fakes == 0);
+  double processedWeight = 0, allWeight = 0;
+  for (std::size_t i = 0; i < e.hits.size(); ++i) {
+    allWeight += e.truth.weight[i];
+    if (e.hits.volumeId[i] == 8) processedWeight += e.truth.weight[i];
+  }
+  CHECK(m.processed.weight == Approx(processedWeight));
+  // Every processed non-noise hit is in its particle's track, particle 4's two hits included
+  // (its track has 2 of its 2 hits: a match for the score, below minHits for the rates).
+  CHECK(m.processed.score == Approx(processedWeight));
+  CHECK(m.processed.scoreFraction() == Approx(1.0));
+
+  // Whole event: particle 5 has 7 hits, its track 3 of them: not a match, a fake track.
+  CHECK(m.event.hits == 22);
+  CHECK(m.event.particles == 4);
+  CHECK(m.event.matched == 3);
+  CHECK(m.event.fakes == 1);
+  CHECK(m.event.weight == Approx(allWeight));
+  CHECK(m.event.score == Approx(processedWeight - 0.01 * (13 + 14 + 15)));
+
+  // Without a volume selection the two scopes are the same.
+  const PhysicsMetrics all = physicsMetrics(e, labels, {});
+  CHECK(all.processed.matched == all.event.matched);
+  CHECK(all.processed.hits == 22);
+  // Sums over events add both scopes.
+  PhysicsMetrics sum = m;
+  sum += m;
+  CHECK(sum.processed.matched == 8);
+  CHECK(sum.event.fakes == 2);
+}
+
 TEST_CASE("track metrics refuse what they cannot measure", "[pipeline][metrics]") {
   Event e = handMade();
   REQUIRE_THROWS_WITH(trackMetrics(e, {0, 1}), HasSubstring("2 labels for 22 hits"));

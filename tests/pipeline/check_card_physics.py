@@ -33,7 +33,7 @@ def main():
     report = os.path.join(work, "card_pu20.json")
     run([binary, "run", "-c", os.path.join(models, "pipeline.yaml"), "-i", events, "-o",
          os.path.join(work, "card_tracks.h5"), "-f", "--metrics-json", report])
-    got = json.load(open(report))["physics"]
+    got = json.load(open(report))["physics"]["processed"]
     n_pt = got["particles_pt_gt_1gev"]
     if n_pt < 100:
         sys.exit(f"FAILED: only {n_pt} particles with pT > 1 GeV in the sample")

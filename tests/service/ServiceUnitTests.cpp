@@ -202,9 +202,11 @@ TEST_CASE("stats: a producer's typed statistics survive JSON; times travel as su
   s.fileErrors = {"b.h5: unreadable"};
   s.tracksFile = "tracks-r000-p0003.h5";
   s.truth = true;
-  s.physics.particles = 10;
-  s.physics.matchedHighPt = 4;
-  s.physics.score = 0.75;
+  s.physics.processed.particles = 10;
+  s.physics.processed.matchedHighPt = 4;
+  s.physics.processed.score = 0.75;
+  s.physics.event.weight = 1.0;
+  s.physics.event.hits = 12345;
 
   const nlohmann::json j = s;
   // Fixed size whatever the number of events: the bins, not the 5000 values.
@@ -222,9 +224,11 @@ TEST_CASE("stats: a producer's typed statistics survive JSON; times travel as su
   CHECK(back.errors == s.errors);
   CHECK(back.fileErrors == s.fileErrors);
   CHECK(back.tracksFile == s.tracksFile);
-  CHECK(back.physics.particles == 10);
-  CHECK(back.physics.matchedHighPt == 4);
-  CHECK(back.physics.score == 0.75);
+  CHECK(back.physics.processed.particles == 10);
+  CHECK(back.physics.processed.matchedHighPt == 4);
+  CHECK(back.physics.processed.score == 0.75);
+  CHECK(back.physics.event.weight == 1.0);
+  CHECK(back.physics.event.hits == 12345);
 
   // The report's summary of a time: p50 of 0.5 .. 2500 ms within a bin of 1250 ms.
   const nlohmann::json summary = timeSummary(back.latencyMs);

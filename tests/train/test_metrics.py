@@ -47,6 +47,30 @@ class TrackMetrics(unittest.TestCase):
         m, _ = metrics.summarize_tracks([metrics.track_metrics(none, self.pid, self.w, self.pt_of)])
         self.assertEqual((m["track_efficiency"], m["fake_rate"], m["trackml_score"]), (0.0, 0.0, 0.0))
 
+    def test_scopes(self):
+        # Particle 2's hits 7-9 are in volume 12, outside the processed volumes {8}; the
+        # processed hits are labelled perfectly.
+        vol = np.array([8] * 7 + [12] * 3 + [8] * 6)
+        ev = {"x": np.arange(16.0), "volume_id": vol, "particle_id": self.pid, "weight": self.w}
+        sub, mask = data.select_volumes(ev, [8])
+        self.assertEqual(int(mask.sum()), 13)
+        self.assertEqual(list(sub["x"]), [float(i) for i in range(16) if vol[i] == 8])
+        labels = np.where(sub["particle_id"] > 0, sub["particle_id"], -1)
+        c = metrics.track_metrics(labels, sub["particle_id"], sub["weight"], self.pt_of)
+        m, _ = metrics.summarize_tracks([c])
+        # Processed: particle 2 has 3 processed hits, all in its track: every particle found.
+        self.assertEqual((c["n_particles"], c["n_matched"], c["n_fake"]), (3, 3, 0))
+        self.assertAlmostEqual(m["trackml_score"], 0.4 + 0.15 + 0.3)       # official, not renormalised
+        self.assertAlmostEqual(m["trackml_score_fraction"], 1.0)          # all the processed weight
+        full = np.full(16, -1)
+        full[mask] = labels
+        c = metrics.track_metrics(full, self.pid, self.w, self.pt_of)
+        m, _ = metrics.summarize_tracks([c])
+        # Whole event: particle 2's track holds 3 of its 6 hits, not more than half: a fake.
+        self.assertEqual((c["n_particles"], c["n_matched"], c["n_fake"]), (3, 2, 1))
+        self.assertAlmostEqual(m["trackml_score"], 0.4 + 0.3)
+        self.assertEqual(data.select_volumes(ev, [])[1].sum(), 16)
+
     def test_edge_counts(self):
         pairs = np.array([[0, 1, 2], [1, 2, 3]])
         edges = np.array([[1, 0, 0, 4], [0, 2, 5, 5]])  # (1,0) is pair (0,1); (0,2) same particle

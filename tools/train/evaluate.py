@@ -3,9 +3,13 @@
 
   tools/python tools/train/evaluate.py --models models/ --events pu20=test20.h5 pu200=test200.h5 --json m.json
 
-Per sample: edge efficiency (truth consecutive pairs found) and purity (same-particle edges)
-after graph building, filter and GNN; track efficiency (double majority, pT > 1 GeV and all,
-particles with >= 3 hits), fake and duplicate rates, TrackML score (see trkaas_train/metrics.py).
+Only the hits of the volumes in pipeline.yaml go through the models, as in `trkaas run`; the
+other hits get no track. Per sample, on the processed hits ("metrics"): edge efficiency (truth
+consecutive pairs found) and purity (same-particle edges) after graph building, filter and GNN;
+track efficiency (double majority, pT > 1 GeV and all, particles with >= 3 processed hits),
+fake and duplicate rates, TrackML score (official, no renormalisation) and the fraction of the
+processed hits' weight found. The same track metrics on the whole event ("metrics_event"):
+a particle's hits are then all its hits, in every volume (see trkaas_train/metrics.py).
 
 --precision runs the three models as a GPU server with --precision would, to measure the
 physics of half precision on the CPU:
@@ -93,8 +97,9 @@ def set_precision(ms, precision, models_dir):
 
 def load(models_dir):
     y = read_yaml(os.path.join(models_dir, "pipeline.yaml"))
+    volumes = [int(v) for v in re.findall(r"-?\d+", y.get("volumes", ""))]
     cfg = {"radius": float(y["radius"]), "k": int(y["max_neighbours"]), "filter_cut": float(y["filter_cut"]),
-           "gnn_cut": float(y["gnn_cut"]), "min_track_size": int(y["min_track_size"])}
+           "gnn_cut": float(y["gnn_cut"]), "min_track_size": int(y["min_track_size"]), "volumes": volumes}
     ms = {n: torch.jit.load(os.path.join(models_dir, n + ".pt"), map_location="cpu")
           for n in ("embedding", "filter", "gnn")}
     for m in ms.values():
@@ -120,16 +125,27 @@ def main():
         evs = data.read_events(path, a.max_events)
         t = time.time()
         print(f"{name}: {len(evs)} events from {path}", flush=True)
-        m, counts, times = pipeline.evaluate_events(ms, cfg, evs)
-        result["samples"][name] = {"metrics": m, "counts": counts, "seconds_per_event": times,
+        m, counts, times, m_event = pipeline.evaluate_events(ms, cfg, evs)
+        processed = counts["tracks"]["hits"] / max(counts["tracks_event"]["hits"], 1)
+        result["samples"][name] = {"metrics": m, "metrics_event": m_event,
+                                   "processed_hit_fraction": processed,
+                                   "counts": counts, "seconds_per_event": times,
                                    "events": len(evs), "file": os.path.abspath(path),
                                    "hits_per_event": sum(len(e["x"]) for e in evs) / max(len(evs), 1),
                                    "wall_s": time.time() - t}
+    result["selection"] = {
+        "processed_volumes": cfg["volumes"], "pt_min_gev": 1.0, "min_hits": 3,
+        "rule": "double majority: a track (>= 3 hits) matches a particle (>= 3 hits in the scope) "
+                "when more than half of the track's hits are the particle's and more than half "
+                "of the particle's hits in the scope are in the track"}
     names = list(result["samples"])
-    keys = list(result["samples"][names[0]]["metrics"])
-    print(f"\n{'metric':28s}" + "".join(f"{n:>12s}" for n in names))
-    for k in keys:
-        print(f"{k:28s}" + "".join(f"{result['samples'][n]['metrics'][k]:12.4f}" for n in names))
+    where = f"volumes {', '.join(map(str, cfg['volumes']))}" if cfg["volumes"] else "all volumes"
+    for title, key in ((f"on the processed hits ({where})", "metrics"), ("on the whole event", "metrics_event")):
+        print(f"\n{'metric ' + title:44s}" + "".join(f"{n:>12s}" for n in names))
+        for k in result["samples"][names[0]][key]:
+            print(f"{k:44s}" + "".join(f"{result['samples'][n][key][k]:12.4f}" for n in names))
+    print(f"{'processed share of the hits':44s}" +
+          "".join(f"{result['samples'][n]['processed_hit_fraction']:12.4f}" for n in names))
     for k in ("embedding", "graph", "filter", "gnn", "tracks"):
         print(f"{'s/event ' + k:28s}" + "".join(f"{result['samples'][n]['seconds_per_event'].get(k, 0):12.3f}"
                                                for n in names))

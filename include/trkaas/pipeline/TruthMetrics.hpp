@@ -9,8 +9,15 @@
 /// the track's hits) is already the majority particle of a track with a lower label —
 /// double-majority alone cannot see duplicates, as two tracks cannot both hold more
 /// than half of one particle's hits.
+///
+/// Scope: the metrics look at the hits of a set of detector volumes (the ones the
+/// pipeline processed) or at the whole event. Within a scope, a particle's hits, a
+/// track's hits and the matching count only the scope's hits, so a perfect pixel track
+/// of a particle that also crossed the strips is a match on the processed hits and not
+/// on the whole event. Reports give both, labelled (PhysicsMetrics).
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "trkaas/core/Event.hpp"
@@ -27,8 +34,13 @@ struct TrackMetrics {
   /// majority particle an earlier track already has (duplicates).
   std::int64_t tracks = 0, fakes = 0, duplicates = 0;
   /// TrackML score: the summed truth weight of the hits shared by each matched track and
-  /// its particle (1.0 for a perfect result when weights are normalised).
+  /// its particle (the official definition: 1.0 for a perfect result on the whole event,
+  /// whose weights the generator and TrackML normalise to 1; no renormalisation).
   double score = 0.0;
+  /// The scope's hits and their summed truth weight: score / weight is the fraction of
+  /// the scope's weight the tracks found.
+  std::int64_t hits = 0;
+  double weight = 0.0;
 
   double efficiency() const { return particles ? double(matched) / double(particles) : 0.0; }
   double efficiencyHighPt() const {
@@ -36,11 +48,13 @@ struct TrackMetrics {
   }
   double fakeRate() const { return tracks ? double(fakes) / double(tracks) : 0.0; }
   double duplicateRate() const { return tracks ? double(duplicates) / double(tracks) : 0.0; }
+  double scoreFraction() const { return weight > 0 ? score / weight : 0.0; }
   /// Sums counts and scores (the rates then cover all events added).
   TrackMetrics& operator+=(const TrackMetrics& o) {
     particles += o.particles, particlesHighPt += o.particlesHighPt;
     matched += o.matched, matchedHighPt += o.matchedHighPt;
     tracks += o.tracks, fakes += o.fakes, duplicates += o.duplicates, score += o.score;
+    hits += o.hits, weight += o.weight;
     return *this;
   }
 };
@@ -48,6 +62,18 @@ struct TrackMetrics {
 struct TrackMetricsConfig {
   double ptMin = 1.0;  ///< GeV, for the high-pT efficiency
   int minHits = 3;     ///< for particles and tracks to count
+  /// The scope: hits of these volumes only; empty: the whole event.
+  std::vector<std::int32_t> volumes;
+};
+
+/// The metrics of one or more events on the hits the pipeline processed (the model's
+/// volumes) and on the whole event. With no volume selection the two are the same.
+struct PhysicsMetrics {
+  TrackMetrics processed, event;
+  PhysicsMetrics& operator+=(const PhysicsMetrics& o) {
+    processed += o.processed, event += o.event;
+    return *this;
+  }
 };
 
 /// Metrics of `labels` (one per hit, -1 = no track) against the event's truth. The event
@@ -56,6 +82,14 @@ struct TrackMetricsConfig {
 /// label count differs from the hit count.
 TrackMetrics trackMetrics(const Event& event, const std::vector<std::int64_t>& labels,
                           const TrackMetricsConfig& config = {});
+
+/// Both scopes: `processed` with config's volumes, `event` on every hit.
+PhysicsMetrics physicsMetrics(const Event& event, const std::vector<std::int64_t>& labels,
+                              const TrackMetricsConfig& config);
+
+/// "particles with >= 3 hits in the scope; a track (>= 3 hits) matches a particle when
+/// more than half of ...": the selection and matching rule, in words, for reports.
+std::string metricsSelection(const TrackMetricsConfig& config);
 
 /// How well a stage's edges cover the truth. Efficiency: the fraction of true
 /// consecutive-hit pairs (hits of one particle, ordered by distance from its production

@@ -22,17 +22,27 @@ nlohmann::json timeSummary(const TimeHistogram& h);
 /// CPU time of this process so far (user and system, all threads), in milliseconds.
 double processCpuMs();
 
-/// The physics of `events` events in every report: efficiency_pt_gt_1gev, efficiency_all,
-/// fake_rate, duplicate_rate, trackml_score (summed score over the events),
-/// particles_pt_gt_1gev, tracks.
-nlohmann::json physicsSummary(const TrackMetrics& m, std::int64_t events);
+/// The physics of `events` events in every report, labelled by scope:
+///   {"selection": {"processed_volumes", "pt_min_gev", "min_hits", "rule"},
+///    "processed": {...}, "event": {...}}
+/// each scope with efficiency_pt_gt_1gev, efficiency_all, fake_rate, duplicate_rate,
+/// trackml_score (official: matched weight per event, whole-event weights summing to 1),
+/// trackml_score_fraction (of the scope's own weight), particles_pt_gt_1gev, particles,
+/// tracks, hits_per_event.
+nlohmann::json physicsSummary(const PhysicsMetrics& m, std::int64_t events,
+                              const TrackMetricsConfig& config);
+
+/// The report's physics as two labelled lines ("physics on the processed hits (volumes 7,
+/// 8, 9; 41% of the hits): ..." and "physics on the whole event: ...") and the selection.
+std::vector<std::string> physicsLines(const nlohmann::json& physics);
 
 /// Wire forms: {"count", "sum", "min", "max", "bins": [[bin, count], ...]}.
 void to_json(nlohmann::json& j, const TimeHistogram& h);
 /// Throws trkaas::Error (or nlohmann's exception) on a malformed histogram.
 void from_json(const nlohmann::json& j, TimeHistogram& h);
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TrackMetrics, particles, particlesHighPt, matched, matchedHighPt,
-                                   tracks, fakes, duplicates, score)
+                                   tracks, fakes, duplicates, score, hits, weight)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PhysicsMetrics, processed, event)
 
 namespace service {
 
@@ -54,7 +64,7 @@ struct ProducerStats {
   std::string tracksFile;
   /// Whether the events carried truth; then physics sums their metrics.
   bool truth = false;
-  TrackMetrics physics;
+  PhysicsMetrics physics;
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProducerStats, index, eventsDone, eventsFailed, eventsLeft, hits,

@@ -34,6 +34,23 @@ def read_events(path, max_events=None):
     return events
 
 
+HIT_KEYS = ("hit_id", "x", "y", "z", "volume_id", "layer_id", "particle_id", "weight")
+
+
+def select_volumes(ev, volumes):
+    """(the event restricted to the hits of `volumes`, bool[N] mask of those hits); the
+    particle table is kept whole. volumes empty or None: the event itself, every hit."""
+    n = len(ev["x"])
+    if not volumes:
+        return ev, np.ones(n, bool)
+    mask = np.isin(ev["volume_id"], np.asarray(list(volumes)))
+    sub = dict(ev)
+    for k in HIT_KEYS:
+        if k in ev:
+            sub[k] = ev[k][mask]
+    return sub, mask
+
+
 def features(ev):
     """f32[N,3]: r/1000, phi/pi, z/1000 (mm, rad)."""
     x = ev["x"].astype(np.float64)

@@ -9,9 +9,16 @@ Track matching (per event; a "track" is a label >= 0 with at least min_hits hits
   majority particle of another track holding more of that particle's hits (ties: the
   smaller label wins), / tracks. A duplicate is usually not a double-majority match, so it is
   also counted as fake;
-- TrackML score: sum of the truth weights of the hits shared by each track and its majority
-  particle, for the tracks (any size; label -1 = no track) whose majority particle has > 50%
-  of the track's hits and > 50% of its own hits in the track; / total weight of the event."""
+- TrackML score (official): sum of the truth weights of the hits shared by each track and its
+  majority particle, for the tracks (any size; label -1 = no track) whose majority particle has
+  > 50% of the track's hits and > 50% of its own hits in the track. No renormalisation: the
+  event's weights sum to 1, so hits the pipeline does not process cost score.
+  trackml_score_fraction: the same sum / the weight of the hits given (the processed hits'
+  share found).
+
+Scope: the counts look only at the hits they are given. Given the processed hits (the model's
+volumes), a particle's hits are its processed hits; given the whole event (unprocessed hits
+labelled -1), a pixel track of a particle that also crossed the strips is not a match."""
 import numpy as np
 
 
@@ -81,11 +88,12 @@ def track_metrics(labels, pid, weight, pt_of, min_hits=3, pt_cut=1.0):
         "n_duplicate": int(n_dup),
         "score_sum": float(score),
         "weight_sum": float(total_w),
+        "hits": int(len(labels)),
     }
 
 
 def summarize_tracks(counts):
-    """Sum per-event counts and form the rates; the TrackML score is the mean per event."""
+    """Sum per-event counts and form the rates; the TrackML scores are means per event."""
     s = {k: sum(c[k] for c in counts) for k in counts[0]}
 
     def div(a, b):
@@ -96,7 +104,8 @@ def summarize_tracks(counts):
         "track_efficiency_pt1": div(s["n_matched_pt"], s["n_particles_pt"]),
         "fake_rate": div(s["n_fake"], s["n_tracks"]),
         "duplicate_rate": div(s["n_duplicate"], s["n_tracks"]),
-        "trackml_score": float(np.mean([div(c["score_sum"], c["weight_sum"]) for c in counts])),
+        "trackml_score": float(np.mean([c["score_sum"] for c in counts])),
+        "trackml_score_fraction": float(np.mean([div(c["score_sum"], c["weight_sum"]) for c in counts])),
     }, s
 
 

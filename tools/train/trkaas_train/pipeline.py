@@ -67,12 +67,16 @@ def pt_lookup(ev):
 
 
 def evaluate_events(models, cfg, events, log=print):
-    """Edge and track metrics over events; returns (metrics dict, counts dict, times dict)."""
+    """Edge and track metrics over events, as the C++ pipeline runs them: only the hits of
+    cfg["volumes"] (all hits when absent or empty) go through the models; the others get no
+    track. Returns (metrics on the processed hits, counts, times per event, track metrics on
+    the whole event)."""
     ec = {s: [] for s in ("graph", "filter", "gnn")}
     ec1 = {s: [] for s in ec}
-    tc = []
+    tc, tc_event = [], []
     times = {}
-    for i, ev in enumerate(events):
+    for i, whole in enumerate(events):
+        ev, mask = data.select_volumes(whole, cfg.get("volumes"))
         r = run_event(models, cfg, ev)
         n = len(ev["particle_id"])
         tp = data.truth_pairs(ev)
@@ -83,6 +87,10 @@ def evaluate_events(models, cfg, events, log=print):
             ec1[s].append(metrics.edge_counts(e, truth, tp1, n))
         tc.append(metrics.track_metrics(r["labels"], ev["particle_id"], ev["weight"], pt_lookup(ev),
                                         min_hits=cfg["min_track_size"]))
+        labels = np.full(len(mask), -1, np.int64)
+        labels[mask] = r["labels"]
+        tc_event.append(metrics.track_metrics(labels, whole["particle_id"], whole["weight"],
+                                              pt_lookup(whole), min_hits=cfg["min_track_size"]))
         for k, v in r["times"].items():
             times[k] = times.get(k, 0.0) + v
         log(f"  event {ev['event_id']}: {n} hits, graph {r['graph'].shape[1]} edges, "
@@ -101,5 +109,6 @@ def evaluate_events(models, cfg, events, log=print):
     tm, tcount = metrics.summarize_tracks(tc)
     out.update(tm)
     counts["tracks"] = tcount
+    event_metrics, counts["tracks_event"] = metrics.summarize_tracks(tc_event)
     n = max(len(events), 1)
-    return out, counts, {k: v / n for k, v in times.items()}
+    return out, counts, {k: v / n for k, v in times.items()}, event_metrics
