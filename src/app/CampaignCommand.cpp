@@ -8,9 +8,11 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "Commands.hpp"
 #include "trkaas/campaign/Campaign.hpp"
@@ -92,7 +94,7 @@ std::string plotsPython(const std::string& tool) {
 
 void printStatus(const Campaign& c, const std::vector<ChunkStatus>& status, bool showReasons) {
   bool known = false;
-  const std::map<int, std::string> queued = queuedChunks(c, known);
+  const std::map<int, QueuedTask> queued = queuedChunks(c, known);
   std::int64_t planned = 0, done = 0, failed = 0, missing = 0, dup = 0, fileErrors = 0,
                missingFiles = 0;
   int complete = 0;
@@ -104,7 +106,7 @@ void printStatus(const Campaign& c, const std::vector<ChunkStatus>& status, bool
   for (const ChunkStatus& s : status) {
     std::string state = s.complete() ? "complete" : (s.runs == 0 ? "not run" : "incomplete");
     if (const auto q = queued.find(s.index); q != queued.end())
-      state += " (slurm: " + q->second + ")";
+      state += " (slurm: " + q->second.state + ")";
     if (s.duplicates > 0) state += fmt::format(", {} DUPLICATED", s.duplicates);
     if (s.fileErrors > 0) state += fmt::format(", {} unreadable file(s)", s.fileErrors);
     if (s.missingFiles > 0) {
@@ -144,6 +146,31 @@ void printStatus(const Campaign& c, const std::vector<ChunkStatus>& status, bool
       std::cout << fmt::format("  ... {} more (--reasons)\n", byCount.size() - shown);
   }
 }
+
+void printSubmitted(const std::vector<ArrayJob>& arrays) {
+  for (const ArrayJob& a : arrays) {
+    std::cout << "submitted job array " << a.job << " for chunk(s) " << arraySpec(a.chunks)
+              << (a.offset > 0 ? fmt::format(" (array indices + {})", a.offset) : "") << "\n";
+  }
+}
+
+/// What `submit --dry-run` and `resubmit --dry-run` print: the arrays' commands and, with
+/// automatic resubmission, the job after them.
+void printDryRun(const Campaign& c, const std::vector<int>& chunks, const SubmitOptions& o) {
+  const int maxArraySize = o.maxArraySize > 0 ? o.maxArraySize : slurmMaxArraySize();
+  std::vector<std::string> jobs;
+  for (const ArrayJob& a : arrayJobs(c, chunks, o, maxArraySize)) {
+    std::cout << a.command << "\n";
+    jobs.push_back(fmt::format("ARRAY{}", jobs.size() + 1));
+  }
+  if (o.autoResubmit >= 0) std::cout << followUpCommand(c, jobs, o.autoResubmit, false) << "\n";
+}
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes (as trkaas run's: 0, 1, 3): 0 every event has exactly one tracks record; 4 "
+    "every event accounted for exactly once, some as error records (or unreadable files); 3 "
+    "events without any record yet (resubmit); 1 duplicated events or tracks files that "
+    "disagree with their journals (or an error).";
 
 }  // namespace
 
@@ -228,6 +255,14 @@ void addCampaignCommand(CLI::App& app) {
                    "fixed chunk size in events instead of the time budget");
   plan->add_option("--time-limit,-t", *timeLimit, "time limit of each chunk job (Slurm format)")
       ->capture_default_str();
+  auto timeMin = std::make_shared<std::string>();
+  plan->add_option("--time-min", *timeMin,
+                   "minimum time limit (sbatch --time-min, for the preempt or backfill QOS): "
+                   "chunks are sized to it, a job that gets more time finishes early");
+  plan->add_option("--fill", p->fill,
+                   "chunks take at most this fraction of the (minimum) time limit, so that a "
+                   "slower node still finishes its chunk")
+      ->capture_default_str();
   plan->add_option("--margin", p->marginSeconds,
                    "seconds of each job kept for start-up and the clean stop (at least the "
                    "120 s of --signal=B:USR1@120)")
@@ -238,7 +273,14 @@ void addCampaignCommand(CLI::App& app) {
   plan->add_option("--profile", p->profile, "site profile (jobs/profiles/NAME.sh)");
   plan->add_option("--sbatch", p->sbatchArgs,
                    "extra sbatch option, e.g. --sbatch=--account=m1234 (repeatable)");
+  plan->add_option("--resubmit-sbatch", p->resubmitSbatchArgs,
+                   "extra sbatch option of the automatic resubmission job, after --sbatch ones "
+                   "(e.g. --resubmit-sbatch=--qos=shared --resubmit-sbatch=--constraint=cpu)");
   plan->add_flag("--submit", *submitNow, "submit every chunk at once as a job array");
+  auto autoRounds = std::make_shared<int>(0);
+  plan->add_option("--auto-resubmit", *autoRounds,
+                   "with --submit: after the arrays, a job resubmits incomplete chunks, at most "
+                   "N times, then verifies (see submit --help)");
   plan->add_option("--max-parallel", *maxParallel,
                    "with --submit: at most this many chunks run at once (array %N)");
   auto runArgs = std::make_shared<std::string>();
@@ -251,6 +293,7 @@ void addCampaignCommand(CLI::App& app) {
     std::istringstream words(*runArgs);
     for (std::string w; words >> w;) p->runArgs.push_back(w);
     p->timeLimitSeconds = parseSlurmTime(*timeLimit);
+    if (!timeMin->empty()) p->timeMinSeconds = parseSlurmTime(*timeMin);
     if (*submitNow && p->script.empty()) throw Error("--submit needs --script");
     const Campaign c = planCampaign(*p);
     std::int64_t bad = 0;
@@ -259,15 +302,17 @@ void addCampaignCommand(CLI::App& app) {
         "planned {}: {} input file(s) ({} unreadable), {} event(s) in {} chunk(s) of <= {} "
         "event(s) ({}; {} node(s) per job, time limit {})\n",
         c.dir, c.inputs.size(), bad, c.totalEvents(), c.chunks.size(), c.eventsPerChunk,
-        p->eventsPerChunk > 0
-            ? std::string("fixed size")
-            : fmt::format("{:.3g} events/s per node x {:.0f} s", c.config.ratePerNode,
-                          c.config.timeLimitSeconds - c.config.marginSeconds),
-        c.config.nodes, *timeLimit);
+        p->eventsPerChunk > 0 ? std::string("fixed size")
+                              : fmt::format("{:.3g} events/s per node x {:.0f} s",
+                                            c.config.ratePerNode, chunkBudgetSeconds(c.config)),
+        c.config.nodes, *timeLimit + (timeMin->empty() ? "" : ", at least " + *timeMin));
     std::vector<int> all;
     for (const Chunk& ch : c.chunks) all.push_back(ch.index);
     if (*submitNow) {
-      std::cout << "submitted job array " << submit(c, all, {}, *maxParallel) << "\n";
+      SubmitOptions o;
+      o.maxParallel = *maxParallel;
+      o.autoResubmit = *autoRounds > 0 ? *autoRounds : -1;
+      printSubmitted(submit(c, all, o));
     } else if (!c.config.script.empty()) {
       std::cout << "submit with: trkaas campaign submit " << shellQuote(c.dir) << "\n";
     }
@@ -277,12 +322,24 @@ void addCampaignCommand(CLI::App& app) {
   auto dir = std::make_shared<std::string>();
   auto chunks = std::make_shared<std::vector<int>>();
   auto dryRun = std::make_shared<bool>(false);
-  CLI::App* sub =
-      cmd->add_subcommand("submit", "Submit chunks (default: all) as a Slurm job array");
+  auto maxArraySize = std::make_shared<int>(0);
+  auto threads = std::make_shared<int>(0);
+  CLI::App* sub = cmd->add_subcommand(
+      "submit",
+      "Submit chunks (default: all) as Slurm job arrays: one array while the chunk numbers "
+      "fit in Slurm's MaxArraySize, else one per block of chunks (array index + offset)");
   sub->add_option("dir", *dir, "campaign directory")->required();
   sub->add_option("--chunks", *chunks, "only these chunk numbers");
-  sub->add_option("--max-parallel", *maxParallel, "at most this many chunks run at once");
-  sub->add_flag("--dry-run", *dryRun, "print the sbatch command instead of running it");
+  sub->add_option("--max-parallel", *maxParallel,
+                  "at most this many chunks run at once (several arrays: one after the other)");
+  sub->add_option("--auto-resubmit", *autoRounds,
+                  "after the arrays (--dependency=afterany), a job that resubmits the chunks "
+                  "still incomplete (a node lost, a job killed), at most N times, each followed "
+                  "by such a job; the last one verifies and exits with verify's code "
+                  "(logs/resubmit-JOB.log)");
+  sub->add_option("--max-array-size", *maxArraySize,
+                  "Slurm's MaxArraySize (default: from scontrol show config, else 1001)");
+  sub->add_flag("--dry-run", *dryRun, "print the sbatch commands instead of running them");
   sub->callback([=] {
     const Campaign c = loadCampaign(*dir);
     std::vector<int> list = *chunks;
@@ -290,16 +347,21 @@ void addCampaignCommand(CLI::App& app) {
       for (const Chunk& ch : c.chunks) list.push_back(ch.index);
     }
     std::sort(list.begin(), list.end());
+    list.erase(std::unique(list.begin(), list.end()), list.end());
     for (int k : list) {
       if (k < 0 || k >= static_cast<int>(c.chunks.size())) {
         throw Error(fmt::format("no chunk {} (the campaign has {})", k, c.chunks.size()));
       }
     }
+    SubmitOptions o;
+    o.maxParallel = *maxParallel;
+    o.maxArraySize = *maxArraySize;
+    o.autoResubmit = *autoRounds > 0 ? *autoRounds : -1;
     if (*dryRun) {
-      std::cout << submitCommand(c, list, {}, *maxParallel) << "\n";
+      printDryRun(c, list, o);
       return;
     }
-    std::cout << "submitted job array " << submit(c, list, {}, *maxParallel) << "\n";
+    printSubmitted(submit(c, list, o));
   });
 
   // status / verify
@@ -308,18 +370,23 @@ void addCampaignCommand(CLI::App& app) {
       "status", "Events done, failed (with reasons) and missing per chunk, from the journals");
   status->add_option("dir", *dir, "campaign directory")->required();
   status->add_flag("--reasons", *reasons, "list every failure reason, not only the top 5");
+  status->add_option("-j,--threads", *threads,
+                     "chunks read at once (default: twice the cores, at least 4)");
   status->callback([=] {
     const Campaign c = loadCampaign(*dir);
-    printStatus(c, campaignStatus(c, false), *reasons);
+    printStatus(c, campaignStatus(c, false, *threads), *reasons);
   });
   CLI::App* verify = cmd->add_subcommand(
       "verify",
-      "Check that every input event has exactly one tracks record or one error record (opens "
-      "every committed tracks file); exit 1 if not");
+      std::string("Check that every input event has exactly one tracks record or one error "
+                  "record (opens every committed tracks file). ") +
+          kExitCodesHelp);
   verify->add_option("dir", *dir, "campaign directory")->required();
+  verify->add_option("-j,--threads", *threads,
+                     "chunks read at once (default: twice the cores, at least 4)");
   verify->callback([=] {
     const Campaign c = loadCampaign(*dir);
-    const std::vector<ChunkStatus> st = campaignStatus(c, true);
+    const std::vector<ChunkStatus> st = campaignStatus(c, true, *threads);
     printStatus(c, st, false);
     std::int64_t planned = 0, done = 0, failed = 0, missing = 0, dup = 0, fileErrors = 0;
     int problems = 0;
@@ -335,7 +402,8 @@ void addCampaignCommand(CLI::App& app) {
       }
     }
     if (problems > 20) std::cout << fmt::format("... {} problem(s) in all\n", problems);
-    if (missing == 0 && dup == 0 && problems == 0) {
+    const int code = campaignExitCode(st);
+    if (code == kCampaignComplete || code == kCampaignDoneWithFailures) {
       std::cout << fmt::format(
           "verify: OK: all {} event(s) accounted for exactly once: {} with one tracks record, "
           "{} with an error record{}\n",
@@ -343,18 +411,27 @@ void addCampaignCommand(CLI::App& app) {
           fileErrors > 0
               ? fmt::format("; {} unreadable file(s) with their error record", fileErrors)
               : "");
+      if (code == kCampaignDoneWithFailures) {
+        std::cout << fmt::format(
+            "verify: done with failures (exit code {}): 'trkaas campaign resubmit {} "
+            "--retry-failed' redoes them\n",
+            code, shellQuote(c.dir));
+        throw ExitCode{code};
+      }
       return;
     }
     std::cout << fmt::format(
-        "verify: FAILED: {} event(s) (or unreadable files) missing, {} duplicated, {} other "
-        "problem(s) (run "
-        "'trkaas campaign resubmit {}' for the missing)\n",
-        missing, dup, problems, shellQuote(c.dir));
-    throw ExitCode{1};
+        "verify: {}: {} event(s) (or unreadable files) missing, {} duplicated, {} other "
+        "problem(s) (exit code {}{})\n",
+        code == kCampaignWorkLeft ? "INCOMPLETE" : "FAILED", missing, dup, problems, code,
+        missing > 0 ? "; 'trkaas campaign resubmit " + shellQuote(c.dir) + "' for the missing"
+                    : std::string());
+    throw ExitCode{code};
   });
 
   // resubmit
   auto retryFailed = std::make_shared<bool>(false);
+  auto followUp = std::make_shared<int>(-1);
   CLI::App* resub = cmd->add_subcommand(
       "resubmit",
       "Submit again only the chunks with missing events (or failed ones, with "
@@ -363,42 +440,91 @@ void addCampaignCommand(CLI::App& app) {
   resub->add_option("dir", *dir, "campaign directory")->required();
   resub->add_flag("--retry-failed", *retryFailed, "also redo events with error records");
   resub->add_option("--max-parallel", *maxParallel, "at most this many chunks run at once");
+  resub->add_option("--auto-resubmit", *autoRounds,
+                    "then resubmit automatically, at most N more times (see submit --help)");
+  resub->add_option("--max-array-size", *maxArraySize,
+                    "Slurm's MaxArraySize (default: from scontrol show config, else 1001)");
+  resub->add_option("--follow-up", *followUp,
+                    std::string("run as the automatic resubmission job with this many rounds "
+                                "left (DIR/resubmit.sbatch): resubmits and schedules the next "
+                                "such job; once nothing is left to run, verifies. ") +
+                        kExitCodesHelp);
+  resub->add_option("-j,--threads", *threads, "chunks read at once");
   resub->add_flag("--dry-run", *dryRun, "print what would be submitted");
   resub->callback([=] {
     const Campaign c = loadCampaign(*dir);
     bool known = false;
-    const std::map<int, std::string> queued = queuedChunks(c, known);
+    const std::map<int, QueuedTask> queued = queuedChunks(c, known);
     if (!known) {
       throw Error(
           "cannot tell which chunks are still queued (squeue failed): resubmitting could run a "
           "chunk twice at once; check with squeue and use 'trkaas campaign submit --chunks'");
     }
     std::vector<int> list;
-    for (const ChunkStatus& s : campaignStatus(c, false)) {
+    std::set<std::string> waitFor;  // array jobs of incomplete chunks still in Slurm
+    for (const ChunkStatus& s : campaignStatus(c, false, *threads)) {
       const bool needs = s.missing > 0 || s.missingFiles > 0 ||
                          (*retryFailed && (s.failed > 0 || s.fileErrors > 0));
       if (!needs) continue;
       if (const auto q = queued.find(s.index); q != queued.end()) {
         std::cout << fmt::format("chunk {:04d}: {} missing, but still {} in Slurm: left alone\n",
-                                 s.index, s.missing, q->second);
+                                 s.index, s.missing, q->second.state);
+        waitFor.insert(q->second.job);
         continue;
       }
       std::cout << fmt::format("chunk {:04d}: {} missing, {} failed: resubmitting\n", s.index,
                                s.missing, s.failed);
       list.push_back(s.index);
     }
-    if (list.empty()) {
-      std::cout << "nothing to resubmit\n";
-      return;
-    }
-    const std::vector<std::string> extra =
+    SubmitOptions o;
+    o.extraRunArgs =
         *retryFailed ? std::vector<std::string>{"--retry-failed"} : std::vector<std::string>{};
-    if (*dryRun) {
-      std::cout << submitCommand(c, list, extra, *maxParallel) << "\n";
+    o.maxParallel = *maxParallel;
+    o.maxArraySize = *maxArraySize;
+    o.autoResubmit = *autoRounds > 0 ? *autoRounds : -1;
+    const bool automatic = *followUp >= 0;
+    if (automatic) {
+      if (!list.empty() && *followUp == 0) {
+        std::cout << fmt::format(
+            "automatic resubmission: no rounds left; {} chunk(s) incomplete: resubmit by hand "
+            "(exit code {})\n",
+            list.size(), kCampaignWorkLeft);
+        throw ExitCode{kCampaignWorkLeft};
+      }
+      o.autoResubmit = *followUp - 1;  // the next check comes after these arrays
+    }
+    if (list.empty()) {
+      if (!waitFor.empty() && (automatic || o.autoResubmit >= 0)) {
+        // Requeued or still pending: check again once they end, without using up a round.
+        const std::vector<std::string> jobs(waitFor.begin(), waitFor.end());
+        const int rounds = automatic ? *followUp : o.autoResubmit;
+        if (*dryRun) {
+          std::cout << followUpCommand(c, jobs, rounds, *retryFailed) << "\n";
+        } else {
+          std::cout << "automatic resubmission: job "
+                    << submitFollowUp(c, jobs, rounds, *retryFailed) << " runs after job(s) "
+                    << fmt::format("{}", fmt::join(jobs, ",")) << "\n";
+        }
+        return;
+      }
+      std::cout << "nothing to resubmit\n";
+      if (!automatic || !waitFor.empty()) return;
+      const std::vector<ChunkStatus> st = campaignStatus(c, true, *threads);
+      const int code = campaignExitCode(st);
+      std::cout << fmt::format("automatic resubmission: campaign ended with exit code {} ({})\n",
+                               code,
+                               code == kCampaignComplete           ? "complete"
+                               : code == kCampaignDoneWithFailures ? "done with failed events"
+                               : code == kCampaignWorkLeft         ? "events left"
+                                                                   : "verify found problems");
+      if (code != kCampaignComplete) throw ExitCode{code};
       return;
     }
-    std::cout << "submitted job array " << submit(c, list, extra, *maxParallel) << " for chunk(s) "
-              << arraySpec(list) << "\n";
+    if (*dryRun) {
+      printDryRun(c, list, o);
+      return;
+    }
+    printSubmitted(submit(c, list, o));
   });
 
   // report

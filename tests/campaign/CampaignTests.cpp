@@ -1,8 +1,11 @@
 // Report rows (trkaas report), campaign planning, and status/verify on real event files,
 // real tracks files and real journals.
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -242,6 +245,10 @@ TEST_CASE("campaign verify: exactly once and what breaks it", "[campaign][verify
   CHECK(s.missing == 7);
   CHECK(s.missingFiles == 1);
   CHECK_FALSE(s.complete());
+  CHECK(campaignExitCode({s}) == kCampaignWorkLeft);
+  ChunkStatus allTracks;
+  allTracks.planned = allTracks.done = 2;
+  CHECK(campaignExitCode({allTracks}) == kCampaignComplete);
 
   // Run 1 does a0, a1, b0 and fails b1; b2 and a2, a3 are in a run killed before commit.
   writeRun(out, 1, {{{a, 0}, 10}, {{a, 1}, 11}, {{b, 0}, 20}});
@@ -271,6 +278,8 @@ TEST_CASE("campaign verify: exactly once and what breaks it", "[campaign][verify
   CHECK(s.problems.empty());
   CHECK(s.complete());
   CHECK(s.runs == 3);
+  CHECK(campaignExitCode({s}) == kCampaignDoneWithFailures);  // b1 and the broken file
+  CHECK(campaignExitCode(campaignStatus(c, true, 3)) == kCampaignDoneWithFailures);
 
   SECTION("an event written twice is a duplicate") {
     writeRun(out, 4, {{{a, 1}, 11}});
@@ -279,6 +288,7 @@ TEST_CASE("campaign verify: exactly once and what breaks it", "[campaign][verify
     CHECK_FALSE(s.complete());
     CHECK_THAT(s.problems.at(0),
                Catch::Contains("event 1 of") && Catch::Contains("2 tracks records"));
+    CHECK(campaignExitCode({s}) == kCampaignFailed);
   }
   SECTION("a tracks file with an event its journal does not list") {
     const std::string name = tracksFileName(5, 0);
@@ -303,4 +313,170 @@ TEST_CASE("campaign verify: exactly once and what breaks it", "[campaign][verify
     CHECK(s.missing == 3);
     CHECK_FALSE(s.complete());
   }
+}
+
+namespace {
+
+/// A plan of `n` one-event files, one file per chunk, with a batch script.
+Campaign planOneEventChunks(const fs::path& dir, int n, const std::string& name) {
+  PlanConfig p;
+  for (int f = 0; f < n; ++f) {
+    p.inputs.push_back(writeEvents(dir / ("in" + std::to_string(f) + ".h5"), 1, f));
+  }
+  std::ofstream(dir / "pipeline.yaml") << "format: trkaas-pipeline\n";
+  std::ofstream(dir / "job.sbatch") << "#!/bin/bash\n";
+  p.pipelineConfig = (dir / "pipeline.yaml").string();
+  p.script = (dir / "job.sbatch").string();
+  p.profile = "local";
+  p.dir = (dir / name).string();
+  p.eventsPerChunk = 1;
+  p.sbatchArgs = {"--account=m1"};
+  p.resubmitSbatchArgs = {"--qos=shared"};
+  return planCampaign(p);
+}
+
+/// What Slurm makes of an --output pattern for array task `task` (only %Na is used).
+std::string expandArrayPattern(const std::string& pattern, int task) {
+  const auto pct = pattern.find('%');
+  REQUIRE(pct != std::string::npos);
+  const auto a = pattern.find('a', pct);
+  const int width = std::stoi(pattern.substr(pct + 1, a - pct - 1));
+  std::string t = std::to_string(task);
+  if (static_cast<int>(t.size()) < width) t.insert(0, width - t.size(), '0');
+  return pattern.substr(0, pct) + t + pattern.substr(a + 1);
+}
+
+std::string optionValue(const std::string& command, const std::string& option) {
+  const std::string key = option + "=";
+  std::size_t p = command.rfind(key, 0) == 0 ? 0 : command.find(" " + key);
+  REQUIRE(p != std::string::npos);
+  const auto start = (p == 0 ? 0 : p + 1) + key.size();
+  return command.substr(start, command.find(' ', start) - start);
+}
+
+std::vector<std::string> argsOf(const fs::path& chunkDir) {
+  std::ifstream in(chunkDir / "args");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(in, l);) lines.push_back(l);
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("campaign arrays: chunk numbers beyond MaxArraySize", "[campaign][submit]") {
+  const fs::path dir = freshDir("arrays");
+  const Campaign c = planOneEventChunks(dir, 25, "camp");
+  REQUIRE(c.chunks.size() == 25);
+  std::vector<int> all(25);
+  for (int k = 0; k < 25; ++k) all[k] = k;
+
+  // Within Slurm's limit: one array, the campaign directory itself, logs chunk-NNNN.log.
+  std::vector<ArrayJob> arrays = arrayJobs(c, all, {}, kDefaultMaxArraySize);
+  REQUIRE(arrays.size() == 1);
+  CHECK(optionValue(arrays[0].command, "--array") == "0-24");
+  CHECK(optionValue(arrays[0].command, "env TRKAAS_CAMPAIGN") == c.dir);
+  CHECK(expandArrayPattern(optionValue(arrays[0].command, "--output"), 7) ==
+        (fs::path(c.dir) / "logs" / "chunk-0007.log").string());
+  CHECK_THAT(arrays[0].command,
+             Catch::Contains("--account=m1") && Catch::Contains("--time=2:00:00"));
+  CHECK_THAT(arrays[0].command, !Catch::Contains("--dependency"));
+
+  // MaxArraySize 10 (indices 0-9): blocks of 10 chunks, each task finds its chunk's
+  // arguments where the batch scripts look ($TRKAAS_CAMPAIGN/chunks/chunk-%04d/args of the
+  // task) and logs to the chunk's own log name.
+  SubmitOptions o;
+  o.maxParallel = 3;
+  arrays = arrayJobs(c, all, o, 10);
+  REQUIRE(arrays.size() == 3);
+  for (int b = 0; b < 3; ++b) {
+    const ArrayJob& a = arrays[b];
+    CHECK(a.offset == 10 * b);
+    CHECK(optionValue(a.command, "--array") == (b < 2 ? "0-9%3" : "0-4%3"));
+    CHECK((a.command.find("--dependency=afterany:") != std::string::npos) == (b > 0));
+    const std::string view = optionValue(a.command, "env TRKAAS_CAMPAIGN");
+    for (int k : a.chunks) {
+      char task[16];
+      std::snprintf(task, sizeof task, "chunk-%04d", k - a.offset);
+      const std::vector<std::string> args = argsOf(fs::path(view) / "chunks" / task);
+      REQUIRE(args.size() >= 4);
+      CHECK(args[3] == c.chunkDir(k));  // -o: the real chunk directory
+      CHECK(expandArrayPattern(optionValue(a.command, "--output"), k - a.offset) ==
+            (fs::path(c.dir) / "logs" / (fs::path(c.chunkDir(k)).filename().string() + ".log"))
+                .string());
+    }
+  }
+  // A resubmission of a few chunks: only the blocks they are in, only their indices.
+  arrays = arrayJobs(c, {3, 12, 13, 24}, {}, 10);
+  REQUIRE(arrays.size() == 3);
+  CHECK(optionValue(arrays[0].command, "--array") == "3");
+  CHECK(optionValue(arrays[1].command, "--array") == "2-3");
+  CHECK(optionValue(arrays[2].command, "--array") == "4");
+  CHECK_THROWS_WITH(arrayJobs(c, all, {}, 9), Catch::Contains("MaxArraySize is 9"));
+
+  // squeue's tasks map back to chunks through each array's offset.
+  const std::map<int, QueuedTask> q =
+      parseQueue("100_3 RUNNING\n101_2 PENDING\n999_1 RUNNING\n101_[5-6] PENDING\n102 PENDING\n",
+                 {{"100", 0}, {"101", 10}});
+  REQUIRE(q.size() == 2);
+  CHECK(q.at(3).state == "RUNNING");
+  CHECK(q.at(3).job == "100");
+  CHECK(q.at(12).state == "PENDING");
+  CHECK(q.at(12).job == "101");
+}
+
+TEST_CASE("campaign automatic resubmission: the job after the arrays", "[campaign][submit]") {
+  const fs::path dir = freshDir("followup");
+  const Campaign c = planOneEventChunks(dir, 2, "camp");
+  const std::string cmd = followUpCommand(c, {"11", "12"}, 2, true);
+  CHECK_THAT(cmd, Catch::Contains("--dependency=afterany:11:12"));
+  CHECK_THAT(cmd, Catch::Contains("--job-name=trkaas-camp-resubmit"));
+  CHECK_THAT(cmd, Catch::Contains("--profile local"));
+  // The plan's sbatch options, then the resubmission job's own (which win).
+  CHECK(cmd.find("--account=m1") < cmd.find("--qos=shared"));
+  const fs::path script = fs::path(c.dir) / "resubmit.sbatch";
+  CHECK_THAT(cmd, Catch::EndsWith(script.string() + " " + c.dir + " 2 --retry-failed"));
+  REQUIRE(fs::exists(script));
+  CHECK((fs::status(script).permissions() & fs::perms::owner_exec) != fs::perms::none);
+  CHECK(std::system(("bash -n " + script.string()).c_str()) == 0);
+  std::ifstream in(script);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("campaign resubmit \"$1\" --follow-up \"$2\""));
+  CHECK_THROWS_WITH(followUpCommand(c, {}, 1, false), Catch::Contains("no job to wait for"));
+}
+
+TEST_CASE("campaign plan: chunks fit the minimum time limit and the fill fraction",
+          "[campaign][plan]") {
+  PlanConfig p;
+  p.timeLimitSeconds = 7200;
+  p.marginSeconds = 300;
+  p.fill = 0.85;
+  CHECK(chunkBudgetSeconds(p) == Approx(0.85 * 7200));  // the fill, not the margin, binds
+  p.timeMinSeconds = 600;
+  CHECK(chunkBudgetSeconds(p) == Approx(600 - 300));  // the margin binds on a short minimum
+  p.timeMinSeconds = 7200 / 2;
+  CHECK(chunkBudgetSeconds(p) == Approx(0.85 * 3600));
+
+  const fs::path dir = freshDir("timemin");
+  p.inputs = {writeEvents(dir / "a.h5", 3, 0)};
+  std::ofstream(dir / "pipeline.yaml") << "format: trkaas-pipeline\n";
+  std::ofstream(dir / "job.sbatch") << "#!/bin/bash\n";
+  p.pipelineConfig = (dir / "pipeline.yaml").string();
+  p.script = (dir / "job.sbatch").string();
+  p.ratePerNode = 0.01;
+  p.dir = (dir / "camp").string();
+  const Campaign c = planCampaign(p);
+  CHECK(c.eventsPerChunk == static_cast<std::int64_t>(0.01 * 0.85 * 3600));
+  const Campaign again = loadCampaign(p.dir);
+  CHECK(again.config.timeMinSeconds == Approx(3600));
+  CHECK(again.config.fill == Approx(0.85));
+  const std::string cmd = arrayJobs(again, {0}, {}, kDefaultMaxArraySize).at(0).command;
+  CHECK(optionValue(cmd, "--time") == "2:00:00");
+  CHECK(optionValue(cmd, "--time-min") == "1:00:00");
+
+  p.dir = (dir / "camp2").string();
+  p.timeMinSeconds = 8000;
+  CHECK_THROWS_WITH(planCampaign(p), Catch::Contains("--time-min"));
+  p.timeMinSeconds = 0;
+  p.fill = 1.5;
+  CHECK_THROWS_WITH(planCampaign(p), Catch::Contains("--fill"));
 }
