@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Ratio scan and campaign on a real Slurm (the local single-node cluster):
+# Ratio scan and campaign on a real Slurm (tools/slurm/local-cluster.sh; its shape from the
+# TRKAAS_SLURM_* variables: ctest runs it on three nodes, two of them CPU nodes):
 #  1. jobs/ratio-scan.sbatch at 1 and 2 producers per server, each point stopped by its
 #     time budget: scan.csv has one row per point with events done, the plots and the
 #     recommendation are written.
@@ -104,6 +105,13 @@ array2=$(sed -n 's/^submitted job array \([0-9]*\).*/\1/p' <<<"$out")
 [[ -n $array2 ]] || fail "resubmit printed no job id"
 wait_gone "$array2" 200
 grep -q "to do in run 2" "$C/logs/chunk-0000.log" || fail "chunk 0's rerun did not resume (run 2)"
+
+if ((${TRKAAS_SLURM_NODES:-1} > 1)); then
+  # Two CPU nodes: the array's tasks ran side by side, on both.
+  hosts=$(sed -n 's/.*on 1 node(s) \[\([^]]*\)\], site.*/\1/p' "$C"/logs/chunk-*.log | sort -u | tr '\n' ' ')
+  [[ $hosts == "cpu01 cpu02 " ]] || fail "campaign chunks ran on '$hosts', expected cpu01 and cpu02"
+  echo "  chunks ran on: $hosts"
+fi
 
 "$BIN" campaign verify "$C" | tee "$WORK/verify2.txt" || fail "campaign verify after the resubmission"
 grep -q "verify: OK: all 48 event(s) accounted for exactly once: 48 with one tracks record, 0 with an error record; 1 unreadable file(s) with their error record" \

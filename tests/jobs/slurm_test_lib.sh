@@ -2,8 +2,11 @@
 # (tools/slurm/local-cluster.sh) stopped on every exit, failure reporting with the logs, and
 # polling helpers. Needs BIN (trkaas binary) and SRC (source directory) set by the caller.
 
-# slurm_test_start: skip (exit 77) without Slurm/munge or cgroups, else start the cluster in
-# WORK/cluster and export what the job scripts and the clients need.
+# slurm_test_start: skip (exit 77) without Slurm/munge or cgroups (or, for several nodes,
+# TRKAAS_SLURM_NODES > 1, without network namespaces; with SLURM_TEST_ONE_NODE_FALLBACK=1 one
+# node instead), else start the cluster in
+# WORK/cluster and export what the job scripts and the clients need. The cluster's shape
+# comes from the TRKAAS_SLURM_* variables (tools/slurm/local-cluster.sh).
 slurm_test_start() {
   local t
   for t in munged slurmctld slurmd sbatch squeue scontrol; do
@@ -17,6 +20,19 @@ slurm_test_start() {
   if ! awk '$2 == "/sys/fs/cgroup" {found = 1} END {exit !found}' /proc/mounts; then
     echo "SKIP: no cgroup file system at /sys/fs/cgroup, which slurmd needs to start"
     exit 77
+  fi
+  if ((${TRKAAS_SLURM_NODES:-1} > 1)); then
+    # One network namespace per node: root with CAP_NET_ADMIN and CAP_SYS_ADMIN (a probe that
+    # leaves nothing behind: a private namespace of this one command).
+    if ! command -v ip >/dev/null 2>&1 || ! unshare --net --uts --mount ip link add trkaas-probe type bridge 2>/dev/null; then
+      if [[ ${SLURM_TEST_ONE_NODE_FALLBACK:-0} == 1 ]]; then
+        echo "NOTE: no network namespaces here (root with CAP_NET_ADMIN/CAP_SYS_ADMIN, iproute2, unshare): one node instead of $TRKAAS_SLURM_NODES"
+        export TRKAAS_SLURM_NODES=1
+      else
+        echo "SKIP: several nodes need network namespaces (root with CAP_NET_ADMIN/CAP_SYS_ADMIN, iproute2, unshare)"
+        exit 77
+      fi
+    fi
   fi
   [[ -x $BIN ]] || { echo "FAIL: no trkaas binary at $BIN"; exit 1; }
   command -v python3 >/dev/null || { echo "FAIL: python3 is needed to read the journals"; exit 1; }
@@ -47,7 +63,7 @@ fail() {
   echo "FAIL: $*"
   local f
   for f in "$WORK"/job-*.log "$WORK"/*/logs/*.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 40 "$f"; }; done
-  for f in "$CLUSTER"/log/slurmctld.log "$CLUSTER"/log/slurmd.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 15 "$f"; }; done
+  for f in "$CLUSTER"/log/slurmctld.log "$CLUSTER"/log/slurmd-*.log; do [[ -f $f ]] && { echo "--- $f"; tail -n 15 "$f"; }; done
   exit 1
 }
 

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The job scripts on a three-node Slurm: tools/slurm/local-cluster.sh with cpu01 (CPU node) and
+# gpu01, gpu02 (2 fake GPUs each), every slurmd in its own network namespace, host name and
+# address, 8 CPUs per node, task/affinity. Checks, from the job logs and report.json:
+#  1. jobs/perlmutter-cpu.sbatch on all three nodes (-N 3, 1 server + 1 producer per node):
+#     the ranks really run on cpu01, gpu01 and gpu02 (their host names), the layout's node of
+#     each rank is the Slurm node that ran it (block distribution: ranks 0-1 on the job's
+#     first node...), each node's tasks got their masks, and every event is done once.
+#  2. jobs/perlmutter-gpu.sbatch on two nodes (-N 2, -C gpu): both GPU nodes and only them;
+#     2 servers per node on GPUs 0 and 1 of gpu01 and gpu02, producers beside them.
+# The OpenMPI ranks of different nodes reach each other over TCP through the cluster's
+# bridge (no shared-memory transport between nodes). Exit 77 (skipped) without Slurm, munge,
+# cgroups or network namespaces.
+#
+#   multinode_slurm_test.sh TRKAAS_BIN SOURCE_DIR TEST_MODELS_DIR
+set -uo pipefail
+BIN=$1
+SRC=$2
+TEST_MODELS=$3
+export TRKAAS_SLURM_NODES=3 TRKAAS_SLURM_CPU_NODES=1 TRKAAS_SLURM_GPUS=2 TRKAAS_SLURM_CPUS=8
+
+# shellcheck source=slurm_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/slurm_test_lib.sh"
+slurm_test_start
+sinfo -N -o "  %N %T cpus=%c %G features=%f"
+
+step "generating the input"
+"$BIN" generate -n 12 --pileup 3 --pixel-only --seed 5 -f -o "$WORK/events.h5" >"$WORK/generate.log" 2>&1 \
+  || { cat "$WORK/generate.log"; fail "trkaas generate"; }
+test_pipeline_yaml "$WORK/pipeline.yaml" "$TEST_MODELS"
+
+submit() {  # submit NAME [sbatch options] SCRIPT [trkaas args...]: prints the job id
+  local name=$1
+  shift
+  "$SRC/jobs/submit.sh" --profile local --output="$WORK/job-$name.log" "$@"
+}
+
+# check_job NAME JOB OUT EVENTS EXPECT [NODELIST...]: the job completed, its step exited 0,
+# every event has one done record in a committed file, and the layout in OUT/report.json
+# matches EXPECT ("host:role,role;host:role,...": per Slurm node in the step's order, the
+# roles of its ranks by local rank, "p" producer, "sN" server on GPU N, "s" CPU server). The
+# step's nodes: the NODELISTs (Slurm host lists), else the one the job log names.
+check_job() {
+  local name=$1 job=$2 out=$3 events=$4 expect=$5 log=$WORK/job-$1.log s
+  shift 5
+  s=$(state "$job")
+  [[ $s == COMPLETED ]] || fail "$name job $job ended as '${s:-unknown}' (log $log)"
+  grep -q "srun exited with 0" "$log" || fail "$name job: the step did not exit 0 (log $log)"
+  local lists=("$@") nodes="" l
+  ((${#lists[@]})) || lists=("$(sed -n 's/.*on [0-9]* node(s) \[\(.*\)\], site.*/\1/p' "$log" | head -1)")
+  for l in "${lists[@]}"; do
+    [[ -n $l ]] || fail "$name job: no node list"
+    nodes+="$(scontrol show hostnames "$l" | tr '\n' ' ')"
+  done
+  python3 - "$out" "$events" "$WORK/events.h5" "$expect" "$nodes" "$log" <<'EOF' || fail "$name job: layout or journal check"
+import glob, json, os, re, sys
+out, n, events_file, expect, slurm_nodes, log = sys.argv[1], int(sys.argv[2]), os.path.realpath(sys.argv[3]), sys.argv[4], sys.argv[5].split(), sys.argv[6]
+# Every event once, in committed tracks files.
+committed, done = set(), {}
+for path in glob.glob(os.path.join(out, "journal-*.jsonl")):
+    for line in open(path):
+        if line.strip():
+            j = json.loads(line)
+            if "commit" in j:
+                committed.add(j["commit"])
+            elif j.get("status") == "done":
+                done.setdefault((os.path.realpath(j["file"]), j["index"]), []).append(j["tracks"])
+counted = {k: sum(t in committed for t in v) for k, v in done.items()}
+want = {(events_file, i) for i in range(n)}
+bad = sorted(k[1] for k in want if counted.get(k, 0) != 1)
+assert not bad and set(counted) == want, f"events not done exactly once: {bad}"
+# The layout trkaas computed, rank by rank, against the Slurm node split.
+layout = json.load(open(os.path.join(out, "report.json")))["layout"]
+rows = re.findall(r"rank +(\d+) on (\S+) \(node (\d+), local (\d+)\): (producer|server) \d+(?:, (GPU (\d+)|CPU))?", layout)
+assert rows, layout
+per_node = {}
+for rank, host, node, local, role, _, gpu in rows:
+    rank, node, local = int(rank), int(node), int(local)
+    # the host trkaas names is the Slurm node that Slurm's block distribution gives the rank
+    assert host == slurm_nodes[node], f"rank {rank} on {host}, but layout node {node} is Slurm's {slurm_nodes[node]}"
+    per_node.setdefault(host, {})[local] = "p" if role == "producer" else ("s" + gpu if gpu else "s")
+got = ";".join(f"{h}:" + ",".join(per_node[h][k] for k in sorted(per_node[h])) for h in slurm_nodes if h in per_node)
+assert got == expect, f"layout {got}, expected {expect}\n{layout}"
+# Ranks are numbered node after node (ranks 0..L-1 on the first node...).
+order = [h for _, h, *_ in sorted(rows, key=lambda r: int(r[0]))]
+assert order == sorted(order, key=slurm_nodes.index), f"ranks not in node order: {order}"
+# srun's --cpu-bind=verbose lines: one mask per task on each node.
+masks = re.findall(r"^cpu-bind=MASK - (\S+), task +\d+ +(\d+) \[\d+\]: mask (0x[0-9a-f]+) set", open(log).read(), re.M)
+by_node = {}
+for host, local, mask in masks:
+    by_node.setdefault(host, {})[int(local)] = mask
+print(f"  {out}: {n} events once; layout {got}; masks " + "; ".join(
+    f"{h}: " + ",".join(by_node.get(h, {}).get(k, "?") for k in sorted(per_node[h])) for h in per_node))
+assert set(by_node) == set(per_node) and all(len(by_node[h]) == len(per_node[h]) for h in per_node), f"masks {by_node}"
+EOF
+}
+
+t_start=$SECONDS
+
+step "CPU job on all three nodes: 1 server + 1 producer per node"
+job=$(SERVERS_PER_NODE=1 PRODUCERS_PER_SERVER=1 WORKERS=1 submit cpu -N 3 --constraint='cpu|gpu' \
+  "$SRC/jobs/perlmutter-cpu.sbatch" -c "$WORK/pipeline.yaml" -o "$WORK/out-cpu" -i "$WORK/events.h5") \
+  || fail "sbatch of the CPU job"
+wait_gone "$job" 120
+check_job cpu "$job" "$WORK/out-cpu" 12 "cpu01:p,s;gpu01:p,s;gpu02:p,s"
+# Producer on core 0, the server on the other 7 cores, on every node.
+[[ $(grep -c "mask 0x1 set" "$WORK/job-cpu.log") == 3 && $(grep -c "mask 0xfe set" "$WORK/job-cpu.log") == 3 ]] \
+  || fail "CPU job: masks other than 0x1 (producer) and 0xfe (server) on each node"
+
+step "GPU job on the two GPU nodes: one server per GPU + 1 producer per server"
+job=$(PRODUCERS_PER_SERVER=1 WORKERS=1 submit gpu -N 2 --gpus-per-node=2 "$SRC/jobs/perlmutter-gpu.sbatch" \
+  -c "$WORK/pipeline.yaml" -o "$WORK/out-gpu" -i "$WORK/events.h5") || fail "sbatch of the GPU job"
+wait_gone "$job" 120
+check_job gpu "$job" "$WORK/out-gpu" 12 "gpu01:p,p,s0,s1;gpu02:p,p,s0,s1"
+
+step "PASS in $((SECONDS - t_start)) s of jobs"
