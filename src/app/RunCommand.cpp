@@ -23,6 +23,7 @@
 #include "trkaas/io/TracksFile.hpp"
 #include "trkaas/pipeline/Pipeline.hpp"
 #include "trkaas/pipeline/TruthMetrics.hpp"
+#include "trkaas/service/Layout.hpp"
 #include "trkaas/service/MpiSession.hpp"
 #include "trkaas/service/Service.hpp"
 #include "trkaas/service/Stats.hpp"
@@ -46,6 +47,8 @@ struct RunOptions {
   // The MPI job (service, or direct on every rank).
   int serversPerNode = 0;
   double producersPerServer = 0;
+  std::string producerNodes;  // node lists such as "0,2-3"
+  std::string serverNodes;
   int concurrency = 4;
   int workers = 1;
   std::int64_t batchHits = 0;
@@ -234,6 +237,8 @@ int runJob(const RunOptions& o) {
   c.layout.serversPerNode = o.serversPerNode;
   c.layout.producersPerServer = o.producersPerServer;
   c.layout.serverThreads = o.threads;
+  c.layout.producerNodes = parseNodeList(o.producerNodes, "--producer-nodes");
+  c.layout.serverNodes = parseNodeList(o.serverNodes, "--server-nodes");
   c.concurrency = o.concurrency;
   c.workers = o.workers;
   c.batchHits = o.batchHits;
@@ -299,6 +304,11 @@ void addRunCommand(CLI::App& app) {
                   "server ranks per node (default: one per visible GPU, else one)");
   cmd->add_option("--producers-per-server", o->producersPerServer,
                   "the ratio instead: producers per server on each node");
+  cmd->add_option("--producer-nodes", o->producerNodes,
+                  "nodes with producers only, e.g. 0 or 0-3,8 (nodes are numbered from 0 in the "
+                  "order of their first rank: a heterogeneous job's first component first)");
+  cmd->add_option("--server-nodes", o->serverNodes,
+                  "nodes with servers only (one per rank), numbered as for --producer-nodes");
   cmd->add_option("--concurrency,-C", o->concurrency, "requests each producer keeps in flight")
       ->capture_default_str();
   cmd->add_option("--workers,-W", o->workers,
@@ -333,8 +343,8 @@ void addRunCommand(CLI::App& app) {
   // after them: a later value of a single-valued option replaces an earlier one.
   for (const char* name :
        {"--mode", "--config", "--threads", "--servers-per-node", "--producers-per-server",
-        "--concurrency", "--workers", "--batch-hits", "--progress", "--events", "--stop-after",
-        "--gpu", "--precision", "--gpu-edge-chunk"}) {
+        "--producer-nodes", "--server-nodes", "--concurrency", "--workers", "--batch-hits",
+        "--progress", "--events", "--stop-after", "--gpu", "--precision", "--gpu-edge-chunk"}) {
     cmd->get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   cmd->callback([o] {

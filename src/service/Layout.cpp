@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -24,6 +25,26 @@ Layout planLayout(const LayoutConfig& c, const std::vector<RankPlace>& places) {
   // The ranks of each node, by local rank.
   std::map<int, std::vector<int>> nodes;
   for (std::size_t r = 0; r < places.size(); ++r) nodes[places[r].node].push_back(int(r));
+  const std::set<int> producerNodes(c.producerNodes.begin(), c.producerNodes.end());
+  const std::set<int> serverNodes(c.serverNodes.begin(), c.serverNodes.end());
+  for (const auto& [list, name] :
+       {std::pair<const std::set<int>&, const char*>{producerNodes, "producer"},
+        {serverNodes, "server"}}) {
+    for (int node : list) {
+      if (nodes.count(node) == 0) {
+        throw Error(
+            fmt::format("layout: {} node {} is not in the job: its {} rank(s) are on {} node(s), "
+                        "numbered 0 to {} in the order of their first rank",
+                        name, node, places.size(), nodes.size(), nodes.rbegin()->first));
+      }
+    }
+  }
+  for (int node : producerNodes) {
+    if (serverNodes.count(node) != 0) {
+      throw Error(
+          fmt::format("layout: node {} is given as a producer node and a server node", node));
+    }
+  }
   Layout layout;
   layout.ranks.resize(places.size());
   for (auto& [node, ranks] : nodes) {
@@ -32,7 +53,11 @@ Layout planLayout(const LayoutConfig& c, const std::vector<RankPlace>& places) {
     const RankPlace& first = places[ranks.front()];
     const int size = static_cast<int>(ranks.size());
     int servers = 0;
-    if (c.serversPerNode > 0) {
+    if (producerNodes.count(node) != 0) {
+      servers = 0;
+    } else if (serverNodes.count(node) != 0) {
+      servers = size;
+    } else if (c.serversPerNode > 0) {
       servers = c.serversPerNode;
     } else if (c.producersPerServer > 0) {
       servers = std::max(1, static_cast<int>(std::lround(size / (c.producersPerServer + 1.0))));
@@ -77,6 +102,35 @@ Layout planLayout(const LayoutConfig& c, const std::vector<RankPlace>& places) {
   }
   if (layout.servers.empty()) throw Error("layout: no server rank");
   return layout;
+}
+
+std::vector<int> parseNodeList(const std::string& text, const std::string& what) {
+  std::vector<int> nodes;
+  std::size_t pos = 0;
+  const auto bad = [&] {
+    return Error(fmt::format(
+        "{}: '{}' is not a list of node indices such as 0,2-3 (nodes are numbered from 0 "
+        "in the order of their first rank)",
+        what, text));
+  };
+  const auto number = [&](std::size_t& at) {
+    std::size_t end = at;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end == at || end - at > 6) throw bad();
+    const int value = std::stoi(text.substr(at, end - at));
+    at = end;
+    return value;
+  };
+  while (pos < text.size()) {
+    const int first = number(pos);
+    int last = first;
+    if (pos < text.size() && text[pos] == '-') last = number(++pos);
+    if (last < first) throw bad();
+    for (int n = first; n <= last; ++n) nodes.push_back(n);
+    if (pos < text.size() && text[pos++] != ',') throw bad();
+    if (pos == text.size() && text.back() == ',') throw bad();
+  }
+  return nodes;
 }
 
 std::string Layout::describe(const std::vector<RankPlace>& places) const {

@@ -88,6 +88,67 @@ TEST_CASE("layout: impossible layouts are refused with the reason", "[service][l
   REQUIRE_THROWS_WITH(planLayout(c, cluster(1, 4, 2, 0)), HasSubstring("not both"));
 }
 
+TEST_CASE("layout: producer-only and server-only nodes", "[service][layout]") {
+  // A CPU node (no GPU, 4 ranks) and two GPU nodes (2 GPUs, 2 ranks each): the shape of a
+  // heterogeneous job whose first component is the CPU node.
+  std::vector<RankPlace> places = cluster(1, 4, 64, 0);
+  for (RankPlace p : cluster(2, 2, 64, 2)) {
+    p.node += 1;
+    places.push_back(p);
+  }
+  LayoutConfig c;
+  c.producerNodes = {0};
+  c.serverNodes = {1, 2};
+  Layout l = planLayout(c, places);
+  REQUIRE(l.producers == std::vector<int>{0, 1, 2, 3});
+  REQUIRE(l.servers == std::vector<int>{4, 5, 6, 7});
+  REQUIRE(l.ranks[4].device == 0);
+  REQUIRE(l.ranks[5].device == 1);
+  REQUIRE(l.ranks[7].device == 1);
+  REQUIRE(l.ranks[5].threads == 32);  // the node's 64 cores shared by its 2 servers
+  REQUIRE(l.ranks[0].threads == 1);
+
+  // Only the producer nodes named: the other nodes follow the usual rules (one server per
+  // GPU, here every rank of the GPU nodes).
+  c.serverNodes.clear();
+  l = planLayout(c, places);
+  REQUIRE(count(l, Role::kServer) == 4);
+  REQUIRE(count(l, Role::kProducer) == 4);
+
+  // A server node among ordinary ones: all its ranks serve, the others keep their producers.
+  c = {};
+  c.serverNodes = {1};
+  l = planLayout(c, cluster(2, 3, 16, 0));
+  REQUIRE(count(l, Role::kServer) == 1 + 3);
+  REQUIRE(l.ranks[3].role == Role::kServer);
+
+  // Mistakes, with the reason.
+  c = {};
+  c.producerNodes = {0, 1};
+  REQUIRE_THROWS_WITH(planLayout(c, cluster(2, 2, 8, 0)), HasSubstring("no server rank"));
+  c.producerNodes = {3};
+  REQUIRE_THROWS_WITH(
+      planLayout(c, cluster(2, 2, 8, 0)),
+      HasSubstring("producer node 3 is not in the job") && HasSubstring("numbered 0 to 1"));
+  c.producerNodes = {1};
+  c.serverNodes = {1};
+  REQUIRE_THROWS_WITH(planLayout(c, cluster(2, 2, 8, 0)),
+                      HasSubstring("node 1 is given as a producer node and a server node"));
+  c = {};
+  c.serverNodes = {0, 1};
+  REQUIRE_THROWS_WITH(planLayout(c, cluster(2, 2, 8, 0)), HasSubstring("leave no producer"));
+}
+
+TEST_CASE("layout: node lists", "[service][layout]") {
+  REQUIRE(parseNodeList("", "--x").empty());
+  REQUIRE(parseNodeList("3", "--x") == std::vector<int>{3});
+  REQUIRE(parseNodeList("0,2-4,7", "--x") == std::vector<int>{0, 2, 3, 4, 7});
+  for (const char* bad : {"a", "1,", ",1", "3-1", "1-", "-1", "1;2", "1 2", "99999999"}) {
+    REQUIRE_THROWS_WITH(parseNodeList(bad, "--producer-nodes"),
+                        HasSubstring("--producer-nodes: '" + std::string(bad) + "'"));
+  }
+}
+
 TEST_CASE("wire: requests and results survive the trip; damage is detected", "[service][wire]") {
   Request q;
   q.requestId = 42;

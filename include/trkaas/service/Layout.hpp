@@ -5,15 +5,18 @@
 /// impossible one fails on every rank alike, before any message is sent.
 ///
 /// Rules:
-///   - Per node, S servers: `serversPerNode` when set; else, with `producersPerServer` R
-///     set, S = max(1, round(L / (R + 1))) of the node's L ranks; else one per visible GPU,
-///     or one when the node has none.
+///   - Producer nodes (`producerNodes`) hold producers only, server nodes (`serverNodes`)
+///     servers only: CPU nodes feeding the GPU nodes' servers in one job (a heterogeneous
+///     Slurm job's components, or a job over both kinds of node).
+///   - Per other node, S servers: `serversPerNode` when set; else, with `producersPerServer`
+///     R set, S = max(1, round(L / (R + 1))) of the node's L ranks; else one per visible
+///     GPU, or one when the node has none.
 ///   - Servers are the node's last S local ranks (world rank 0 stays a producer where it
 ///     can), spread over the node's GPUs: server j uses GPU j mod G (device -1: CPU).
 ///   - Threads: each producer 1; the servers share the node's remaining cores equally
 ///     (at least 1 each) unless `serverThreads` is set.
 ///   - Errors: more servers than ranks on a node, no producer in the job, no server in
-///     the job.
+///     the job, a producer or server node that is not in the job or is in both lists.
 
 #include <cstdint>
 #include <string>
@@ -37,9 +40,11 @@ struct RankPlace {
 };
 
 struct LayoutConfig {
-  int serversPerNode = 0;         ///< 0: not set
-  double producersPerServer = 0;  ///< 0: not set
-  int serverThreads = 0;          ///< 0: share the node's cores
+  int serversPerNode = 0;          ///< 0: not set
+  double producersPerServer = 0;   ///< 0: not set
+  int serverThreads = 0;           ///< 0: share the node's cores
+  std::vector<int> producerNodes;  ///< node indices (RankPlace::node) with producers only
+  std::vector<int> serverNodes;    ///< node indices with servers only
 };
 
 struct RankPlan {
@@ -58,7 +63,12 @@ struct Layout {
 };
 
 /// Throws trkaas::Error with the reason for a layout that cannot work. The config is
-/// validated first (serversPerNode >= 0, producersPerServer >= 0, not both set).
+/// validated first (serversPerNode >= 0, producersPerServer >= 0, not both set, node
+/// indices >= 0 and in at most one list).
 Layout planLayout(const LayoutConfig& config, const std::vector<RankPlace>& places);
+
+/// Node indices from a list such as "0,2-3" (the command line's --producer-nodes and
+/// --server-nodes); empty text gives none. Throws trkaas::Error naming `what` otherwise.
+std::vector<int> parseNodeList(const std::string& text, const std::string& what);
 
 }  // namespace trkaas
