@@ -42,14 +42,15 @@ trkaas_hex_mask() {
 
 # trkaas_cpu_masks PRODUCERS SERVERS CORES CPUS_PER_CORE: srun --cpu-bind=mask_cpu list, one
 # mask per local task: producer i on core i; the servers (the last local ranks) split the
-# remaining cores evenly, the last one taking any remainder.
+# remaining cores evenly, the last one taking any remainder. Either count may be 0 (nodes
+# of producers only, or of servers only).
 trkaas_cpu_masks() {
   local p=$1 s=$2 cores=$3 smt=$4 i masks=() per first n
   for ((i = 0; i < p; i++)); do
     # shellcheck disable=SC2046
     masks+=("$(trkaas_hex_mask $(trkaas_cpu_list "$i" 1 "$cores" "$smt"))")
   done
-  per=$(((cores - p) / s))
+  ((s > 0)) && per=$(((cores - p) / s))
   for ((i = 0; i < s; i++)); do
     first=$((p + i * per))
     n=$per
@@ -135,12 +136,20 @@ trkaas_maybe_requeue() {
     echo "trkaas job: stopped by SIG$TRKAAS_STOP_SIGNAL with events left: not requeueing (submit again, or 'trkaas campaign resubmit', to finish)"
     return 0
   fi
-  local restarts=${SLURM_RESTART_COUNT:-0} max=${TRKAAS_MAX_REQUEUES:-10}
-  if ((restarts >= max)); then
-    echo "trkaas job: events left but already requeued $restarts time(s) (TRKAAS_MAX_REQUEUES=$max): not requeueing" >&2
+  # Only this script's own requeues count against TRKAAS_MAX_REQUEUES, not
+  # SLURM_RESTART_COUNT: that also counts the requeues Slurm does itself after a preemption
+  # or a node failure, which must not use up a campaign chunk's time-limit requeues. One
+  # line per own requeue in DIR/.trkaas-requeues, with the job's id.
+  local job=${SLURM_ARRAY_JOB_ID:+${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}}
+  job=${job:-${SLURM_JOB_ID:-}}
+  local own=0 max=${TRKAAS_MAX_REQUEUES:-10}
+  [[ -f $dir/.trkaas-requeues ]] && own=$(grep -cxF "$job" "$dir/.trkaas-requeues" || true)
+  if ((own >= max)); then
+    echo "trkaas job: events left but already requeued $own time(s) at the time limit (TRKAAS_MAX_REQUEUES=$max): not requeueing" >&2
     return 0
   fi
-  echo "trkaas job: requeueing job $SLURM_JOB_ID (restart $((restarts + 1))): the rerun resumes in $dir"
+  echo "$job" >>"$dir/.trkaas-requeues"
+  echo "trkaas job: requeueing job $SLURM_JOB_ID (restart $((${SLURM_RESTART_COUNT:-0} + 1)), time-limit requeue $((own + 1)) of at most $max): the rerun resumes in $dir"
   scontrol requeue "$SLURM_JOB_ID"
 }
 
@@ -157,12 +166,8 @@ trkaas_service_step() {
   local cores=$((${SLURM_CPUS_ON_NODE:-$(nproc)} / smt))
   ((producers >= 1)) || { echo "trkaas job: no producer per node" >&2; return 2; }
   ((producers + servers <= cores)) || echo "trkaas job: warning: $tasks tasks per node on $cores cores" >&2
-  local verbose=""
-  [[ ${TRKAAS_CPU_BIND_VERBOSE:-0} == 1 ]] && verbose=verbose,
-  local bind=(--cpu-bind="${verbose}none")
-  if [[ ${TRKAAS_CPU_BIND:-masks} == masks && $producers -lt $cores ]]; then
-    bind=(--cpu-bind="${verbose}mask_cpu:$(trkaas_cpu_masks "$producers" "$servers" "$cores" "$smt")")
-  fi
+  local bind
+  bind=$(trkaas_bind_args "$producers" "$servers" "$cores")
   export OMP_NUM_THREADS=1  # producers: one thread; servers set their torch threads from -j
   echo "trkaas job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $nodes node(s) [$SLURM_JOB_NODELIST], site $TRKAAS_SITE:" \
     "$servers server(s) + $producers producer(s) per node, $sthreads thread(s) per server, $cores cores per node"
@@ -176,8 +181,57 @@ trkaas_service_step() {
   # Without them a step gets all the job's CPUs on each node (the scripts ask --exclusive).
   unset SRUN_CPUS_PER_TASK SLURM_CPUS_PER_TASK SLURM_EXACT
   trkaas_step --mpi="${TRKAAS_SRUN_MPI:-pmix}" -N "$nodes" --ntasks-per-node="$tasks" \
-    "${bind[@]}" ${TRKAAS_SRUN_EXTRA:-} \
+    "$bind" ${TRKAAS_SRUN_EXTRA:-} \
     "$TRKAAS_BIN" run --mode service --servers-per-node "$servers" -j "$sthreads" "$@" || rc=$?
+  echo "trkaas job: srun exited with $rc"
+  return $rc
+}
+
+# trkaas_bind_args PRODUCERS SERVERS CORES: the --cpu-bind option for a node of that many
+# producers and servers: masks (TRKAAS_CPU_BIND=masks, the default) when every task gets a
+# core of its own, else none. Verbose (srun reports each task's mask) with
+# TRKAAS_CPU_BIND_VERBOSE=1.
+trkaas_bind_args() {
+  local producers=$1 servers=$2 cores=$3 smt=${TRKAAS_CPUS_PER_CORE:-1} verbose=""
+  [[ ${TRKAAS_CPU_BIND_VERBOSE:-0} == 1 ]] && verbose=verbose,
+  if [[ ${TRKAAS_CPU_BIND:-masks} == masks ]] && ((producers + servers <= cores)); then
+    echo "--cpu-bind=${verbose}mask_cpu:$(trkaas_cpu_masks "$producers" "$servers" "$cores" "$smt")"
+  else
+    echo "--cpu-bind=${verbose}none"
+  fi
+}
+
+# trkaas_het_service_step PRODUCERS_PER_CPU_NODE SERVERS_PER_GPU_NODE SERVER_THREADS TRKAAS_ARGS... :
+# in a heterogeneous job of CPU nodes (component 0) and GPU nodes (component 1), one srun
+# step, one MPI world: producers only on the CPU nodes, servers only on the GPU nodes
+# (trkaas --producer-nodes/--server-nodes: component 0's nodes come first). srun's exit code.
+trkaas_het_service_step() {
+  local producers=$1 servers=$2 sthreads=$3
+  shift 3
+  local out
+  out=$(trkaas_output_dir "$@") || { echo "trkaas job: give the output directory (-o DIR) among the trkaas arguments" >&2; return 2; }
+  local n0=${SLURM_JOB_NUM_NODES_HET_GROUP_0:-} n1=${SLURM_JOB_NUM_NODES_HET_GROUP_1:-}
+  [[ -n $n0 && -n $n1 ]] || { echo "trkaas job: not a heterogeneous job of two components (CPU nodes, then GPU nodes)" >&2; return 2; }
+  local smt=${TRKAAS_CPUS_PER_CORE:-1} cpus0 cpus1
+  cpus0=${SLURM_JOB_CPUS_PER_NODE_HET_GROUP_0%%[(,]*}
+  cpus1=${SLURM_JOB_CPUS_PER_NODE_HET_GROUP_1%%[(,]*}
+  local cores0=$((cpus0 / smt)) cores1=$((cpus1 / smt))
+  local gpus=${SLURM_GPUS_PER_NODE_HET_GROUP_1:-${TRKAAS_GPUS_PER_NODE:-4}}
+  gpus=${gpus##*:}  # "a100:4" -> 4
+  ((producers >= 1 && servers >= 1)) || { echo "trkaas job: need producers on the CPU nodes and servers on the GPU nodes" >&2; return 2; }
+  local layout=(--producer-nodes "0-$((n0 - 1))" --server-nodes "$n0-$((n0 + n1 - 1))")
+  export OMP_NUM_THREADS=1
+  echo "trkaas job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}), heterogeneous, site $TRKAAS_SITE:" \
+    "$n0 CPU node(s) [$SLURM_JOB_NODELIST_HET_GROUP_0] with $producers producer(s) each ($cores0 cores)," \
+    "$n1 GPU node(s) [$SLURM_JOB_NODELIST_HET_GROUP_1] with $servers server(s) each ($gpus GPU(s), $cores1 cores, $sthreads thread(s) per server)"
+  mkdir -p "$out"
+  unset SRUN_CPUS_PER_TASK SLURM_CPUS_PER_TASK SLURM_EXACT
+  local rc=0 cmd=("$TRKAAS_BIN" run --mode service "${layout[@]}" -j "$sthreads" "$@")
+  # shellcheck disable=SC2086
+  trkaas_step --mpi="${TRKAAS_SRUN_MPI:-pmix}" \
+    --het-group=0 -N "$n0" --ntasks-per-node="$producers" "$(trkaas_bind_args "$producers" 0 "$cores0")" ${TRKAAS_SRUN_EXTRA:-} "${cmd[@]}" : \
+    --het-group=1 -N "$n1" --ntasks-per-node="$servers" --gpus-per-node="$gpus" "$(trkaas_bind_args 0 "$servers" "$cores1")" ${TRKAAS_SRUN_EXTRA:-} "${cmd[@]}" \
+    || rc=$?
   echo "trkaas job: srun exited with $rc"
   return $rc
 }

@@ -4,9 +4,21 @@
 # "module avail" and adjust (see jobs/README.md, "Running on Perlmutter").
 TRKAAS_SITE=perlmutter
 
-# Submission: account (required at NERSC) and QOS; the scripts carry -C gpu / -C cpu.
+# Submission: QOS; the scripts carry -C gpu / -C cpu.
 TRKAAS_SBATCH_ARGS=(--qos="${TRKAAS_QOS:-regular}")
-[[ -n ${TRKAAS_ACCOUNT:-${SBATCH_ACCOUNT:-}} ]] && TRKAAS_SBATCH_ARGS+=(--account="${TRKAAS_ACCOUNT:-$SBATCH_ACCOUNT}")
+
+# Accounts (required at NERSC): CPU and GPU node hours are charged to different accounts, the
+# GPU one being the project's name with "_g" (m1234 and m1234_g). jobs/submit.sh asks for the
+# one of the job's node kind: TRKAAS_ACCOUNT_CPU / TRKAAS_ACCOUNT_GPU, else TRKAAS_ACCOUNT (or
+# SBATCH_ACCOUNT) as given for CPU jobs and with "_g" for GPU jobs. -A on the command line wins.
+trkaas_account() {  # trkaas_account cpu|gpu
+  local base=${TRKAAS_ACCOUNT:-${SBATCH_ACCOUNT:-}}
+  base=${base%_g}
+  case $1 in
+    gpu) echo "${TRKAAS_ACCOUNT_GPU:-${base:+${base}_g}}" ;;
+    *) echo "${TRKAAS_ACCOUNT_CPU:-$base}" ;;
+  esac
+}
 
 # Node shape: 2 hardware threads per core (Slurm counts 128 CPUs on a GPU node, 256 on a
 # CPU node); 4 A100 per GPU node.
@@ -21,6 +33,12 @@ TRKAAS_CPU_BIND=masks
 TRKAAS_GPU_USE=${TRKAAS_GPU_USE:-require}
 
 TRKAAS_SRUN_MPI=${TRKAAS_SRUN_MPI:-pmix}
+
+# HDF5 locks every file it opens; it ignores only ENOSYS from a file system without locks,
+# and some mounts return other codes: an input must never become an "unreadable file" for a
+# lock. trkaas's own run lock (DIR/.trkaas-lock) is separate and stays. Exported: srun passes
+# it to every rank.
+export HDF5_USE_FILE_LOCKING=FALSE
 TRKAAS_MODULES=${TRKAAS_MODULES:-"PrgEnv-gnu cudatoolkit cray-hdf5 openmpi pytorch"}
 TRKAAS_BIN=${TRKAAS_BIN:-$TRKAAS_ROOT/build/trkaas}
 

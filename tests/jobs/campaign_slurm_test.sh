@@ -38,9 +38,10 @@ done
 echo "not an HDF5 file" >"$WORK/broken.h5"
 
 # ---- 1. ratio scan ------------------------------------------------------------------------
-step "ratio scan: jobs/ratio-scan.sbatch, 1 CPU server, 1 and 2 producers per server, 8 s per point"
+# On CPU nodes, as on Perlmutter: -C cpu --gpus-per-node=0 (the script asks for 4 GPUs).
+step "ratio scan: jobs/ratio-scan.sbatch on a CPU node, 1 CPU server, 1 and 2 producers per server, 8 s per point"
 job=$(RATIOS="1 2" WORKERS_LIST=1 SCAN_KIND=cpu SERVERS_PER_NODE=1 SERVER_THREADS=1 SCAN_SECONDS=8 CONCURRENCY=2 \
-  "$SRC/jobs/submit.sh" --profile local --output="$WORK/job-scan.log" "$SRC/jobs/ratio-scan.sbatch" \
+  "$SRC/jobs/submit.sh" --profile local --output="$WORK/job-scan.log" -C cpu --gpus-per-node=0 "$SRC/jobs/ratio-scan.sbatch" \
   -c "$SHIPPED/pipeline.yaml" -o "$WORK/scan" -i "$WORK/scan-events.h5") || fail "sbatch of the ratio scan"
 wait_gone "$job" 150
 [[ $(state "$job") == COMPLETED ]] || fail "ratio scan ended as $(state "$job")"
@@ -65,6 +66,9 @@ print("  scan.csv:", ", ".join(f"{r['label']} {float(r['events_per_s']):.2f} ev/
 print("  " + rec.strip().replace("\n", "\n  "))
 PY
 grep -q "step time (8 s) is up" "$WORK/job-scan.log" || fail "ratio scan: the time budget did not stop the points"
+if ((${TRKAAS_SLURM_NODES:-1} > 1)); then
+  grep -q "on 1 node(s) \[cpu0[12]\]" "$WORK/job-scan.log" || fail "ratio scan: not on a CPU node"
+fi
 
 # ---- 2. campaign -------------------------------------------------------------------------
 C=$WORK/camp

@@ -8,6 +8,9 @@
 #     first node...), each node's tasks got their masks, and every event is done once.
 #  2. jobs/perlmutter-gpu.sbatch on two nodes (-N 2, -C gpu): both GPU nodes and only them;
 #     2 servers per node on GPUs 0 and 1 of gpu01 and gpu02, producers beside them.
+#  3. jobs/perlmutter-cpu-gpu.sbatch, a heterogeneous job (cpu01 : gpu01, gpu02) in one MPI
+#     world: producers only on the CPU node, servers only on the GPU nodes' GPUs
+#     (trkaas --producer-nodes/--server-nodes).
 # The OpenMPI ranks of different nodes reach each other over TCP through the cluster's
 # bridge (no shared-memory transport between nodes). Exit 77 (skipped) without Slurm, munge,
 # cgroups or network namespaces.
@@ -112,5 +115,16 @@ job=$(PRODUCERS_PER_SERVER=1 WORKERS=1 submit gpu -N 2 --gpus-per-node=2 "$SRC/j
   -c "$WORK/pipeline.yaml" -o "$WORK/out-gpu" -i "$WORK/events.h5") || fail "sbatch of the GPU job"
 wait_gone "$job" 120
 check_job gpu "$job" "$WORK/out-gpu" 12 "gpu01:p,p,s0,s1;gpu02:p,p,s0,s1"
+
+step "heterogeneous job: 2 producers on cpu01, 2 servers (one per GPU) on each of gpu01 and gpu02"
+job=$(PRODUCERS_PER_NODE=2 WORKERS=1 submit het -N 1 : -N 2 --gpus-per-node=2 "$SRC/jobs/perlmutter-cpu-gpu.sbatch" \
+  -c "$WORK/pipeline.yaml" -o "$WORK/out-het" -i "$WORK/events.h5") || fail "sbatch of the heterogeneous job"
+wait_gone "$job" 150
+grep -q -- "--producer-nodes 0-0 --server-nodes 1-2" "$WORK/job-het.log" || fail "het job: not run with --producer-nodes 0-0 --server-nodes 1-2"
+check_job het "$job" "$WORK/out-het" 12 "cpu01:p,p;gpu01:s0,s1;gpu02:s0,s1" cpu01 "gpu[01-02]"
+# Producers on cores 0 and 1 of the CPU node; the GPU nodes' 8 cores split by their 2 servers.
+[[ $(grep -c "cpu-bind=MASK - cpu01, .*: mask 0x[12] set" "$WORK/job-het.log") == 2 &&
+  $(grep -c "cpu-bind=MASK - gpu0[12], .*: mask 0x\(f\|f0\) set" "$WORK/job-het.log") == 4 ]] \
+  || fail "het job: masks other than 0x1,0x2 on cpu01 and 0xf,0xf0 on the GPU nodes"
 
 step "PASS in $((SECONDS - t_start)) s of jobs"
