@@ -8,6 +8,8 @@
 #   tools/slurm/local-cluster.sh status DIR   # daemons alive? node states (exit 1 when not running)
 #   tools/slurm/local-cluster.sh stop   DIR   # stop only what this script started (pid files, DIR/run/net)
 #   tools/slurm/local-cluster.sh env    DIR   # print "export SLURM_CONF=..." for the clients
+#   tools/slurm/local-cluster.sh fail-node  DIR NODE  # several nodes: kill NODE's slurmd and all its processes
+#   tools/slurm/local-cluster.sh start-node DIR NODE  # start NODE's slurmd again
 #
 # Clients (sbatch, srun, squeue, scontrol) find the cluster through SLURM_CONF=DIR/etc/slurm.conf;
 # jobs/profiles/local.sh sets it from TRKAAS_SLURM_DIR.
@@ -44,6 +46,13 @@
 #   TRKAAS_SLURM_TASK_PLUGIN task/affinity (default; needs a C compiler for the shim) or task/none
 #   TRKAAS_SLURM_PORT       first of two TCP ports (slurmctld, slurmd); default: a free pair
 #   TRKAAS_SLURM_TIMEOUT    seconds to wait for the nodes to come up (default 60)
+#   TRKAAS_SLURM_SLURMD_TIMEOUT  SlurmdTimeout: seconds before a silent node is DOWN (default 120;
+#                           node-failure tests with fail-node want less)
+#
+# fail-node: what a node that loses power looks like to Slurm: its slurmd and every process
+# in its network namespace (job steps, tasks, a batch script) killed at once. The controller
+# marks it DOWN after SlurmdTimeout and requeues or fails its jobs; start-node brings it back
+# (ReturnToService=2).
 #
 # Needs (Debian 12): munge slurmctld slurmd slurm-client (slurm-wlm-basic-plugins comes with
 # them and has mpi/pmix); several nodes: iproute2 and util-linux (unshare). One node runs as
@@ -51,10 +60,11 @@
 # CAP_MKNOD the fake GPUs are symbolic links to /dev/null.
 set -euo pipefail
 
-usage() { sed -n '7,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-(($# == 2)) || usage
+usage() { sed -n '7,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+(($# == 2 || $# == 3)) || usage
 cmd=$1
 DIR=$2
+NODE_ARG=${3:-}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 die() { echo "local-cluster: $*" >&2; exit 1; }
@@ -282,7 +292,7 @@ MailProg=/bin/true
 KillWait=5
 MinJobAge=600
 InactiveLimit=0
-SlurmdTimeout=120
+SlurmdTimeout=${TRKAAS_SLURM_SLURMD_TIMEOUT:-120}
 MessageTimeout=20
 EOF2
   : >"$DIR/etc/gres.conf"
@@ -365,6 +375,8 @@ start() {
   if ((NODES > 1)); then net_pick; fi
   plan_nodes
   write_config
+  # What start-node needs later.
+  printf 'NODES=%q CPUS=%q TASK_PLUGIN=%q NET_ID=%q\n' "$NODES" "$CPUS" "$TASK_PLUGIN" "${NET_ID:-}" >"$DIR/run/cluster.env"
   if ((NODES > 1)); then (net_up) || start_failed "the nodes' network could not be made"; fi
   local conf=$DIR/etc/slurm.conf i
   export SLURM_CONF=$conf
@@ -458,7 +470,43 @@ status() {
   return $ok
 }
 
+# load_cluster: the running cluster's shape (DIR/run/cluster.env, DIR/run/nodes); NODE_INDEX
+# of NODE_ARG.
+load_cluster() {
+  DIR=$(cd "$DIR" && pwd)
+  [[ -s $DIR/run/cluster.env && -s $DIR/run/nodes ]] || die "no cluster started in $DIR"
+  # shellcheck source=/dev/null
+  source "$DIR/run/cluster.env"
+  NODE_NAMES=() NODE_INDEX=""
+  local name rest
+  while read -r name rest; do
+    [[ $name == "$NODE_ARG" ]] && NODE_INDEX=${#NODE_NAMES[@]}
+    NODE_NAMES+=("$name")
+  done <"$DIR/run/nodes"
+  [[ -n $NODE_INDEX ]] || die "no node '$NODE_ARG' in $DIR (nodes: ${NODE_NAMES[*]})"
+  ((NODES > 1)) || die "fail-node/start-node need several nodes (each in its own namespace)"
+}
+
+fail_node() {
+  load_cluster
+  local ns=trk$NET_ID-$NODE_ARG pids
+  pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  [[ -n ${pids// /} ]] && kill -KILL $pids 2>/dev/null
+  rm -f "$DIR/run/slurmd-$NODE_ARG.pid.own"
+  echo "local-cluster: node $NODE_ARG failed: killed slurmd and its processes (${pids:-none})"
+}
+
+start_node() {
+  load_cluster
+  alive "$DIR/run/slurmd-$NODE_ARG.pid.own" && die "the slurmd of $NODE_ARG runs already"
+  start_slurmd "$NODE_INDEX"
+  echo "local-cluster: slurmd of $NODE_ARG started (pid $(cat "$DIR/run/slurmd-$NODE_ARG.pid.own"))"
+}
+
 case $cmd in
+  fail-node) [[ -n $NODE_ARG ]] || usage; fail_node ;;
+  start-node) [[ -n $NODE_ARG ]] || usage; start_node ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
