@@ -725,6 +725,9 @@ std::string followUpCommand(const Campaign& c, const std::vector<std::string>& a
             "source \"${TRKAAS_ROOT:?}/jobs/lib/job.sh\" || exit 2\n"
             "trkaas_load_profile || exit 2\n"
             "trkaas_site_setup || exit 2\n"
+            "# The jobs it submits must not inherit this job's shape (SLURM_NTASKS=1 would make\n"
+            "# their srun start one task): only SLURM_CONF stays.\n"
+            "for v in $(compgen -e SLURM_); do [[ $v == SLURM_CONF ]] || unset \"$v\"; done\n"
             "exec \"$TRKAAS_BIN\" campaign resubmit \"$1\" --follow-up \"$2\" \"${@:3}\"\n");
   fs::permissions(script, fs::perms::owner_exec | fs::perms::group_exec, fs::perm_options::add);
   std::string after;

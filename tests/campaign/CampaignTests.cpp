@@ -441,6 +441,14 @@ TEST_CASE("campaign automatic resubmission: the job after the arrays", "[campaig
   std::ifstream in(script);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK_THAT(text, Catch::Contains("campaign resubmit \"$1\" --follow-up \"$2\""));
+  // Submitted from inside a job: the new jobs must not inherit its SLURM_NTASKS=1 & co.
+  CHECK(std::system(
+            ("env SLURM_NTASKS=1 SLURM_JOB_ID=7 SLURM_CONF=/x TRKAAS_ROOT=/nonexistent bash -c "
+             "'eval \"$(grep \"^for v in\" " +
+             script.string() +
+             ")\"; [[ -z ${SLURM_NTASKS:-} && -z ${SLURM_JOB_ID:-} && "
+             "$SLURM_CONF == /x ]]'")
+                .c_str()) == 0);
   CHECK_THROWS_WITH(followUpCommand(c, {}, 1, false), Catch::Contains("no job to wait for"));
 }
 
