@@ -11,16 +11,24 @@
 #  3. jobs/perlmutter-cpu-gpu.sbatch, a heterogeneous job (cpu01 : gpu01, gpu02) in one MPI
 #     world: producers only on the CPU node, servers only on the GPU nodes' GPUs
 #     (trkaas --producer-nodes/--server-nodes).
+#  4. With the shipped models (slow enough to kill a node mid-run): the GPU script on gpu01 and
+#     gpu02 loses its batch node gpu01 after its first event (fail-node: slurmd and every
+#     process there killed); when the node is back (start-node) Slurm requeues the job itself,
+#     the rerun resumes, and every event is done exactly once. That requeue is Slurm's
+#     (Restarts=1), not the script's: it leaves the script's own requeue count alone.
 # The OpenMPI ranks of different nodes reach each other over TCP through the cluster's
 # bridge (no shared-memory transport between nodes). Exit 77 (skipped) without Slurm, munge,
 # cgroups or network namespaces.
 #
-#   multinode_slurm_test.sh TRKAAS_BIN SOURCE_DIR TEST_MODELS_DIR
+#   multinode_slurm_test.sh TRKAAS_BIN SOURCE_DIR TEST_MODELS_DIR [SHIPPED_MODELS_DIR]
 set -uo pipefail
 BIN=$1
 SRC=$2
 TEST_MODELS=$3
+SHIPPED=${4:-}
 export TRKAAS_SLURM_NODES=3 TRKAAS_SLURM_CPU_NODES=1 TRKAAS_SLURM_GPUS=2 TRKAAS_SLURM_CPUS=8
+# A node silent for 20 s is DOWN (part 4; Slurm's default is 300 s, the script's 120 s).
+export TRKAAS_SLURM_SLURMD_TIMEOUT=20
 
 # shellcheck source=slurm_test_lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/slurm_test_lib.sh"
@@ -55,7 +63,7 @@ check_job() {
     [[ -n $l ]] || fail "$name job: no node list"
     nodes+="$(scontrol show hostnames "$l" | tr '\n' ' ')"
   done
-  python3 - "$out" "$events" "$WORK/events.h5" "$expect" "$nodes" "$log" <<'EOF' || fail "$name job: layout or journal check"
+  python3 - "$out" "$events" "${CHECK_INPUT:-$WORK/events.h5}" "$expect" "$nodes" "$log" <<'EOF' || fail "$name job: layout or journal check"
 import glob, json, os, re, sys
 out, n, events_file, expect, slurm_nodes, log = sys.argv[1], int(sys.argv[2]), os.path.realpath(sys.argv[3]), sys.argv[4], sys.argv[5].split(), sys.argv[6]
 # Every event once, in committed tracks files.
@@ -126,5 +134,39 @@ check_job het "$job" "$WORK/out-het" 12 "cpu01:p,p;gpu01:s0,s1;gpu02:s0,s1" cpu0
 [[ $(grep -c "cpu-bind=MASK - cpu01, .*: mask 0x[12] set" "$WORK/job-het.log") == 2 &&
   $(grep -c "cpu-bind=MASK - gpu0[12], .*: mask 0x\(f\|f0\) set" "$WORK/job-het.log") == 4 ]] \
   || fail "het job: masks other than 0x1,0x2 on cpu01 and 0xf,0xf0 on the GPU nodes"
+
+if [[ -n $SHIPPED && -f $SHIPPED/pipeline.yaml ]]; then
+  step "node failure: the GPU job on gpu01 and gpu02 loses gpu01 (its batch node) after its first event"
+  "$BIN" generate -n 60 --pileup 15 --pixel-only --seed 7 -f -o "$WORK/events-nf.h5" >"$WORK/generate.log" 2>&1 \
+    || { cat "$WORK/generate.log"; fail "trkaas generate (node failure)"; }
+  job=$(PRODUCERS_PER_SERVER=1 WORKERS=1 SERVER_THREADS=1 submit nf -N 2 --gpus-per-node=2 "$SRC/jobs/perlmutter-gpu.sbatch" \
+    -c "$SHIPPED/pipeline.yaml" -o "$WORK/out-nf" -i "$WORK/events-nf.h5") || fail "sbatch of the node-failure job"
+  t0=$SECONDS
+  until grep -qs '"status":"done"' "$WORK"/out-nf/journal-r001-*.jsonl; do
+    ((SECONDS - t0 < 90)) || fail "node-failure job: no event done after 90 s"
+    [[ -n $(squeue -h -j "$job" -o %i) ]] || fail "node-failure job ended before the node failed"
+    sleep 0.2
+  done
+  "$SRC/tools/slurm/local-cluster.sh" fail-node "$CLUSTER" gpu01 || fail "fail-node gpu01"
+  # Slurm notices when the node stays silent for SlurmdTimeout: DOWN, the job requeued.
+  t0=$SECONDS
+  until [[ $(sinfo -h -n gpu01 -o %T) == down* ]]; do
+    ((SECONDS - t0 < 120)) || fail "gpu01 not DOWN 120 s after its slurmd was killed"
+    sleep 1
+  done
+  echo "  gpu01 DOWN $((SECONDS - t0)) s after the failure; job $job: $(state "$job")"
+  "$SRC/tools/slurm/local-cluster.sh" start-node "$CLUSTER" gpu01 || fail "start-node gpu01"
+  wait_gone "$job" 240
+  restarts=$(scontrol show job "$job" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
+  [[ $restarts == 1 ]] || fail "node-failure job: Restarts=$restarts, expected 1 (Slurm's requeue after the node failure)"
+  grep -q "to do in run 2" "$WORK/job-nf.log" || fail "node-failure job: the rerun did not resume (run 2)"
+  [[ ! -e $WORK/out-nf/.trkaas-requeues ]] || fail "node-failure job: Slurm's requeue was counted as the script's own"
+  # The first run's report is gone with its rank 0; the rerun's describes the same layout.
+  CHECK_INPUT=$WORK/events-nf.h5 check_job nf "$job" "$WORK/out-nf" 60 "gpu01:p,p,s0,s1;gpu02:p,p,s0,s1" "gpu[01-02]"
+  grep -q "requeue job JobId=$job due to failure of node gpu01" "$CLUSTER/log/slurmctld.log" \
+    || fail "node-failure job: slurmctld did not requeue it for the node failure"
+else
+  echo "(no shipped models at '${SHIPPED}': the node-failure part is not run)"
+fi
 
 step "PASS in $((SECONDS - t_start)) s of jobs"

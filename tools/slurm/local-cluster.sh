@@ -52,7 +52,7 @@
 # fail-node: what a node that loses power looks like to Slurm: its slurmd and every process
 # in its network namespace (job steps, tasks, a batch script) killed at once. The controller
 # marks it DOWN after SlurmdTimeout and requeues or fails its jobs; start-node brings it back
-# (ReturnToService=2).
+# (ReturnToService=2) as after the reboot of a diskless node (its spool directory empty).
 #
 # Needs (Debian 12): munge slurmctld slurmd slurm-client (slurm-wlm-basic-plugins comes with
 # them and has mpi/pmix); several nodes: iproute2 and util-linux (unshare). One node runs as
@@ -341,9 +341,12 @@ start_slurmd() {
     # shellcheck disable=SC2016
     # The PMIx plugin's step directories (DIR/pmix, see mpi.conf) are named after the job and
     # step only: each node gets its own under the same path, as a node-local /tmp would.
+    # /dev/shm: a tmpfs of the node's own (OpenMPI's shared-memory segments are named after
+    # host and job: a killed job's would be found by the next cluster's job of the same id),
+    # gone with the node's last process, as at a reboot.
     mkdir -p "$DIR/pmix-nodes/$name"
     setsid nsenter --net="/run/netns/trk$NET_ID-$name" unshare --uts --mount sh -c \
-      'hostname "$1" && mount --bind "$2" /etc/hosts && mount --bind "$3" "$4" && shift 4 && exec "$@"' \
+      'hostname "$1" && mount --bind "$2" /etc/hosts && mount --bind "$3" "$4" && mount -t tmpfs -o mode=1777,size=2g tmpfs /dev/shm && shift 4 && exec "$@"' \
       sh "$name" "$DIR/etc/hosts" "$DIR/pmix-nodes/$name" "$DIR/pmix" \
       env "${env[@]}" "$(prog slurmd)" -D -f "$conf" -N "$name" \
       </dev/null >>"$DIR/log/slurmd-$name.out" 2>&1 &
@@ -500,6 +503,12 @@ fail_node() {
 start_node() {
   load_cluster
   alive "$DIR/run/slurmd-$NODE_ARG.pid.own" && die "the slurmd of $NODE_ARG runs already"
+  # As after the reboot of a diskless node (Perlmutter's are; their spool is in memory): the
+  # node's spool and PMIx directories are empty. What the killed step daemons left there
+  # makes the requeued job's step fail on this node, whose job and step ids are the same
+  # again: "Cannot bind() UNIX socket ... stepd.slurm.pmix.J.S: Address already in use",
+  # then "Cannot create directory .../pmix.J.S/: File exists".
+  rm -rf "${DIR:?}/spool/$NODE_ARG"/* "${DIR:?}/pmix-nodes/$NODE_ARG"/* 2>/dev/null || true
   start_slurmd "$NODE_INDEX"
   echo "local-cluster: slurmd of $NODE_ARG started (pid $(cat "$DIR/run/slurmd-$NODE_ARG.pid.own"))"
 }
