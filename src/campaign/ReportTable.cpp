@@ -140,9 +140,19 @@ std::vector<std::string> reportRow(const std::string& path, const std::string& l
       row.push_back(has ? number(r["stage_ms"][s]["mean"].get<double>()) : "");
     }
     row.push_back(gpuN > 0 ? number(gpuSum / gpuN) : "");
-    const bool physics = r.contains("physics") && r["physics"].is_object();
-    row.push_back(physics ? number(r["physics"]["efficiency_pt_gt_1gev"].get<double>()) : "");
-    row.push_back(physics ? number(r["physics"]["fake_rate"].get<double>()) : "");
+    // Physics of the whole event: the "event" scope of reports with scopes ("processed"
+    // beside it), the flat numbers of older reports.
+    const json* physics = nullptr;
+    if (r.contains("physics") && r["physics"].is_object()) {
+      const json& p = r["physics"];
+      physics = p.contains("event") && p["event"].is_object() ? &p["event"] : &p;
+    }
+    const auto physicsNumber = [&](const char* key) -> std::string {
+      if (physics == nullptr || !physics->contains(key) || !(*physics)[key].is_number()) return "";
+      return number((*physics)[key].get<double>());
+    };
+    row.push_back(physicsNumber("efficiency_pt_gt_1gev"));
+    row.push_back(physicsNumber("fake_rate"));
     return row;
   } catch (const json::exception& e) {
     throw Error("report '" + path + "': unexpected content: " + e.what());

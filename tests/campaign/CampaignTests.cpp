@@ -122,6 +122,15 @@ TEST_CASE("report rows: the numbers come from the report and what it lacks is em
   CHECK(m["nodes"] == "4");
   CHECK(std::stod(m["gpu_busy"]) == Approx(0.8));
   CHECK(std::stod(m["efficiency"]) == Approx(0.25));
+  CHECK(std::stod(m["fake_rate"]) == Approx(0.125));
+  // Reports with physics in scopes: the whole event's numbers, not the processed hits'.
+  r["physics"] = {{"selection", {{"processed_volumes", {7, 8, 9}}}},
+                  {"processed", {{"efficiency_pt_gt_1gev", 0.9}, {"fake_rate", 0.01}}},
+                  {"event", {{"efficiency_pt_gt_1gev", 0.5}, {"fake_rate", 0.02}}}};
+  std::ofstream(dir / "report.json") << r.dump();
+  m = rowByColumn(reportRow((dir / "report.json").string(), "x"));
+  CHECK(std::stod(m["efficiency"]) == Approx(0.5));
+  CHECK(std::stod(m["fake_rate"]) == Approx(0.02));
 
   CHECK(csvLine({"a", "b,c", "say \"hi\""}) == "a,\"b,c\",\"say \"\"hi\"\"\"");
   std::ofstream(dir / "other.json") << "{\"events\": 3}";
