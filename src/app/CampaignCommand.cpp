@@ -163,7 +163,10 @@ void printDryRun(const Campaign& c, const std::vector<int>& chunks, const Submit
     std::cout << a.command << "\n";
     jobs.push_back(fmt::format("ARRAY{}", jobs.size() + 1));
   }
-  if (o.autoResubmit >= 0) std::cout << followUpCommand(c, jobs, o.autoResubmit, false) << "\n";
+  jobs.insert(jobs.end(), o.followUpAlsoAfter.begin(), o.followUpAlsoAfter.end());
+  const bool retry = std::find(o.extraRunArgs.begin(), o.extraRunArgs.end(), "--retry-failed") !=
+                     o.extraRunArgs.end();
+  if (o.autoResubmit >= 0) std::cout << followUpCommand(c, jobs, o.autoResubmit, retry) << "\n";
 }
 
 constexpr const char* kExitCodesHelp =
@@ -460,71 +463,67 @@ void addCampaignCommand(CLI::App& app) {
           "cannot tell which chunks are still queued (squeue failed): resubmitting could run a "
           "chunk twice at once; check with squeue and use 'trkaas campaign submit --chunks'");
     }
-    std::vector<int> list;
-    std::set<std::string> waitFor;  // array jobs of incomplete chunks still in Slurm
-    for (const ChunkStatus& s : campaignStatus(c, false, *threads)) {
-      const bool needs = s.missing > 0 || s.missingFiles > 0 ||
-                         (*retryFailed && (s.failed > 0 || s.fileErrors > 0));
-      if (!needs) continue;
-      if (const auto q = queued.find(s.index); q != queued.end()) {
+    const std::vector<ChunkStatus> status = campaignStatus(c, false, *threads);
+    const ResubmitPlan plan =
+        planResubmit(status, queued, *retryFailed, *autoRounds > 0 ? *autoRounds : -1, *followUp);
+    for (const ChunkStatus& s : status) {
+      if (const auto q = queued.find(s.index);
+          q != queued.end() &&
+          std::count(plan.waitFor.begin(), plan.waitFor.end(), q->second.job)) {
         std::cout << fmt::format("chunk {:04d}: {} missing, but still {} in Slurm: left alone\n",
                                  s.index, s.missing, q->second.state);
-        waitFor.insert(q->second.job);
-        continue;
+      } else if (std::count(plan.chunks.begin(), plan.chunks.end(), s.index)) {
+        std::cout << fmt::format("chunk {:04d}: {} missing, {} failed: resubmitting\n", s.index,
+                                 s.missing, s.failed);
       }
-      std::cout << fmt::format("chunk {:04d}: {} missing, {} failed: resubmitting\n", s.index,
-                               s.missing, s.failed);
-      list.push_back(s.index);
+    }
+    switch (plan.action) {
+      case ResubmitPlan::kNothing:
+        std::cout << "nothing to resubmit\n";
+        return;
+      case ResubmitPlan::kRoundsUsedUp:
+        std::cout << fmt::format(
+            "automatic resubmission: no rounds left; {} chunk(s) incomplete: resubmit by hand "
+            "(exit code {})\n",
+            plan.chunks.size(), kCampaignWorkLeft);
+        throw ExitCode{kCampaignWorkLeft};
+      case ResubmitPlan::kWait:
+        if (*dryRun) {
+          std::cout << followUpCommand(c, plan.waitFor, plan.followUpRounds, *retryFailed) << "\n";
+        } else {
+          std::cout << "automatic resubmission: job "
+                    << submitFollowUp(c, plan.waitFor, plan.followUpRounds, *retryFailed)
+                    << " runs after job(s) " << fmt::format("{}", fmt::join(plan.waitFor, ","))
+                    << "\n";
+        }
+        return;
+      case ResubmitPlan::kFinished: {
+        std::cout << "nothing to resubmit\n";
+        const int code = campaignExitCode(campaignStatus(c, true, *threads));
+        std::cout << fmt::format("automatic resubmission: campaign ended with exit code {} ({})\n",
+                                 code,
+                                 code == kCampaignComplete           ? "complete"
+                                 : code == kCampaignDoneWithFailures ? "done with failed events"
+                                 : code == kCampaignWorkLeft         ? "events left"
+                                                                     : "verify found problems");
+        if (code != kCampaignComplete) throw ExitCode{code};
+        return;
+      }
+      case ResubmitPlan::kSubmit:
+        break;
     }
     SubmitOptions o;
     o.extraRunArgs =
         *retryFailed ? std::vector<std::string>{"--retry-failed"} : std::vector<std::string>{};
     o.maxParallel = *maxParallel;
     o.maxArraySize = *maxArraySize;
-    o.autoResubmit = *autoRounds > 0 ? *autoRounds : -1;
-    const bool automatic = *followUp >= 0;
-    if (automatic) {
-      if (!list.empty() && *followUp == 0) {
-        std::cout << fmt::format(
-            "automatic resubmission: no rounds left; {} chunk(s) incomplete: resubmit by hand "
-            "(exit code {})\n",
-            list.size(), kCampaignWorkLeft);
-        throw ExitCode{kCampaignWorkLeft};
-      }
-      o.autoResubmit = *followUp - 1;  // the next check comes after these arrays
-    }
-    if (list.empty()) {
-      if (!waitFor.empty() && (automatic || o.autoResubmit >= 0)) {
-        // Requeued or still pending: check again once they end, without using up a round.
-        const std::vector<std::string> jobs(waitFor.begin(), waitFor.end());
-        const int rounds = automatic ? *followUp : o.autoResubmit;
-        if (*dryRun) {
-          std::cout << followUpCommand(c, jobs, rounds, *retryFailed) << "\n";
-        } else {
-          std::cout << "automatic resubmission: job "
-                    << submitFollowUp(c, jobs, rounds, *retryFailed) << " runs after job(s) "
-                    << fmt::format("{}", fmt::join(jobs, ",")) << "\n";
-        }
-        return;
-      }
-      std::cout << "nothing to resubmit\n";
-      if (!automatic || !waitFor.empty()) return;
-      const std::vector<ChunkStatus> st = campaignStatus(c, true, *threads);
-      const int code = campaignExitCode(st);
-      std::cout << fmt::format("automatic resubmission: campaign ended with exit code {} ({})\n",
-                               code,
-                               code == kCampaignComplete           ? "complete"
-                               : code == kCampaignDoneWithFailures ? "done with failed events"
-                               : code == kCampaignWorkLeft         ? "events left"
-                                                                   : "verify found problems");
-      if (code != kCampaignComplete) throw ExitCode{code};
-      return;
-    }
+    o.autoResubmit = plan.followUpRounds;
+    o.followUpAlsoAfter = plan.waitFor;
     if (*dryRun) {
-      printDryRun(c, list, o);
+      printDryRun(c, plan.chunks, o);
       return;
     }
-    printSubmitted(submit(c, list, o));
+    printSubmitted(submit(c, plan.chunks, o));
   });
 
   // report

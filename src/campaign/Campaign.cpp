@@ -703,11 +703,46 @@ std::vector<ArrayJob> submit(const Campaign& c, const std::vector<int>& chunksIn
   if (options.autoResubmit >= 0) {
     std::vector<std::string> jobs;
     for (const ArrayJob& a : arrays) jobs.push_back(a.job);
+    jobs.insert(jobs.end(), options.followUpAlsoAfter.begin(), options.followUpAlsoAfter.end());
     const bool retry = std::find(options.extraRunArgs.begin(), options.extraRunArgs.end(),
                                  "--retry-failed") != options.extraRunArgs.end();
     submitFollowUp(c, jobs, options.autoResubmit, retry);
   }
   return arrays;
+}
+
+ResubmitPlan planResubmit(const std::vector<ChunkStatus>& status,
+                          const std::map<int, QueuedTask>& queued, bool retryFailed,
+                          int autoResubmit, int followUp) {
+  ResubmitPlan plan;
+  std::set<std::string> waitFor;
+  for (const ChunkStatus& s : status) {
+    const bool needs =
+        s.missing > 0 || s.missingFiles > 0 || (retryFailed && (s.failed > 0 || s.fileErrors > 0));
+    if (!needs) continue;
+    if (const auto q = queued.find(s.index); q != queued.end()) {
+      waitFor.insert(q->second.job);
+    } else {
+      plan.chunks.push_back(s.index);
+    }
+  }
+  plan.waitFor.assign(waitFor.begin(), waitFor.end());
+  const bool automatic = followUp >= 0;
+  if (!plan.chunks.empty()) {
+    if (automatic && followUp == 0) {
+      plan.action = ResubmitPlan::kRoundsUsedUp;
+    } else {
+      plan.action = ResubmitPlan::kSubmit;
+      plan.followUpRounds = automatic ? followUp - 1 : autoResubmit;
+    }
+  } else if (!plan.waitFor.empty() && (automatic || autoResubmit >= 0)) {
+    // Requeued or still pending: check again once they end, without using up a round.
+    plan.action = ResubmitPlan::kWait;
+    plan.followUpRounds = automatic ? followUp : autoResubmit;
+  } else if (automatic && plan.waitFor.empty()) {
+    plan.action = ResubmitPlan::kFinished;
+  }
+  return plan;
 }
 
 std::string followUpCommand(const Campaign& c, const std::vector<std::string>& afterJobs,

@@ -497,3 +497,44 @@ TEST_CASE("campaign plan: chunks fit the minimum time limit and the fill fractio
   p.fill = 1.5;
   CHECK_THROWS_WITH(planCampaign(p), Catch::Contains("--fill"));
 }
+
+TEST_CASE("campaign resubmit: what to submit, what to wait for, when to stop",
+          "[campaign][submit]") {
+  // Chunk 0 complete, 1 missing events, 2 missing but requeued in Slurm, 3 only failures.
+  std::vector<ChunkStatus> st(4);
+  for (int k = 0; k < 4; ++k) st[k].index = k;
+  st[1].missing = 5;
+  st[2].missing = 2;
+  st[3].failed = 1;
+  const std::map<int, QueuedTask> queued = {{2, {"PENDING", "77"}}, {0, {"RUNNING", "76"}}};
+  using P = ResubmitPlan;
+
+  P p = planResubmit(st, queued, false, -1, -1);  // by hand, no automatic rounds
+  CHECK(p.action == P::kSubmit);
+  CHECK(p.chunks == std::vector<int>{1});
+  CHECK(p.waitFor == std::vector<std::string>{"77"});
+  CHECK(p.followUpRounds == -1);
+  CHECK(planResubmit(st, queued, true, -1, -1).chunks == std::vector<int>{1, 3});
+  CHECK(planResubmit(st, queued, false, 2, -1).followUpRounds == 2);  // --auto-resubmit 2
+
+  // As the resubmission job: each submission uses a round; none left: exit with work left.
+  CHECK(planResubmit(st, queued, false, -1, 2).followUpRounds == 1);
+  CHECK(planResubmit(st, queued, false, -1, 1).followUpRounds == 0);
+  p = planResubmit(st, queued, false, -1, 0);
+  CHECK(p.action == P::kRoundsUsedUp);
+  CHECK(p.chunks == std::vector<int>{1});
+
+  // Only queued chunks left: wait for them without using a round; by hand, nothing to do.
+  st[1].missing = 0;
+  p = planResubmit(st, queued, false, -1, 1);
+  CHECK(p.action == P::kWait);
+  CHECK(p.waitFor == std::vector<std::string>{"77"});
+  CHECK(p.followUpRounds == 1);
+  CHECK(planResubmit(st, queued, false, -1, -1).action == P::kNothing);
+
+  // Nothing incomplete anywhere: the resubmission job ends the campaign (verify).
+  st[2].missing = 0;
+  CHECK(planResubmit(st, queued, false, -1, 0).action == P::kFinished);
+  CHECK(planResubmit(st, queued, false, -1, -1).action == P::kNothing);
+  CHECK(planResubmit(st, queued, true, -1, 0).action == P::kRoundsUsedUp);  // chunk 3's failure
+}

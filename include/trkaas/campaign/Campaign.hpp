@@ -136,6 +136,8 @@ struct SubmitOptions {
   /// Automatic resubmission (-1: none): a job after the arrays (--dependency=afterany) that
   /// resubmits the chunks still incomplete, at most this many more times, then verifies.
   int autoResubmit = -1;
+  /// Further jobs the automatic resubmission job waits for (chunks still queued).
+  std::vector<std::string> followUpAlsoAfter;
 };
 
 /// One job array of a submission: chunks offset+i for its array indices i. Chunks up to
@@ -181,6 +183,28 @@ std::map<int, QueuedTask> queuedChunks(const Campaign& campaign, bool& known);
 /// (array job id -> offset of its array indices).
 std::map<int, QueuedTask> parseQueue(const std::string& squeueOutput,
                                      const std::map<std::string, int>& offsetOfJob);
+
+/// What `resubmit` does, from the chunks' status and what Slurm still holds.
+struct ResubmitPlan {
+  enum Action {
+    kNothing,       ///< nothing incomplete outside Slurm, no automatic resubmission
+    kSubmit,        ///< submit `chunks` (then a resubmission job, when followUpRounds >= 0)
+    kWait,          ///< only queued chunks are incomplete: a resubmission job after them
+    kRoundsUsedUp,  ///< a resubmission job with no rounds left finds `chunks` incomplete
+    kFinished,      ///< a resubmission job finds nothing left to run: verify ends it
+  };
+  Action action = kNothing;
+  std::vector<int> chunks;           ///< incomplete, not in Slurm
+  std::vector<std::string> waitFor;  ///< array jobs of incomplete chunks still in Slurm
+  int followUpRounds = -1;           ///< rounds of the resubmission job to submit (-1: none)
+};
+/// Chunks need a rerun with missing events or unreadable files without a record (and, with
+/// retryFailed, with error records); those still queued are waited for, never submitted
+/// twice. `autoResubmit`: rounds asked for on the command line (-1: none); `followUp`:
+/// rounds left when run as the resubmission job (-1: not one), one used per submission.
+ResubmitPlan planResubmit(const std::vector<ChunkStatus>& status,
+                          const std::map<int, QueuedTask>& queued, bool retryFailed,
+                          int autoResubmit, int followUp);
 
 /// Merges the reports of every run of every chunk: writes DIR/report.json (totals) and
 /// DIR/runs.csv (one row per run, trkaas report's columns); returns the totals as text.
