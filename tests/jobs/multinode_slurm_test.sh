@@ -108,6 +108,9 @@ EOF
 
 t_start=$SECONDS
 
+# MULTINODE_PARTS: which parts to run (default all: "1 2 3 4"), for looking into one.
+parts=" ${MULTINODE_PARTS:-1 2 3 4} "
+if [[ $parts == *" 1 "* ]]; then
 step "CPU job on all three nodes: 1 server + 1 producer per node"
 job=$(SERVERS_PER_NODE=1 PRODUCERS_PER_SERVER=1 WORKERS=1 submit cpu -N 3 --constraint='cpu|gpu' \
   "$SRC/jobs/perlmutter-cpu.sbatch" -c "$WORK/pipeline.yaml" -o "$WORK/out-cpu" -i "$WORK/events.h5") \
@@ -118,12 +121,18 @@ check_job cpu "$job" "$WORK/out-cpu" 12 "cpu01:p,s;gpu01:p,s;gpu02:p,s"
 [[ $(grep -c "mask 0x1 set" "$WORK/job-cpu.log") == 3 && $(grep -c "mask 0xfe set" "$WORK/job-cpu.log") == 3 ]] \
   || fail "CPU job: masks other than 0x1 (producer) and 0xfe (server) on each node"
 
+fi
+
+if [[ $parts == *" 2 "* ]]; then
 step "GPU job on the two GPU nodes: one server per GPU + 1 producer per server"
 job=$(PRODUCERS_PER_SERVER=1 WORKERS=1 submit gpu -N 2 --gpus-per-node=2 "$SRC/jobs/perlmutter-gpu.sbatch" \
   -c "$WORK/pipeline.yaml" -o "$WORK/out-gpu" -i "$WORK/events.h5") || fail "sbatch of the GPU job"
 wait_gone "$job" 120
 check_job gpu "$job" "$WORK/out-gpu" 12 "gpu01:p,p,s0,s1;gpu02:p,p,s0,s1"
 
+fi
+
+if [[ $parts == *" 3 "* ]]; then
 step "heterogeneous job: 2 producers on cpu01, 2 servers (one per GPU) on each of gpu01 and gpu02"
 job=$(PRODUCERS_PER_NODE=2 WORKERS=1 submit het -N 1 : -N 2 --gpus-per-node=2 "$SRC/jobs/perlmutter-cpu-gpu.sbatch" \
   -c "$WORK/pipeline.yaml" -o "$WORK/out-het" -i "$WORK/events.h5") || fail "sbatch of the heterogeneous job"
@@ -135,7 +144,11 @@ check_job het "$job" "$WORK/out-het" 12 "cpu01:p,p;gpu01:s0,s1;gpu02:s0,s1" cpu0
   $(grep -c "cpu-bind=MASK - gpu0[12], .*: mask 0x\(f\|f0\) set" "$WORK/job-het.log") == 4 ]] \
   || fail "het job: masks other than 0x1,0x2 on cpu01 and 0xf,0xf0 on the GPU nodes"
 
-if [[ -n $SHIPPED && -f $SHIPPED/pipeline.yaml ]]; then
+fi
+
+if [[ $parts != *" 4 "* ]]; then
+  :
+elif [[ -n $SHIPPED && -f $SHIPPED/pipeline.yaml ]]; then
   step "node failure: the GPU job on gpu01 and gpu02 loses gpu01 (its batch node) after its first event"
   "$BIN" generate -n 60 --pileup 15 --pixel-only --seed 7 -f -o "$WORK/events-nf.h5" >"$WORK/generate.log" 2>&1 \
     || { cat "$WORK/generate.log"; fail "trkaas generate (node failure)"; }
