@@ -132,6 +132,10 @@ void printStatus(const Campaign& c, const std::vector<ChunkStatus>& status, bool
       fileErrors > 0 ? fmt::format(", {} unreadable file(s)", fileErrors) : "",
       dup > 0 ? fmt::format(", {} DUPLICATED", dup) : "", complete, status.size());
   if (!known) std::cout << "(squeue not available: Slurm states not shown)\n";
+  for (const QueuedTask& job : queuedResubmissions(c)) {
+    std::cout << fmt::format("automatic resubmission: job {} {} (logs/resubmit-{}.log)\n", job.job,
+                             job.state, job.job);
+  }
   if (!reasons.empty()) {
     std::vector<std::pair<std::int64_t, std::string>> byCount;
     for (const auto& [r, n] : reasons) byCount.emplace_back(n, r);

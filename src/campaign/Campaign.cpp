@@ -805,6 +805,16 @@ std::map<int, QueuedTask> parseQueue(const std::string& out,
   return queued;
 }
 
+std::vector<QueuedTask> queuedResubmissions(const Campaign& c) {
+  int status = 0;
+  const std::string out = capture(
+      "squeue -h -n " + shellQuote(jobName(c) + "-resubmit") + " -o '%i %T' 2>/dev/null", status);
+  std::vector<QueuedTask> jobs;
+  std::istringstream lines(out);
+  for (std::string id, state; status == 0 && lines >> id >> state;) jobs.push_back({state, id});
+  return jobs;
+}
+
 std::map<int, QueuedTask> queuedChunks(const Campaign& c, bool& known) {
   known = false;
   std::map<std::string, int> offsetOfJob;

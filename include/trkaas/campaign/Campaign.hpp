@@ -179,6 +179,8 @@ struct QueuedTask {
 /// Chunks with a task pending or running in Slurm (squeue), from DIR/submissions.jsonl;
 /// empty when squeue is unavailable. `known` is false then.
 std::map<int, QueuedTask> queuedChunks(const Campaign& campaign, bool& known);
+/// The campaign's automatic resubmission jobs still in Slurm (job id and state).
+std::vector<QueuedTask> queuedResubmissions(const Campaign& campaign);
 /// The chunks in `squeue -h -r -o '%i %T'` output that belong to these submissions
 /// (array job id -> offset of its array indices).
 std::map<int, QueuedTask> parseQueue(const std::string& squeueOutput,
