@@ -236,7 +236,8 @@ void addCampaignCommand(CLI::App& app) {
       "campaign",
       "Reprocess many input files as chunked Slurm jobs (a job array) without losing or "
       "duplicating an event: plan, submit, status, verify, resubmit, report. The chunk "
-      "directories' journals are the truth; see jobs/README.md, \"Campaigns\".");
+      "directories' journals are the truth; see jobs/README.md, \"Campaigns\". " +
+          std::string(kExitCodesHelp) + " (verify, and the last automatic resubmission job)");
   cmd->require_subcommand(1);
 
   // plan
