@@ -32,6 +32,7 @@ struct GenerateOptions {
   std::optional<std::uint64_t> seed;
   std::vector<std::int32_t> volumes;
   bool pixelOnly = false;
+  bool cells = false;
   bool hardScatter = false;
   bool fixedPileup = false;
   bool force = false;
@@ -56,6 +57,7 @@ void runGenerate(const GenerateOptions& o) {
   if (o.hardScatter) config.hardScatter = true;
   if (o.fixedPileup) config.fixedPileup = true;
   if (o.pixelOnly) config.volumes = {7, 8, 9};
+  if (o.cells) config.cells = true;
   if (!o.volumes.empty()) config.volumes = o.volumes;
   if (o.events <= 0) throw Error("--events must be positive, got " + std::to_string(o.events));
   if (o.firstEventId < 0 ||
@@ -143,6 +145,9 @@ void addGenerateCommand(CLI::App& app) {
                   "detector volumes to simulate, e.g. 7,8,9 (default: all)")
       ->delimiter(',');
   cmd->add_flag("--pixel-only", o->pixelOnly, "pixel volumes only (7,8,9)");
+  cmd->add_flag("--cells", o->cells,
+                "write each hit's cells (its cluster from the crossing angle), as TrackML's "
+                "cells.csv; needed by models with cell features (cell_count, lx, leta, ...)");
   cmd->add_option("--config,-c", o->configFile,
                   "YAML file whose 'generator:' map sets any generator parameter "
                   "(command-line flags win)");

@@ -44,6 +44,7 @@ std::map<std::string, Setter> generatorKeys(GeneratorConfig& c) {
       {"hit_inefficiency", set(c.hitInefficiency)},
       {"noise_fraction", set(c.noiseFraction)},
       {"multiple_scattering", set(c.multipleScattering)},
+      {"cells", set(c.cells)},
       {"support_material", set(c.supportMaterial)},
       {"step_length", set(c.stepLength)},
       {"max_turns", set(c.maxTurns)},

@@ -41,7 +41,8 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
       "format",           "version",    "features",   "embedding_dim",   "radius",
       "max_neighbours",   "filter_cut", "gnn_cut",    "min_track_size",  "volumes",
       "edge_truth",       "models",     "trained_on", "grid_dims",       "filter_chunk",
-      "junction_removal", "undirected", "max_hits",   "max_graph_edges", "embedding_chunk"};
+      "junction_removal", "undirected", "max_hits",   "max_graph_edges", "embedding_chunk",
+      "detector"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -73,6 +74,8 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     if (root["max_hits"]) c.maxHits = root["max_hits"].as<std::int64_t>();
     if (root["max_graph_edges"]) c.maxGraphEdges = root["max_graph_edges"].as<std::int64_t>();
     if (root["volumes"]) c.volumes = root["volumes"].as<std::vector<std::int32_t>>();
+    // The module geometry of the cluster-shape features (relative to this file).
+    if (root["detector"]) c.features.detector = resolve(dir, root["detector"].as<std::string>());
     const YAML::Node models = root["models"];
     for (const char* m : {"embedding", "filter", "gnn"}) {
       if (!models[m]) fail(std::string("models.") + m, "is missing");

@@ -32,12 +32,7 @@ struct InFlight {
   std::vector<char> bytes;  // kept alive until the send completes
 };
 
-bool needsCells(const PipelineConfig& c) {
-  for (const auto& f : c.features.features) {
-    if (f.name == "cell_count" || f.name == "cell_value") return true;
-  }
-  return false;
-}
+bool needsCells(const PipelineConfig& c) { return FeatureBuilder::needsCells(c.features); }
 
 class ProducerLoop {
  public:

@@ -8,6 +8,7 @@
 
 #include "Random.hpp"
 #include "trkaas/core/Error.hpp"
+#include "trkaas/sim/Clusters.hpp"
 #include "trkaas/sim/Helix.hpp"
 
 namespace trkaas {
@@ -433,6 +434,18 @@ Event EventGenerator::generateFromSeed(std::int64_t eventId, std::uint64_t event
         static_cast<float>(h.truePosition.z), static_cast<float>(h.trueMomentum.x),
         static_cast<float>(h.trueMomentum.y), static_cast<float>(h.trueMomentum.z),
         static_cast<float>(weight[order[k]]));
+    if (c.cells) {
+      // The cluster of the crossing: the local direction of the particle (noise: along
+      // the normal, one cell) at the measured point.
+      const Vector3 local = m.toLocal(h.measured);
+      const Vector3 dir =
+          h.particle < 0 ? Vector3{0.0, 0.0, 1.0}
+                         : Vector3{m.axisU().dot(h.trueMomentum), m.axisV().dot(h.trueMomentum),
+                                   m.normal().dot(h.trueMomentum)};
+      for (const Cell& cell : clusterCells(m, local.x, local.y, dir)) {
+        event.cells.push_back(static_cast<std::int64_t>(k + 1), cell.ch0, cell.ch1, cell.value);
+      }
+    }
   }
   for (std::size_t i = 0; i < particles.size(); ++i) {
     const Particle& pa = particles[i];

@@ -63,3 +63,75 @@ TEST_CASE("feature config is checked", "[pipeline][features]") {
   REQUIRE_THROWS_WITH(builder({{"r", 0.f}}), HasSubstring("non-zero scale"));
   REQUIRE(FeatureBuilder(FeatureBuilder::Config{}).numFeatures() == 3);
 }
+
+TEST_CASE("the Exa.TrkX cluster-shape features from cells and the module geometry",
+          "[pipeline][features]") {
+  // Module (7, 2, 1) of data/trackml/detectors.csv.gz: pitch 0.05 x 0.05625 mm, module_t
+  // 0.15 mm (half thickness), rotation rows (0.0784591, -0.996917, 0), (-0.996917,
+  // -0.0784591, 0), (0, 0, -1).
+  Event e;
+  e.eventId = 8;
+  e.hits.push_back(5, -65.f, -5.f, -1502.f, 7, 2, 1);
+  e.hits.push_back(6, -66.f, -5.f, -1502.f, 7, 2, 1);
+  // Hit 5: channels 10..12 along u, 40 along v (three cells); hit 6: one cell.
+  e.cells.push_back(5, 10, 40, 0.2f);
+  e.cells.push_back(5, 12, 40, 0.3f);
+  e.cells.push_back(5, 11, 40, 0.4f);
+  e.cells.push_back(6, 3, 7, 1.0f);
+  const auto fb = builder({{"cell_count", 1.f},
+                           {"cell_value", 1.f},
+                           {"leta", 1.f},
+                           {"lphi", 1.f},
+                           {"lx", 1.f},
+                           {"ly", 1.f},
+                           {"lz", 1.f},
+                           {"geta", 1.f},
+                           {"gphi", 1.f}});
+  REQUIRE(FeatureBuilder::needsCells(fb.config()));
+  const auto f = fb.build(e);
+  REQUIRE(f.size() == 18);
+  const double rot[3][3] = {{0.0784591, -0.996917, 0}, {-0.996917, -0.0784591, 0}, {0, 0, -1}};
+  const auto check = [&](std::size_t row, double cells, double value, double lu, double lv) {
+    const double lw = 0.3;
+    const float* got = &f[row * 9];
+    CHECK(got[0] == Approx(cells));
+    CHECK(got[1] == Approx(value));
+    // Pseudorapidity -ln tan(theta / 2) with theta = arccos(z / |l|), as Exa.TrkX does.
+    const double theta = std::acos(lw / std::sqrt(lu * lu + lv * lv + lw * lw));
+    CHECK(got[2] == Approx(-std::log(std::tan(theta / 2))));
+    CHECK(got[3] == Approx(std::atan2(lv, lu)));
+    CHECK(got[4] == Approx(lu));
+    CHECK(got[5] == Approx(lv));
+    CHECK(got[6] == Approx(lw));
+    double g[3];
+    for (int a = 0; a < 3; ++a) g[a] = rot[a][0] * lu + rot[a][1] * lv + rot[a][2] * lw;
+    const double gTheta = std::acos(g[2] / std::sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]));
+    CHECK(got[7] == Approx(-std::log(std::tan(gTheta / 2))));
+    CHECK(got[8] == Approx(std::atan2(g[1], g[0])));
+  };
+  check(0, 3, 0.9, 3 * 0.05, 1 * 0.05625);
+  check(1, 1, 1.0, 0.05, 0.05625);
+}
+
+TEST_CASE("cluster-shape features say what is missing", "[pipeline][features]") {
+  Event e;
+  e.eventId = 8;
+  e.hits.push_back(5, -65.f, -5.f, -1502.f, 7, 2, 1);
+  e.hits.push_back(6, 1.f, 1.f, 1.f, 7, 2, 99999);
+  e.cells.push_back(5, 10, 40, 0.2f);
+  e.cells.push_back(6, 10, 40, 0.2f);
+  const auto fb = builder({{"lx", 1.f}});
+  REQUIRE_THROWS_WITH(fb.build(e, "f.h5"),
+                      HasSubstring("f.h5") && HasSubstring("hit 6 is on module (volume 7, "
+                                                           "layer 2, module 99999)"));
+  e.hits.moduleId[1] = 1;
+  e.cells.hitId[1] = 5;  // hit 6 now has no cells
+  REQUIRE_THROWS_WITH(fb.build(e, "f.h5"), HasSubstring("hit 6 has no cells"));
+  e.cells.clear();
+  REQUIRE_THROWS_WITH(fb.build(e, "f.h5"), HasSubstring("the event has no cells"));
+  FeatureBuilder::Config c;
+  c.features = {{"geta", 1.f}};
+  c.detector = "/nonexistent/detectors.csv";
+  REQUIRE_THROWS_WITH(FeatureBuilder(c), HasSubstring("feature 'geta' needs the module geometry") &&
+                                             HasSubstring("/nonexistent/detectors.csv"));
+}

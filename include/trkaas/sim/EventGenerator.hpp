@@ -56,6 +56,10 @@ struct GeneratorConfig {
   double noiseFraction = 0.01;
   /// Multiple scattering (Highland) at every module crossing.
   bool multipleScattering = true;
+  /// Write each hit's cluster as a cells table (TrackML cells.csv; sim/Clusters.hpp): the
+  /// cells the particle's straight path through the sensor thickness crosses. Off by
+  /// default: it adds ~2-4 cells per hit to the file. Noise hits get one cell.
+  bool cells = false;
   /// Extra material per module crossing at normal incidence (support, cooling,
   /// cables), in radiation lengths, added to the silicon (X0 = 93.7 mm).
   double supportMaterial = 0.01;
@@ -76,7 +80,8 @@ struct GeneratorConfig {
 /// gives the modules near the step, and a crossing is the helix meeting a module plane
 /// inside its trapezoid. At each crossing the direction is deflected (Highland) and the
 /// helix restarts. Not simulated: energy loss, bremsstrahlung, hadronic interactions,
-/// decays and secondaries, cluster shapes (each hit is one smeared point, no cells).
+/// decays and secondaries, charge sharing and fluctuations in clusters (with `cells`, a
+/// hit's cells follow its crossing angle only).
 class EventGenerator {
  public:
   /// Validates `config` against the detector; throws trkaas::Error with a precise message.
