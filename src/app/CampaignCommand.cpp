@@ -379,7 +379,7 @@ void addCampaignCommand(CLI::App& app) {
   status->add_option("dir", *dir, "campaign directory")->required();
   status->add_flag("--reasons", *reasons, "list every failure reason, not only the top 5");
   status->add_option("-j,--threads", *threads,
-                     "chunks read at once (default: twice the cores, at least 4)");
+                     "chunks read at once (default: twice the cores, 4 to 32)");
   status->callback([=] {
     const Campaign c = loadCampaign(*dir);
     printStatus(c, campaignStatus(c, false, *threads), *reasons);
@@ -391,7 +391,7 @@ void addCampaignCommand(CLI::App& app) {
           kExitCodesHelp);
   verify->add_option("dir", *dir, "campaign directory")->required();
   verify->add_option("-j,--threads", *threads,
-                     "chunks read at once (default: twice the cores, at least 4)");
+                     "chunks read at once (default: twice the cores, 4 to 32)");
   verify->callback([=] {
     const Campaign c = loadCampaign(*dir);
     const std::vector<ChunkStatus> st = campaignStatus(c, true, *threads);

@@ -200,8 +200,10 @@ ChunkStatus chunkStatus(const Campaign& c, const Chunk& ch, bool verify) {
 
 std::vector<ChunkStatus> campaignStatus(const Campaign& c, bool verify, int threads) {
   std::vector<ChunkStatus> result(c.chunks.size());
-  if (threads <= 0)
-    threads = static_cast<int>(std::max(4U, 2 * std::thread::hardware_concurrency()));
+  if (threads <= 0) {
+    // Mostly waits on the file system; a login node's 256 hardware threads need not all wait.
+    threads = static_cast<int>(std::clamp(2 * std::thread::hardware_concurrency(), 4U, 32U));
+  }
   threads = std::max(1, std::min<int>(threads, static_cast<int>(c.chunks.size())));
   std::atomic<std::size_t> next{0};
   std::mutex errorMutex;

@@ -99,7 +99,7 @@ struct ChunkStatus {
 /// Status of every chunk. `verify` also opens every committed tracks file and checks that
 /// its events are exactly the journal's (each planned event: exactly one tracks record or
 /// one error record, nothing extra). Chunks are read by `threads` threads (0: twice the
-/// cores, at least 4: the work is mostly waiting on the file system); each tracks file's
+/// cores, 4 to 32: the work is mostly waiting on the file system); each tracks file's
 /// existence is checked once, not once per event; HDF5 (not thread-safe) is read by one
 /// thread at a time.
 std::vector<ChunkStatus> campaignStatus(const Campaign& campaign, bool verify, int threads = 0);
