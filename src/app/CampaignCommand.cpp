@@ -303,6 +303,9 @@ void addCampaignCommand(CLI::App& app) {
     p->timeLimitSeconds = parseSlurmTime(*timeLimit);
     if (!timeMin->empty()) p->timeMinSeconds = parseSlurmTime(*timeMin);
     if (*submitNow && p->script.empty()) throw Error("--submit needs --script");
+    if (*autoRounds > 0 && !*submitNow) {
+      throw Error("--auto-resubmit needs --submit (or give it to 'trkaas campaign submit')");
+    }
     const Campaign c = planCampaign(*p);
     std::int64_t bad = 0;
     for (const InputInfo& in : c.inputs) bad += in.events < 0 ? 1 : 0;
