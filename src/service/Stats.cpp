@@ -69,6 +69,11 @@ std::vector<std::string> physicsLines(const nlohmann::json& physics) {
   std::vector<std::string> lines;
   if (volumes.empty()) {
     lines.push_back(scopeLine("physics on the whole event (all hits processed)", event));
+  } else if (processed["hits_per_event"] == event["hits_per_event"]) {
+    lines.push_back(scopeLine(fmt::format("physics on the whole event (every hit is in the "
+                                          "processed volumes {})",
+                                          fmt::join(volumes.get<std::vector<int>>(), ", ")),
+                              event));
   } else {
     const double all = event["hits_per_event"].get<double>();
     const double share = all > 0 ? processed["hits_per_event"].get<double>() / all : 0.0;
