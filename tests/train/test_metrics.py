@@ -71,6 +71,33 @@ class TrackMetrics(unittest.TestCase):
         self.assertAlmostEqual(m["trackml_score"], 0.4 + 0.3)
         self.assertEqual(data.select_volumes(ev, [])[1].sum(), 16)
 
+    def test_cluster_shape_features(self):
+        # The C++ FeatureBuilderTests case: module (7, 2, 1) of the shipped detector file,
+        # pitch 0.05 x 0.05625, module_t 0.15, rotation rows (0.0784591, -0.996917, 0),
+        # (-0.996917, -0.0784591, 0), (0, 0, -1); hit 5 has channels 10..12 x 40, hit 6 one cell.
+        geometry = data.load_geometry()
+        ev = {"event_id": 8, "hit_id": np.array([6, 5]), "x": np.array([-66.0, -65.0]),
+              "y": np.array([-5.0, -5.0]), "z": np.array([-1502.0, -1502.0]),
+              "volume_id": np.array([7, 7]), "layer_id": np.array([2, 2]), "module_id": np.array([1, 1]),
+              "cells": {"hit_id": np.array([5, 5, 5, 6]), "ch0": np.array([10, 12, 11, 3]),
+                        "ch1": np.array([40, 40, 40, 7]), "value": np.array([0.2, 0.3, 0.4, 1.0])}}
+        names = [(n, 1.0) for n in data.CELL_FEATURES]
+        f = data.features(ev, names, geometry).astype(np.float64)
+        rot = np.array([[0.0784591, -0.996917, 0], [-0.996917, -0.0784591, 0], [0, 0, -1]])
+        for row, cells, value, lu, lv in ((1, 3, 0.9, 3 * 0.05, 0.05625), (0, 1, 1.0, 0.05, 0.05625)):
+            lw = 0.3
+            theta = np.arccos(lw / np.sqrt(lu * lu + lv * lv + lw * lw))
+            g = rot @ np.array([lu, lv, lw])
+            gtheta = np.arccos(g[2] / np.linalg.norm(g))
+            want = [cells, value, -np.log(np.tan(theta / 2)), np.arctan2(lv, lu), lu, lv, lw,
+                    -np.log(np.tan(gtheta / 2)), np.arctan2(g[1], g[0])]
+            np.testing.assert_allclose(f[row], want, rtol=1e-5, atol=1e-6)
+        with self.assertRaisesRegex(ValueError, "hit 6 has no cells"):
+            bad = dict(ev, cells={k: v[:3] for k, v in ev["cells"].items()})
+            data.features(bad, names, geometry)
+        with self.assertRaisesRegex(ValueError, "need cells"):
+            data.features({k: v for k, v in ev.items() if k != "cells"}, names, geometry)
+
     def test_edge_counts(self):
         pairs = np.array([[0, 1, 2], [1, 2, 3]])
         edges = np.array([[1, 0, 0, 4], [0, 2, 5, 5]])  # (1,0) is pair (0,1); (0,2) same particle

@@ -1,5 +1,7 @@
 """Read trkaas HDF5 event files (with truth) through /index offsets and build features/truth."""
+import gzip
 import math
+import os
 
 import h5py
 import numpy as np
@@ -24,17 +26,21 @@ def read_events(path, max_events=None):
             a, b = int(hoff[i]), int(hoff[i] + hcnt[i])
             pa, pb = int(poff[i]), int(poff[i] + pcnt[i])
             ev = {"event_id": int(ids[i])}
-            for k in ("hit_id", "x", "y", "z", "volume_id", "layer_id"):
+            for k in ("hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id"):
                 ev[k] = f["hits/" + k][a:b]
             ev["particle_id"] = f["truth/particle_id"][a:b]
             ev["weight"] = f["truth/weight"][a:b]
             for k in ("particle_id", "vx", "vy", "vz", "px", "py"):
                 ev["p_" + k] = f["particles/" + k][pa:pb]
+            if "cells" in f:  # per hit's cluster (generate --cells, TrackML cells.csv)
+                ca = int(f["index/cell_offset"][i])
+                cb = ca + int(f["index/cell_count"][i])
+                ev["cells"] = {k: f["cells/" + k][ca:cb] for k in ("hit_id", "ch0", "ch1", "value")}
             events.append(ev)
     return events
 
 
-HIT_KEYS = ("hit_id", "x", "y", "z", "volume_id", "layer_id", "particle_id", "weight")
+HIT_KEYS = ("hit_id", "x", "y", "z", "volume_id", "layer_id", "module_id", "particle_id", "weight")
 
 
 def select_volumes(ev, volumes):
@@ -51,15 +57,98 @@ def select_volumes(ev, volumes):
     return sub, mask
 
 
-def features(ev):
-    """f32[N,3]: r/1000, phi/pi, z/1000 (mm, rad)."""
+SHAPE_FEATURES = ("leta", "lphi", "lx", "ly", "lz", "geta", "gphi")
+CELL_FEATURES = ("cell_count", "cell_value") + SHAPE_FEATURES
+
+
+def load_geometry(path=None):
+    """Module table of a TrackML detectors.csv(.gz) for the cluster-shape features: a dict
+    (volume, layer, module) -> (pitch_u, pitch_v, module_t, rotation 3x3 global <- local).
+    Default: data/trackml/detectors.csv.gz of the source tree, as FeatureBuilder's."""
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
+                            "data", "trackml", "detectors.csv.gz")
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
+        header = f.readline().strip().split(",")
+        rows = np.loadtxt(f, delimiter=",", ndmin=2)
+    col = {n: i for i, n in enumerate(header)}
+    rot = ["rot_xu", "rot_xv", "rot_xw", "rot_yu", "rot_yv", "rot_yw", "rot_zu", "rot_zv", "rot_zw"]
+    return {(int(r[col["volume_id"]]), int(r[col["layer_id"]]), int(r[col["module_id"]])):
+            (r[col["pitch_u"]], r[col["pitch_v"]], r[col["module_t"]],
+             np.array([r[col[k]] for k in rot]).reshape(3, 3)) for r in rows}
+
+
+def _eta_phi(v):
+    """Pseudorapidity (-ln tan(theta/2), theta = arccos(z/|v|)) and azimuth of rows of v."""
+    rho = np.hypot(v[:, 0], v[:, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(rho > 0, np.arcsinh(v[:, 2] / np.where(rho > 0, rho, 1)),
+                       np.where(v[:, 2] >= 0, 1e3, -1e3))
+    return eta, np.arctan2(v[:, 1], v[:, 0])
+
+
+def cell_features(ev, geometry=None):
+    """dict of f64[N] per name in CELL_FEATURES, as the C++ FeatureBuilder computes them
+    (the Exa.TrkX TrackML preprocessing): cell count and summed value per hit; the
+    cluster's extent (max - min + 1 channels) x pitch along u and v and 2 x module_t
+    along w (lx, ly, lz), its eta and phi (leta, lphi), and the same of the vector rotated
+    to the global frame (geta, gphi). geometry: load_geometry() (only for the shapes)."""
+    if "cells" not in ev:
+        raise ValueError(f"event {ev['event_id']}: the cell features need cells (generate --cells)")
+    n = len(ev["hit_id"])
+    c = ev["cells"]
+    order = np.argsort(ev["hit_id"])
+    pos = np.searchsorted(ev["hit_id"], c["hit_id"], sorter=order)
+    pos = np.clip(pos, 0, max(n - 1, 0))
+    row = order[pos]
+    ok = ev["hit_id"][row] == c["hit_id"]
+    row, ch0, ch1, val = row[ok], c["ch0"][ok], c["ch1"][ok], c["value"][ok].astype(np.float64)
+    out = {"cell_count": np.bincount(row, minlength=n).astype(np.float64),
+           "cell_value": np.bincount(row, weights=val, minlength=n)}
+    if geometry is None:
+        return out
+    if (out["cell_count"] == 0).any():
+        hit = ev["hit_id"][np.argmax(out["cell_count"] == 0)]
+        raise ValueError(f"event {ev['event_id']}: hit {hit} has no cells; the cluster-shape features need them")
+    big = np.iinfo(np.int64).max
+    lo0, hi0 = np.full(n, big), np.full(n, -big)
+    lo1, hi1 = np.full(n, big), np.full(n, -big)
+    np.minimum.at(lo0, row, ch0)
+    np.maximum.at(hi0, row, ch0)
+    np.minimum.at(lo1, row, ch1)
+    np.maximum.at(hi1, row, ch1)
+    l = np.zeros((n, 3))
+    g = np.zeros((n, 3))
+    for i, key in enumerate(zip(ev["volume_id"].tolist(), ev["layer_id"].tolist(), ev["module_id"].tolist())):
+        if key not in geometry:
+            raise ValueError(f"event {ev['event_id']}: hit {ev['hit_id'][i]} is on module {key}, not in the geometry")
+        pu, pv, t, rot = geometry[key]
+        l[i] = ((hi0[i] - lo0[i] + 1) * pu, (hi1[i] - lo1[i] + 1) * pv, 2.0 * t)
+        g[i] = rot @ l[i]
+    out["leta"], out["lphi"] = _eta_phi(l)
+    out["lx"], out["ly"], out["lz"] = l[:, 0], l[:, 1], l[:, 2]
+    out["geta"], out["gphi"] = _eta_phi(g)
+    return out
+
+
+def features(ev, names=None, geometry=None):
+    """f32[N,F]: each named quantity / its scale, in order; names: (name, scale) pairs,
+    default FEATURES (r/1000, phi/pi, z/1000). Known: x, y, z, r, phi, eta, rho, and
+    CELL_FEATURES (need the event's cells; the shapes also need `geometry`)."""
+    names = FEATURES if names is None else names
     x = ev["x"].astype(np.float64)
     y = ev["y"].astype(np.float64)
     z = ev["z"].astype(np.float64)
     r = np.sqrt(x * x + y * y)
-    phi = np.arctan2(y, x)
-    cols = {"r": r, "phi": phi, "z": z}
-    return np.stack([cols[n] / s for n, s in FEATURES], 1).astype(np.float32)
+    cols = {"x": x, "y": y, "z": z, "r": r, "phi": np.arctan2(y, x),
+            "eta": _eta_phi(np.stack([x, y, z], 1))[0], "rho": np.sqrt(r * r + z * z)}
+    if any(n in CELL_FEATURES for n, _ in names):
+        shapes = any(n in SHAPE_FEATURES for n, _ in names)
+        cols.update(cell_features(ev, geometry if shapes else None))
+    unknown = [n for n, _ in names if n not in cols]
+    if unknown:
+        raise ValueError(f"unknown feature(s) {unknown} (known: {sorted(cols)})")
+    return np.stack([cols[n] / s for n, s in names], 1).astype(np.float32)
 
 
 def particle_pt(ev):
