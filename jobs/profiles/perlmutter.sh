@@ -42,10 +42,29 @@ export HDF5_USE_FILE_LOCKING=FALSE
 TRKAAS_MODULES=${TRKAAS_MODULES:-"PrgEnv-gnu cudatoolkit cray-hdf5 openmpi pytorch"}
 TRKAAS_BIN=${TRKAAS_BIN:-$TRKAAS_ROOT/build/trkaas}
 
+# Modules pinned to the versions the binary was built with: after building, record them
+#   module -t list 2>&1 | grep / > build/modules.txt      (one name/version a line)
+# and every job loads exactly those (TRKAAS_MODULES_FILE, default modules.txt beside
+# TRKAAS_BIN). Without the file: TRKAAS_MODULES, unversioned, with a warning (the defaults
+# move under a job that was built against older ones).
+trkaas_modules() {
+  local f=${TRKAAS_MODULES_FILE:-$(dirname "$TRKAAS_BIN")/modules.txt} m unpinned=()
+  if [[ -f $f ]]; then
+    grep -v '^[[:space:]]*\(#\|$\)' "$f" | tr '\n' ' '
+    return 0
+  fi
+  for m in $TRKAAS_MODULES; do [[ $m == */* ]] || unpinned+=("$m"); done
+  ((${#unpinned[@]} == 0)) || echo "trkaas job: warning: modules without a version (${unpinned[*]}): no $f; record the build's: module -t list 2>&1 | grep / > $f" >&2
+  echo "$TRKAAS_MODULES"
+}
+
 trkaas_site_setup() {
   if command -v module >/dev/null 2>&1 || type module >/dev/null 2>&1; then
+    local mods
+    mods=$(trkaas_modules)
     # shellcheck disable=SC2086
-    module load $TRKAAS_MODULES || { echo "trkaas job: module load $TRKAAS_MODULES failed" >&2; return 1; }
+    module load $mods || { echo "trkaas job: module load $mods failed" >&2; return 1; }
+    echo "trkaas job: modules: $(module -t list 2>&1 | tr '\n' ' ')"
   fi
   # libtorch comes from the pytorch module's Python installation.
   local torchlib

@@ -84,6 +84,13 @@ check "perlmutter accounts: m1234 for CPU, m1234_g for GPU" \
   '[[ $(TRKAAS_ACCOUNT=m1234 acct cpu) == m1234 && $(TRKAAS_ACCOUNT=m1234 acct gpu) == m1234_g && $(TRKAAS_ACCOUNT=m1234_g acct cpu) == m1234 ]]'
 check "perlmutter accounts: TRKAAS_ACCOUNT_CPU/GPU win" \
   '[[ $(TRKAAS_ACCOUNT=m1 TRKAAS_ACCOUNT_GPU=g9 acct gpu) == g9 && $(TRKAAS_ACCOUNT_CPU=c9 acct cpu) == c9 ]]'
+# Modules: the versions recorded beside the binary, else the unversioned list with a warning.
+mods() { TRKAAS_ROOT=$SRC TRKAAS_BIN=$tmp/bin/trkaas bash -c "source $SRC/jobs/profiles/perlmutter.sh; trkaas_modules" 2>&1; }
+mkdir -p "$tmp/bin"
+check "modules: unversioned defaults, with a warning" '[[ $(mods) == *"warning: modules without a version"*"PrgEnv-gnu cudatoolkit"* ]]'
+printf '%s\n' "# the build's" PrgEnv-gnu/8.5.0 cudatoolkit/12.4 "" pytorch/2.6.0 >"$tmp/bin/modules.txt"
+check "modules: the versions recorded beside the binary" '[[ $(mods) == "PrgEnv-gnu/8.5.0 cudatoolkit/12.4 pytorch/2.6.0 " ]]'
+rm "$tmp/bin/modules.txt"
 # What submit.sh passes to sbatch (a stand-in sbatch on PATH that prints its arguments).
 mkdir -p "$tmp/bin"
 printf '#!/bin/sh\nprintf "%%s\\n" "$@"\n' >"$tmp/bin/sbatch"
