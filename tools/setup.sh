@@ -35,7 +35,7 @@ PACKAGES=(
   libfaiss-dev libopenblas0-pthread libtbb-dev
   catch2 libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   python3 python3-venv
-  munge slurmctld slurmd slurm-client
+  munge slurmctld slurmd slurm-client iproute2
 )
 if [[ $TORCH_FROM == debian ]]; then
   PACKAGES+=(libtorch-dev python3-torch python3-numpy python3-h5py python3-matplotlib python3-scipy
