@@ -11,15 +11,9 @@ sample has strip hits), or the scopes are not what they say.
 """
 import json
 import os
-import subprocess
 import sys
 
-
-def run(cmd):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        sys.exit(f"FAILED ({r.returncode}): {' '.join(cmd)}\n{r.stdout}")
-    return r.stdout
+from check_card_physics import run  # the same command runner (this directory)
 
 
 def main():
