@@ -128,28 +128,7 @@ grep -q "verify: OK: all 48 event(s) accounted for exactly once: 48 with one tra
 "$BIN" campaign resubmit "$C" | grep -q "nothing to resubmit" || fail "resubmit still finds work"
 
 # An independent count: tracks records in every committed tracks file, by event id.
-"$PY" - "$C" <<'PY' || fail "independent count of the tracks files"
-import glob, json, os, sys
-import h5py
-camp = sys.argv[1]
-ids = []
-for chunk in sorted(glob.glob(os.path.join(camp, "chunks", "chunk-*"))):
-    committed = set()
-    for j in glob.glob(os.path.join(chunk, "journal-*.jsonl")):
-        for line in open(j):
-            try:
-                d = json.loads(line)
-            except ValueError:
-                continue
-            if "commit" in d:
-                committed.add(d["commit"])
-    for t in sorted(committed):
-        with h5py.File(os.path.join(chunk, t), "r") as f:
-            ids += [int(x) for x in f["index/event_id"][:]]
-want = sorted(1000 * k + i for k in range(4) for i in range(12))
-assert sorted(ids) == want, f"{len(ids)} tracks records; missing {sorted(set(want) - set(ids))}, extra {sorted(ids)[:50] if len(ids) != len(set(ids)) else ''}"
-print(f"  {len(ids)} tracks records in the committed files, one per input event")
-PY
+"$PY" "$SRC/tests/jobs/count_campaign_events.py" "$C" 4 12 || fail "independent count of the tracks files"
 
 "$BIN" campaign report "$C" | tee "$WORK/report.txt" || fail "campaign report"
 runs=$(($(wc -l <"$C/runs.csv") - 1))
