@@ -98,8 +98,13 @@ def set_precision(ms, precision, models_dir):
 def load(models_dir):
     y = read_yaml(os.path.join(models_dir, "pipeline.yaml"))
     volumes = [int(v) for v in re.findall(r"-?\d+", y.get("volumes", ""))]
+    features = [(n, float(v)) for n, v in re.findall(r"name:\s*(\w+),\s*scale:\s*([-+0-9.eE]+)", y["features"])]
     cfg = {"radius": float(y["radius"]), "k": int(y["max_neighbours"]), "filter_cut": float(y["filter_cut"]),
-           "gnn_cut": float(y["gnn_cut"]), "min_track_size": int(y["min_track_size"]), "volumes": volumes}
+           "gnn_cut": float(y["gnn_cut"]), "min_track_size": int(y["min_track_size"]), "volumes": volumes,
+           "features": features}
+    if data.needs_geometry(features):  # the module table, as `trkaas run` reads it (detector:, else the default)
+        detector = y.get("detector", "").split("#")[0].strip().strip("'\"")
+        cfg["geometry"] = data.load_geometry(os.path.join(models_dir, detector) if detector else None)
     ms = {n: torch.jit.load(os.path.join(models_dir, n + ".pt"), map_location="cpu")
           for n in ("embedding", "filter", "gnn")}
     for m in ms.values():
@@ -119,7 +124,7 @@ def main():
     torch.set_num_threads(a.threads)
     ms, cfg = load(a.models)
     ms = set_precision(ms, a.precision, a.models)
-    result = {"config": cfg, "precision": a.precision, "samples": {}}
+    result = {"config": {k: v for k, v in cfg.items() if k != "geometry"}, "precision": a.precision, "samples": {}}
     for spec in a.events:
         name, path = spec.split("=", 1)
         evs = data.read_events(path, a.max_events)

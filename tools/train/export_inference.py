@@ -36,6 +36,7 @@ def main():
     torch.manual_seed(0)
     n = 2000
     x = torch.stack([torch.rand(n) * 0.17 + 0.03, torch.rand(n) * 2 - 1, torch.rand(n) * 0.6 - 0.3], 1)
+    x = torch.cat([x, torch.rand(n, models.n_extra_features(args))], 1)  # extra features (--features), if any
     edges = torch.randint(0, n, (2, 12000))
     with torch.no_grad():
         diff = (old(x, edges) - new(x, edges)).abs().max().item()

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Train the three trkaas stages (embedding, filter, interaction GNN) and export TorchScript.
 
-  tools/python tools/train/train.py --train train.h5 --val val.h5 --out models/ [options]
+  tools/python tools/train/train.py --train train.h5 [more.h5 ...] --val val.h5 --out models/ [options]
 
-Writes OUT/embedding.pt, filter.pt, gnn.pt, pipeline.yaml, train_summary.json."""
+Writes OUT/embedding.pt, filter.pt, gnn.pt, pipeline.yaml, train_summary.json.
+--features r,phi,z,ly,... (NAME[:SCALE]; the first three must be r, phi, z) and --volumes
+7,8,9,... choose what the models read and which hits they see; both go to pipeline.yaml."""
 import argparse
 import json
 import math
@@ -24,14 +26,16 @@ def log(msg):
     print(f"[{time.time() - T0:7.1f}s] {msg}", flush=True)
 
 
-def prepare(events):
+def prepare(events, names, geometry, volumes):
+    """Per event: the hits of `volumes`, their features `names`, truth pairs and pT."""
     out = []
-    for ev in events:
+    for whole in events:
+        ev, _ = data.select_volumes(whole, volumes)  # keeps the cells (joined to hits by hit_id)
         pt = data.hit_pt(ev)
         pairs = data.truth_pairs(ev)
         out.append({
             "ev": ev,
-            "x": torch.from_numpy(data.features(ev)),
+            "x": torch.from_numpy(data.features(ev, names, geometry)),
             "pid": torch.from_numpy(ev["particle_id"].astype(np.int64)),
             "pt": torch.from_numpy(pt),
             "pairs": torch.from_numpy(pairs),
@@ -229,7 +233,7 @@ def scores(model, evs, key):
 
 
 def write_yaml(path, cfg):
-    feats = ", ".join(f"{{name: {n}, scale: {s!r}}}" for n, s in data.FEATURES)
+    feats = ", ".join(f"{{name: {n}, scale: {s!r}}}" for n, s in cfg["features"])
     lines = [
         "# trkaas pipeline settings, written by tools/train/train.py",
         "format: trkaas-pipeline",
@@ -245,7 +249,8 @@ def write_yaml(path, cfg):
         f"volumes: [{', '.join(str(v) for v in cfg['volumes'])}]",
         "edge_truth: same_particle",
         "models: {embedding: embedding.pt, filter: filter.pt, gnn: gnn.pt}",
-        f"trained_on: {{pileup: {cfg['train_pileup']!r}, events: {cfg['train_events']}}}",
+        f"trained_on: {{pileup: {cfg['train_pileup']}, events: {cfg['train_events']}"
+        + (", hard_scatter: true}" if cfg.get("hard_scatter") else "}"),
     ]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -253,10 +258,19 @@ def write_yaml(path, cfg):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--train", required=True)
+    p.add_argument("--train", required=True, nargs="+", help="event file(s) (/truth, and cells for cell features)")
     p.add_argument("--val", required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--train-pileup", type=float, default=200.0, help="recorded in the YAML")
+    p.add_argument("--train-pileup", default="200.0", help="recorded in the YAML (a number or a text like 0-200)")
+    p.add_argument("--features", default="r,phi,z",
+                   help="node features NAME[:SCALE],... (data.DEFAULT_SCALES; r,phi,z first): the extra ones "
+                        "go to the models' node encoders as they are")
+    p.add_argument("--volumes", default="7,8,9",
+                   help="detector volumes whose hits the models see (the others get no track)")
+    p.add_argument("--init", default=None,
+                   help="start every trained stage from this folder's exported models (same sizes), "
+                        "widened with zero weights for extra features (models.widen_state)")
+    p.add_argument("--hard-scatter", action="store_true", help="recorded in the YAML: samples with hard scatter")
     p.add_argument("--max-train-events", type=int, default=None)
     p.add_argument("--max-val-events", type=int, default=None)
     p.add_argument("--reuse", default=None, help="folder of an earlier run: take the stages in --reuse-stages from it")
@@ -323,12 +337,24 @@ def main():
     stage_time = {}
     reuse = set(s for s in a.reuse_stages.split(",") if s) if a.reuse else set()
 
-    train_ev = data.read_events(a.train, a.max_train_events)
+    names = data.parse_features(a.features)
+    n_extra = len(names) - 3
+    volumes = sorted(int(v) for v in a.volumes.split(",") if v)
+    geometry = data.load_geometry() if data.needs_geometry(names) else None
+    train_ev = [e for path in a.train for e in data.read_events(path, a.max_train_events)]
     val_ev = data.read_events(a.val, a.max_val_events)
-    volumes = sorted(set(np.concatenate([e["volume_id"] for e in train_ev]).tolist()))
-    log(f"read {len(train_ev)} training events ({np.mean([len(e['x']) for e in train_ev]):.0f} hits/event), "
-        f"{len(val_ev)} validation events, volumes {volumes}")
-    tr, va = prepare(train_ev), prepare(val_ev)
+    tr, va = prepare(train_ev, names, geometry, volumes), prepare(val_ev, names, geometry, volumes)
+    log(f"read {len(train_ev)} training events ({np.mean([len(e['x']) for e in tr]):.0f} hits/event in volumes "
+        f"{volumes}), {len(val_ev)} validation events; features {', '.join(n for n, _ in names)}")
+
+    def fresh(name):
+        """A new model of stage `name`, from --init's weights if given."""
+        m = models.build(name, vars(a))
+        if a.init:
+            old = dict(torch.jit.load(os.path.join(a.init, name + ".pt")).state_dict())
+            m.load_state_dict(models.widen_state(name, models.training_state(old), n_extra))
+            log(f"{name}: weights from {a.init}")
+        return m
 
     # 1. embedding
     t = time.time()
@@ -336,7 +362,7 @@ def main():
         emb = torch.jit.load(os.path.join(a.reuse, "embedding.pt"))
         log(f"embedding from {a.reuse}")
     else:
-        emb = models.build("embedding", vars(a))
+        emb = fresh("embedding")
         log(f"embedding: {models.n_params(emb)} parameters, D={a.embed_dim}")
         train_embedding(emb, tr, a, rng)
         torch.jit.save(torch.jit.script(emb.float()), os.path.join(a.out, "embedding.pt"))
@@ -361,7 +387,7 @@ def main():
         filt = torch.jit.load(os.path.join(a.reuse, "filter.pt"))
         log(f"filter from {a.reuse}")
     else:
-        filt = models.build("filter", vars(a))
+        filt = fresh("filter")
         log(f"filter: {models.n_params(filt)} parameters")
         train_edges(filt, tr, "graph", a, a.filter_epochs, a.filter_minutes, a.filter_edges, 1,
                     a.filter_steps_per_event, "filter", rng)
@@ -389,10 +415,11 @@ def main():
 
     # 3. GNN, on whole filtered graphs as at inference
     t = time.time()
-    gnn = models.build("gnn", vars(a))
+    gnn = fresh("gnn") if not a.gnn_init else models.build("gnn", vars(a))
     if a.gnn_init:
         try:
-            gnn.load_state_dict(models.training_state(dict(torch.jit.load(a.gnn_init).state_dict())))
+            gnn.load_state_dict(models.widen_state("gnn", models.training_state(
+                dict(torch.jit.load(a.gnn_init).state_dict())), n_extra))
         except (RuntimeError, ValueError) as err:  # a missing file, or other sizes or options
             sys.exit(f"--gnn-init {a.gnn_init}: cannot start this GNN from it (same --gnn-hidden, "
                      f"--gnn-aggr, --gnn-triplets needed): {str(err).splitlines()[0]}")
@@ -431,8 +458,8 @@ def main():
     log(f"gnn cut {best[0]} (best efficiency pT > 1 minus fake rate on validation)")
     with torch.no_grad():
         dim = int(emb(va[0]["x"][:1]).shape[1])
-    cfg.update({"embedding_dim": dim, "volumes": volumes,
-                "train_pileup": a.train_pileup, "train_events": len(train_ev)})
+    cfg.update({"embedding_dim": dim, "volumes": volumes, "features": names, "train_pileup": a.train_pileup,
+                "train_events": len(train_ev), "hard_scatter": a.hard_scatter})
     write_yaml(os.path.join(a.out, "pipeline.yaml"), cfg)
     summary = {
         "config": cfg,

@@ -9,6 +9,32 @@ import numpy as np
 # Feature list shared with the C++ features stage: value / scale, in this order.
 FEATURES = [("r", 1000.0), ("phi", math.pi), ("z", 1000.0)]
 
+# Default scale per known feature (train.py --features NAME[:SCALE]): each of order 1 on the
+# TrackML detector. Lengths in mm; ly / 10: 0.0056 for a pixel (pitch_v 0.056 mm), 0.12 for
+# a short strip (1.2 mm), 1.04-1.08 for a long strip (10.4-10.8 mm), per cell along v.
+DEFAULT_SCALES = {"x": 1000.0, "y": 1000.0, "z": 1000.0, "r": 1000.0, "phi": math.pi, "eta": 1.0,
+                  "rho": 1000.0, "cell_count": 10.0, "cell_value": 10.0, "leta": 1.0, "lphi": 1.0,
+                  "lx": 1.0, "ly": 10.0, "lz": 1.0, "geta": 1.0, "gphi": math.pi}
+
+
+def parse_features(spec):
+    """[(name, scale)] from "NAME[:SCALE],..." (scale default DEFAULT_SCALES). The models
+    derive their geometry from the first three, which must be r, phi, z at their default scales."""
+    out = []
+    for item in (s for s in spec.split(",") if s):
+        name, _, scale = item.partition(":")
+        if name not in DEFAULT_SCALES:
+            raise ValueError(f"unknown feature {name!r} (known: {', '.join(DEFAULT_SCALES)})")
+        out.append((name, float(scale) if scale else DEFAULT_SCALES[name]))
+    if out[:3] != FEATURES:
+        raise ValueError(f"the features must start with r, phi, z (scales 1000, pi, 1000), got {spec!r}")
+    return out
+
+
+def needs_geometry(names):
+    """Whether features `names` ([(name, scale)]) include cluster shapes (module table needed)."""
+    return any(n in SHAPE_FEATURES for n, _ in names)
+
 
 def read_events(path, max_events=None):
     """Return a list of events (dicts of numpy arrays) from one trkaas event file."""

@@ -1,4 +1,8 @@
-"""TorchScript-friendly models. Inputs are the scaled features x = [r/1000, phi/pi, z/1000].
+"""TorchScript-friendly models. Inputs are the scaled features x = [r/1000, phi/pi, z/1000,
+extra...]: the models derive their geometry from the first three columns and feed any further
+columns (already scaled, e.g. the cluster-shape features of train.py --features) to their node
+encoders as they are. A model is built for a number of extra columns (n_extra, 0 for the
+pixel models' three features, whose weights and outputs are unchanged by this option).
 
 Contract (shared with the C++ pipeline):
   Embedding.forward(x f32[N,F]) -> f32[N,D]
@@ -26,12 +30,15 @@ def mlp(sizes: List[int], norm: bool = True, last_act: bool = False) -> nn.Seque
 
 
 def node_features(x: torch.Tensor, phi_scale: float) -> torch.Tensor:
-    """[10 r, cos phi, sin phi, 3 z, atan2(z, r)] (r, z in m): continuous across the phi wrap,
-    each of order 1 in the pixel detector."""
+    """[10 r, cos phi, sin phi, 3 z, atan2(z, r), x[:, 3:]...] (r, z in m): continuous across the
+    phi wrap, each of order 1 in the pixel detector; then the extra feature columns, if any."""
     r = x[:, 0]
     phi = x[:, 1] * phi_scale
     z = x[:, 2]
-    return torch.stack([r * 10.0, torch.cos(phi), torch.sin(phi), z * 3.0, torch.atan2(z, r)], 1)
+    f = torch.stack([r * 10.0, torch.cos(phi), torch.sin(phi), z * 3.0, torch.atan2(z, r)], 1)
+    if x.shape[1] > 3:
+        f = torch.cat([f, x[:, 3:]], 1)
+    return f
 
 
 def orient(x: torch.Tensor, edge_index: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -131,10 +138,10 @@ def triplet_features(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, n: i
 
 
 class Embedding(nn.Module):
-    def __init__(self, hidden: int = 256, layers: int = 3, dim: int = 8):
+    def __init__(self, hidden: int = 256, layers: int = 3, dim: int = 8, n_extra: int = 0):
         super().__init__()
         self.phi_scale = PHI_SCALE
-        self.net = mlp([N_NODE] + [hidden] * layers + [dim])
+        self.net = mlp([N_NODE + n_extra] + [hidden] * layers + [dim])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         f = node_features(x.float(), self.phi_scale)
@@ -142,10 +149,10 @@ class Embedding(nn.Module):
 
 
 class EdgeFilter(nn.Module):
-    def __init__(self, hidden: int = 128, layers: int = 3):
+    def __init__(self, hidden: int = 128, layers: int = 3, n_extra: int = 0):
         super().__init__()
         self.phi_scale = PHI_SCALE
-        self.net = mlp([2 * N_NODE + N_PAIR] + [hidden] * layers + [1])
+        self.net = mlp([2 * (N_NODE + n_extra) + N_PAIR] + [hidden] * layers + [1])
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor) -> torch.Tensor:
         xf = x.float()
@@ -200,7 +207,8 @@ class InteractionGNN(nn.Module):
     triplets: the edge encoder also gets triplet_features (how well the edge continues into
     its neighbours in r-z and curvature)."""
 
-    def __init__(self, hidden: int = 64, n_iter: int = 6, aggr: str = "sum", triplets: bool = False):
+    def __init__(self, hidden: int = 64, n_iter: int = 6, aggr: str = "sum", triplets: bool = False,
+                 n_extra: int = 0):
         super().__init__()
         self.phi_scale = PHI_SCALE
         self.n_iter = n_iter
@@ -214,7 +222,7 @@ class InteractionGNN(nn.Module):
         h = hidden
         # Identity when not gated: no parameters, so earlier models' state dicts still load.
         self.gate = nn.Linear(h, 1) if self.gated else nn.Identity()
-        self.node_enc = mlp([N_NODE, h, h], last_act=True)
+        self.node_enc = mlp([N_NODE + n_extra, h, h], last_act=True)
         self.edge_enc = mlp([2 * h + N_PAIR + (N_TRIPLET if triplets else 0), h, h], last_act=True)
         self.edge_net = mlp([3 * h, h, h], last_act=True)
         self.node_net = mlp([3 * h, h, h], last_act=True)
@@ -325,17 +333,59 @@ def training_state(state: dict) -> dict:
     return out
 
 
+def n_extra_features(a: dict) -> int:
+    """Extra feature columns after r, phi, z of train.py's arguments (--features; earlier
+    runs' train_summary.json has none: 0)."""
+    features = a.get("features") or "r,phi,z"
+    return len([f for f in features.split(",") if f]) - 3
+
+
 def build(name: str, a: dict) -> nn.Module:
     """A fresh model of stage `name` (embedding, filter, gnn) with the sizes of train.py's
     arguments `a` (a dict: vars(args), or train_summary.json's "args")."""
+    extra = n_extra_features(a)
     if name == "embedding":
-        return Embedding(hidden=a["embed_hidden"], layers=a["embed_layers"], dim=a["embed_dim"])
+        return Embedding(hidden=a["embed_hidden"], layers=a["embed_layers"], dim=a["embed_dim"], n_extra=extra)
     if name == "filter":
-        return EdgeFilter(hidden=a["filter_hidden"], layers=a["filter_layers"])
+        return EdgeFilter(hidden=a["filter_hidden"], layers=a["filter_layers"], n_extra=extra)
     if name == "gnn":
         return InteractionGNN(hidden=a["gnn_hidden"], n_iter=a["gnn_iter"], aggr=a.get("gnn_aggr", "sum"),
-                              triplets=bool(a.get("gnn_triplets", False)))
+                              triplets=bool(a.get("gnn_triplets", False)), n_extra=extra)
     raise ValueError(f"unknown stage {name}")
+
+
+# The first layer that reads node features, per stage, and the widths of the blocks of its
+# input (node-feature blocks hold N_NODE + n_extra columns, the extras at their end).
+_NODE_INPUT = {"embedding": ("net.0.weight", ("node",)),
+               "filter": ("net.0.weight", ("node", "node", N_PAIR)),
+               "gnn": ("node_enc.0.weight", ("node",))}
+
+
+def widen_state(name: str, state: dict, n_extra: int) -> dict:
+    """The state dict of a stage trained on r, phi, z only (or on fewer extras), widened for
+    n_extra extra feature columns: the first layer gets zero weights for the new columns, so
+    the widened model gives the old one's outputs until trained (a warm start for models with
+    more features). Other tensors are unchanged; a state of the right width is returned as is."""
+    key, blocks = _NODE_INPUT[name]
+    w = state[key]
+    n_node = sum(1 for b in blocks if b == "node")
+    fixed = sum(b for b in blocks if b != "node")
+    old_node = (w.shape[1] - fixed) // n_node
+    new_node = N_NODE + n_extra
+    if old_node == new_node:
+        return dict(state)
+    if old_node > new_node:
+        raise ValueError(f"{name}: the state has {old_node - N_NODE} extra features, more than {n_extra}")
+    parts, at = [], 0
+    for b in blocks:
+        width = old_node if b == "node" else b
+        parts.append(w[:, at:at + width])
+        if b == "node":
+            parts.append(torch.zeros(w.shape[0], new_node - old_node, dtype=w.dtype))
+        at += width
+    out = dict(state)
+    out[key] = torch.cat(parts, 1)
+    return out
 
 
 def n_params(m: nn.Module) -> int:

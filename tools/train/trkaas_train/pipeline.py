@@ -27,9 +27,11 @@ def gnn_scores(model, x, edge_index):
 
 def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     """models: dict embedding/filter/gnn; cfg: dict radius, k, filter_cut, gnn_cut,
-    min_track_size. Returns a dict of numpy results and stage times."""
+    min_track_size, optionally features ([(name, scale)], default r, phi, z) and geometry
+    (data.load_geometry(), for cluster-shape features). Returns a dict of numpy results and
+    stage times."""
     t = {}
-    feats = data.features(ev)
+    feats = data.features(ev, cfg.get("features"), cfg.get("geometry"))
     x = torch.from_numpy(feats)
     t0 = time.time()
     with torch.no_grad():
