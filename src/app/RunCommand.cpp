@@ -105,8 +105,14 @@ void runDirect(const RunOptions& o) {
     logger().info("pipeline on GPU 0 (cuda:0, {})", toString(exec.precision));
   } else if (o.gpu == "require") {
     throw Error("--gpu require: " + why);
-  } else if (gpuPipelineBuilt()) {
-    logger().info("pipeline on the CPU ({})", o.gpu == "off" ? "--gpu off" : why);
+  } else {
+    std::string words;
+    exec.precision = cpuPrecision(precisionOf(o.precision), words);
+    if (gpuPipelineBuilt()) {
+      logger().info("pipeline on the CPU ({}; {})", o.gpu == "off" ? "--gpu off" : why, words);
+    } else {
+      logger().info("pipeline on the CPU ({})", words);
+    }
   }
   Pipeline pipeline(config, exec);
 
@@ -331,7 +337,8 @@ void addRunCommand(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "require", "off"}))
       ->capture_default_str();
   cmd->add_option("--precision", o->precision,
-                  "arithmetic of the models on a GPU: float32, float16 or bfloat16")
+                  "arithmetic of the models: float32; bfloat16 (GPUs, and CPUs with AMX or AVX-512 "
+                  "BF16: elsewhere emulated, slower); float16 (GPUs only: a CPU runs float32)")
       ->check(CLI::IsMember({"float32", "float16", "bfloat16"}))
       ->capture_default_str();
   cmd->add_option("--gpu-edge-chunk", o->gpuEdgeChunk,

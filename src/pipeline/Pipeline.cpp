@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "PipelineCommon.hpp"
@@ -94,6 +96,42 @@ std::string toString(ExecutionOptions::Precision precision) {
 
 std::string deviceName(const ExecutionOptions& options) {
   return options.device < 0 ? "cpu" : "cuda:" + std::to_string(options.device);
+}
+
+std::string cpuBFloat16Units() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("flags", 0) != 0) continue;
+    std::istringstream words(line.substr(line.find(':') + 1));
+    bool amx = false, avx512 = false;
+    for (std::string flag; words >> flag;) {
+      amx = amx || flag == "amx_bf16";
+      avx512 = avx512 || flag == "avx512_bf16";
+    }
+    return amx ? "AMX" : avx512 ? "AVX-512 BF16" : "";
+  }
+  return "";
+}
+
+ExecutionOptions::Precision cpuPrecision(ExecutionOptions::Precision requested,
+                                         std::string& words) {
+  switch (requested) {
+    case ExecutionOptions::kFloat32:
+      words = "float32";
+      return requested;
+    case ExecutionOptions::kFloat16:
+      words = "float32: float16 is for GPUs, a CPU runs float32 or bfloat16";
+      return ExecutionOptions::kFloat32;
+    case ExecutionOptions::kBFloat16: {
+      const std::string units = cpuBFloat16Units();
+      words = units.empty() ? "bfloat16, emulated: this CPU has neither AMX nor AVX-512 BF16, "
+                              "expect it slower than float32"
+                            : "bfloat16 on " + units;
+      return requested;
+    }
+  }
+  return requested;
 }
 
 // ---- PipelineModels --------------------------------------------------------------------

@@ -160,14 +160,19 @@ class ServerLoop {
                                     "(none visible on its node)",
                                     m_server));
     }
-    if (exec.device < 0 && device.layout < 0) {
-      // A GPU-capable build on a node without a GPU says so (the layout line, once per
-      // server); a CPU-only build just runs on the CPU.
-      m_where = gpuPipelineBuilt() ? "pipeline on the CPU (this build has the GPU pipeline, "
-                                     "but no GPU is visible on this node)"
-                                   : "pipeline on the CPU";
-    } else if (exec.device < 0) {
-      m_where = "pipeline on the CPU (" + why + ")";
+    if (exec.device < 0) {
+      std::string words;
+      exec.precision = cpuPrecision(c.precision, words);
+      if (device.layout < 0) {
+        // A GPU-capable build on a node without a GPU says so (the layout line, once per
+        // server); a CPU-only build just runs on the CPU.
+        m_where = gpuPipelineBuilt() ? "pipeline on the CPU (this build has the GPU pipeline, "
+                                       "but no GPU is visible on this node; " +
+                                           words + ")"
+                                     : "pipeline on the CPU (" + words + ")";
+      } else {
+        m_where = "pipeline on the CPU (" + why + "; " + words + ")";
+      }
     }
     const std::shared_ptr<const PipelineModels> models = PipelineModels::load(m_config, exec);
     for (int w = 0; w < m_workers; ++w) m_pipelines.emplace_back(m_config, exec, models);

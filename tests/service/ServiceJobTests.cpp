@@ -359,7 +359,8 @@ TEST_CASE(
       "run --mode service --gpu off -c " + config + " -i " + input + " -o " + freshDir("gpu_off"),
       "CUDA_VISIBLE_DEVICES=0");
   REQUIRE(r.code == 0);
-  REQUIRE_THAT(r.output, HasSubstring("pipeline on the CPU (GPU 0 assigned, but --gpu off)"));
+  REQUIRE_THAT(r.output,
+               HasSubstring("pipeline on the CPU (GPU 0 assigned, but --gpu off; float32)"));
   // No GPU at all, or none usable: --gpu require ends the job with the reason, no hang.
   r = mpirun(2,
              "run --mode service --gpu require -c " + config + " -i " + input + " -o " +

@@ -125,6 +125,17 @@ std::string toString(ExecutionOptions::Precision precision);
 /// "cpu" or "cuda:N".
 std::string deviceName(const ExecutionOptions& options);
 
+/// The bfloat16 matrix units of this CPU, from the kernel's flags (/proc/cpuinfo): "AMX"
+/// (amx_bf16), "AVX-512 BF16" (avx512_bf16), or "" when it has neither (oneDNN then converts
+/// to float32 in software: slower than plain float32).
+std::string cpuBFloat16Units();
+
+/// The precision a pipeline on the CPU runs in when `requested` was asked for, and in
+/// `words` what the layout line says of it: float32 stays; bfloat16 runs in bfloat16, naming
+/// the CPU's units or warning that it is emulated; float16 (for GPUs) runs in float32 and
+/// says so.
+ExecutionOptions::Precision cpuPrecision(ExecutionOptions::Precision requested, std::string& words);
+
 /// The three TorchScript models of a PipelineConfig on one device, in one precision: loaded
 /// and probed there once, then read by any number of Pipeline instances at the same time
 /// (inference does not change a module; forward() may run on several threads).
