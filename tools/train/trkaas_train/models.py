@@ -93,28 +93,25 @@ def _best_continuation(th: torch.Tensor, kap: torch.Tensor, start: torch.Tensor,
     """For each edge i, over the edges j with start[j] == end[i] (successors; predecessors with
     start and end swapped): min of a = 100 |wrapped th[i] - th[j]| and of
     b = a + 0.5 min(|kap[i] - kap[j]|, 4), both clamped to [0, 5]; 5 where there is no such j.
-    The j of each i come from a CSR over start; the minimum is taken over a dense [E, C]
-    table, C the largest such count (28 on a pile-up-200 filtered graph): deterministic, and
-    no scatter with reduction (a beta API in libtorch 1.13 that warns)."""
+    The j of each i come from a CSR over start; the minima are a scatter with reduction
+    (amin) over the (i, j) pairs: no dense [E, C] table (C the largest count, 28 on a
+    pile-up-200 filtered graph) and no branch on the data, so torch.export can compile it
+    (.pt2). The minimum of a set does not depend on the order: deterministic. (libtorch 1.13
+    warns once that scatter_reduce is a beta API there.)"""
     e = start.shape[0]
-    five = torch.full([e], 5.0, dtype=th.dtype, device=th.device)
     order = torch.argsort(start)
     deg = torch.bincount(start, minlength=n)
     ptr = torch.cumsum(deg, 0) - deg
     cnt = deg[end]
     i = torch.repeat_interleave(torch.arange(e, device=th.device), cnt)
-    if i.shape[0] == 0:
-        return five, five
     pos = torch.arange(i.shape[0], device=th.device) - (torch.cumsum(cnt, 0) - cnt)[i]
     j = order[ptr[end[i]] + pos]
     d = th[i] - th[j]
     a = torch.abs(torch.atan2(torch.sin(d), torch.cos(d))) * 100.0
     b = a + 0.5 * torch.clamp(torch.abs(kap[i] - kap[j]), max=4.0)
-    table = torch.full([e, int(cnt.max().item())], 5.0, dtype=th.dtype, device=th.device)
-    table[i, pos] = a
-    a_min = table.min(1).values
-    table[i, pos] = b
-    return a_min, table.min(1).values
+    five = torch.full([e], 5.0, dtype=th.dtype, device=th.device)
+    return (five.scatter_reduce(0, i, a, reduce="amin", include_self=True),
+            five.scatter_reduce(0, i, b, reduce="amin", include_self=True))
 
 
 def triplet_features(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, n: int, phi_scale: float) -> torch.Tensor:
