@@ -275,6 +275,7 @@ class ProducerLoop {
   }
 
   void finish(InFlight& flight, const Result& result, bool direct) {
+    noteFinished();
     const std::string& path = m_plan.files[flight.item.file];
     const EventKey key{path, flight.item.index};
     const double latency = msSince(flight.sent);
@@ -323,7 +324,14 @@ class ProducerLoop {
     ++m_done;
   }
 
+  /// The wall-clock times of the first and last finished event (the report's timeline).
+  void noteFinished() {
+    m_stats.lastEventUnix = unixSeconds();
+    if (m_stats.firstEventUnix == 0) m_stats.firstEventUnix = m_stats.lastEventUnix;
+  }
+
   void fail(const WorkItem& item, std::int64_t eventId, const std::string& reason) {
+    noteFinished();
     const std::string& path = m_plan.files[item.file];
     m_journal->error({path, item.index}, eventId, reason);
     logger().error("event {} (position {} of '{}') failed: {}", eventId, item.index, path, reason);

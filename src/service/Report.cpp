@@ -25,6 +25,7 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
   nlohmann::json errors = nlohmann::json::array();
   std::vector<std::string> fileErrors;
   double readMs = 0, sendMs = 0, writeMs = 0;
+  double firstEvent = 0, lastEvent = 0;  // Unix seconds; 0: no event finished
   for (const auto& [rank, s] : finals) {
     if (s["role"] == "server") {
       const auto v = s.get<ServerStats>();
@@ -52,6 +53,10 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
     readMs += p.readMs;
     sendMs += p.sendMs;
     writeMs += p.writeMs;
+    if (p.firstEventUnix > 0) {
+      firstEvent = firstEvent > 0 ? std::min(firstEvent, p.firstEventUnix) : p.firstEventUnix;
+      lastEvent = std::max(lastEvent, p.lastEventUnix);
+    }
     latency += p.latencyMs;
     queue += p.queueMs;
     for (const auto& [stage, h] : p.stagesMs) stages[stage] += h;
@@ -75,34 +80,36 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
   nlohmann::json stageReport;
   for (const auto& [stage, h] : stages) stageReport[stage] = timeSummary(h);
   const double events = double(done + failed);
-  nlohmann::json report = {{"mode", c.direct ? "direct" : "service"},
-                           {"output_dir", c.outputDir},
-                           {"run", plan.run},
-                           {"layout", layout},
-                           {"concurrency", c.concurrency},
-                           {"workers", c.workers},
-                           {"batch_hits", c.batchHits},
-                           {"events_total", plan.totalEvents},
-                           {"events_done_before", plan.alreadyDone},
-                           {"events_failed_before", plan.alreadyFailed},
-                           {"events_done", done},
-                           {"events_failed", failed},
-                           {"events_left", left},
-                           {"stopped", stopped},
-                           {"wall_s", wallMs / 1000.0},
-                           {"events_per_s", wallMs > 0 ? 1000.0 * double(done) / wallMs : 0.0},
-                           {"hits_per_event", done > 0 ? double(hits) / double(done) : 0.0},
-                           {"latency_ms", timeSummary(latency)},
-                           {"queue_ms", timeSummary(queue)},
-                           {"stage_ms", stageReport},
-                           {"producer_ms_per_event",
-                            {{"read", events > 0 ? readMs / events : 0.0},
-                             {"send", events > 0 ? sendMs / events : 0.0},
-                             {"write", events > 0 ? writeMs / events : 0.0}}},
-                           {"servers", servers},
-                           {"producers", producers},
-                           {"errors", errors},
-                           {"file_errors", fileErrors}};
+  nlohmann::json report = {
+      {"mode", c.direct ? "direct" : "service"},
+      {"output_dir", c.outputDir},
+      {"run", plan.run},
+      {"layout", layout},
+      {"concurrency", c.concurrency},
+      {"workers", c.workers},
+      {"batch_hits", c.batchHits},
+      {"events_total", plan.totalEvents},
+      {"events_done_before", plan.alreadyDone},
+      {"events_failed_before", plan.alreadyFailed},
+      {"events_done", done},
+      {"events_failed", failed},
+      {"events_left", left},
+      {"stopped", stopped},
+      {"wall_s", wallMs / 1000.0},
+      {"events_per_s", wallMs > 0 ? 1000.0 * double(done) / wallMs : 0.0},
+      {"hits_per_event", done > 0 ? double(hits) / double(done) : 0.0},
+      {"latency_ms", timeSummary(latency)},
+      {"queue_ms", timeSummary(queue)},
+      {"stage_ms", stageReport},
+      {"producer_ms_per_event",
+       {{"read", events > 0 ? readMs / events : 0.0},
+        {"send", events > 0 ? sendMs / events : 0.0},
+        {"write", events > 0 ? writeMs / events : 0.0}}},
+      {"servers", servers},
+      {"producers", producers},
+      {"errors", errors},
+      {"file_errors", fileErrors},
+      {"timeline", {{"first_event_unix", firstEvent}, {"last_event_unix", lastEvent}}}};
   if (truth) {
     TrackMetricsConfig metrics;
     metrics.volumes = c.pipeline.volumes;

@@ -152,6 +152,8 @@ int runService(const ServiceConfig& config) {
   std::vector<char> bytes;
   std::string failure;
   std::unique_ptr<DirectoryLock> directoryLock;
+  const Clock::time_point planStart = Clock::now();
+  const double planStartUnix = unixSeconds();
   if (rank == 0) {
     try {
       directoryLock = std::make_unique<DirectoryLock>(config.outputDir);
@@ -172,6 +174,7 @@ int runService(const ServiceConfig& config) {
   }
   bcastBytes(comm, bytes);
   const JobPlan plan = decodePlan(bytes);
+  const double planMs = msSince(planStart);
   if (rank == 0) {
     logger().info("{} mode: {} event(s) in {} file(s), {} to do in run {} -> {}",
                   config.direct ? "direct" : "service", plan.totalEvents, plan.files.size(),
@@ -206,17 +209,28 @@ int runService(const ServiceConfig& config) {
   // Statistics to rank 0, which keeps showing progress until every rank has reported.
   int code = 0;
   if (rank == 0) {
+    const Clock::time_point ownEnd = Clock::now();
     board->addFinal(0, stats);
     while (!board->allFinal()) {
       board->pump(comm);
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     const double wallMs = msSince(start);
+    const double finalsMs = msSince(ownEnd);
+    const Clock::time_point reportStart = Clock::now();
     nlohmann::json report = makeReport(config, plan, board->finals(), wallMs, layoutText);
     int nodes = 0;
     for (const RankPlace& p : places) nodes = std::max(nodes, p.node + 1);
     report["nodes"] = nodes;
     printReport(report);
+    // Start-up and end at many ranks (bench/startup_bench.sh): the plan, then from rank 0's
+    // own end to every rank's statistics in, then the report made and written.
+    nlohmann::json& timeline = report["timeline"];
+    timeline["ranks"] = size;
+    timeline["plan_start_unix"] = planStartUnix;
+    timeline["plan_s"] = planMs / 1000.0;
+    timeline["finals_s"] = finalsMs / 1000.0;
+    timeline["report_s"] = msSince(reportStart) / 1000.0;  // without writing the files
     const std::string text = report.dump(2) + "\n";
     std::ofstream(fs::path(config.outputDir) / fmt::format("report-r{:03d}.json", plan.run))
         << text;

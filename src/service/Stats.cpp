@@ -5,6 +5,7 @@
 
 #include <sys/resource.h>
 
+#include <chrono>
 #include <utility>
 
 namespace trkaas {
@@ -12,6 +13,10 @@ namespace trkaas {
 nlohmann::json timeSummary(const TimeHistogram& h) {
   return {{"count", h.count()},     {"mean", h.mean()},        {"p50", h.quantile(0.5)},
           {"p90", h.quantile(0.9)}, {"p99", h.quantile(0.99)}, {"max", h.max()}};
+}
+
+double unixSeconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 double processCpuMs() {

@@ -19,6 +19,9 @@ namespace trkaas {
 /// {"count", "mean", "p50", "p90", "p99", "max"} (ms): the summary of a time in every report.
 nlohmann::json timeSummary(const TimeHistogram& h);
 
+/// Seconds since the Unix epoch (wall clock, comparable across nodes and with `date`).
+double unixSeconds();
+
 /// CPU time of this process so far (user and system, all threads), in milliseconds.
 double processCpuMs();
 
@@ -65,12 +68,15 @@ struct ProducerStats {
   /// Whether the events carried truth; then physics sums their metrics.
   bool truth = false;
   PhysicsMetrics physics;
+  /// When its first and last event finished (tracks or error record), in seconds since the
+  /// Unix epoch (0: none): the report's start-up and end times.
+  double firstEventUnix = 0, lastEventUnix = 0;
 };
 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ProducerStats, index, eventsDone, eventsFailed, eventsLeft, hits,
                                    stopped, wallMs, readMs, sendMs, writeMs, waitMs, cpuMs,
                                    latencyMs, queueMs, stagesMs, errors, fileErrors, tracksFile,
-                                   truth, physics)
+                                   truth, physics, firstEventUnix, lastEventUnix)
 
 /// What one server did, sent to rank 0 when it ends.
 struct ServerStats {
