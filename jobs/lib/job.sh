@@ -76,8 +76,21 @@ trkaas_output_dir() {
 }
 
 # trkaas run's exit codes as an MPI job (include/trkaas/service/Service.hpp): 0 every event
-# done, 1 some events failed or the job could not start, 3 stopped with events left.
+# done, 1 the job could not start (or another failure: MPI_Abort's code), 3 stopped with
+# events left, 4 done with failures (every event has a tracks or an error record, some are
+# error records: nothing a rerun or a requeue would do; --retry-failed redoes them).
 TRKAAS_EXIT_STOPPED_WITH_WORK_LEFT=3
+TRKAAS_EXIT_DONE_WITH_FAILURES=4
+
+# trkaas_exit_words RC: trkaas's exit code in words, for the job log.
+trkaas_exit_words() {
+  case $1 in
+    0) echo "every event done" ;;
+    "$TRKAAS_EXIT_STOPPED_WITH_WORK_LEFT") echo "stopped with events left" ;;
+    "$TRKAAS_EXIT_DONE_WITH_FAILURES") echo "done, some events with error records (not a crash; rerun with --retry-failed to redo them)" ;;
+    *) echo "failed" ;;
+  esac
+}
 
 TRKAAS_STOP_SIGNAL=""
 trkaas_forward() {  # trap handler: ask the step's tasks to stop cleanly
@@ -122,12 +135,13 @@ trkaas_step() {
 
 # trkaas_maybe_requeue DIR RC: after a step stopped by SIGUSR1 with events left (srun's exit
 # code RC is trkaas's 3), requeue this job (the rerun on the same DIR resumes). Requeueing
-# ends this script at once: call it last.
+# ends this script at once: call it last. Any other code never requeues: 0 and 4 (done,
+# with error records) leave nothing a rerun would do, and a failure would fail again.
 trkaas_maybe_requeue() {
   local dir=$1 rc=$2
   local left="no"
   ((rc == TRKAAS_EXIT_STOPPED_WITH_WORK_LEFT)) && left="some"
-  echo "trkaas job: step done (exit code $rc); stop signal: ${TRKAAS_STOP_SIGNAL:-none}; events left: $left"
+  echo "trkaas job: step done (exit code $rc: $(trkaas_exit_words "$rc")); stop signal: ${TRKAAS_STOP_SIGNAL:-none}; events left: $left"
   [[ -n $TRKAAS_STOP_SIGNAL ]] || return 0
   [[ $left == some ]] || return 0
   # Only the time-limit warning (--signal=B:USR1@T) requeues. SIGTERM is scancel (or a

@@ -239,7 +239,7 @@ int runService(const ServiceConfig& config) {
     if (report["stopped"].get<bool>() && report["events_left"].get<std::int64_t>() > 0) {
       code = kExitStoppedWithWorkLeft;
     } else if (report["events_failed"].get<std::int64_t>() > 0 || !report["file_errors"].empty()) {
-      code = kExitFailed;
+      code = kExitDoneWithFailures;
     } else {
       code = kExitComplete;
     }

@@ -52,8 +52,12 @@ check "stopped by SIGTERM with work left: said, not requeued" \
   '[[ $(TRKAAS_STOP_SIGNAL=TERM trkaas_maybe_requeue "$tmp" 3) == *"with events left: not requeueing"* ]]'
 check "stopped by SIGUSR1 with nothing left (exit 0): no requeue" \
   '[[ $(TRKAAS_STOP_SIGNAL=USR1 trkaas_maybe_requeue "$tmp" 0) == *"events left: no" ]]'
-check "stopped by SIGUSR1, failed events but nothing left (exit 1): no requeue" \
-  '[[ $(TRKAAS_STOP_SIGNAL=USR1 trkaas_maybe_requeue "$tmp" 1) == *"events left: no" ]]'
+check "stopped by SIGUSR1, a failure (exit 1): no requeue" \
+  '[[ $(TRKAAS_STOP_SIGNAL=USR1 trkaas_maybe_requeue "$tmp" 1) == *"(exit code 1: failed)"*"events left: no" ]]'
+check "stopped by SIGUSR1, done with failed events (exit 4): said, no requeue" \
+  '[[ $(TRKAAS_STOP_SIGNAL=USR1 trkaas_maybe_requeue "$tmp" 4) == *"(exit code 4: done, some events with error records"*"events left: no" ]]'
+check "done with failed events (exit 4), no signal: not a crash, no requeue" \
+  '[[ $(TRKAAS_STOP_SIGNAL="" trkaas_maybe_requeue "$tmp" 4) == *"not a crash"*"events left: no" ]]'
 printf '%s\n' 7 7 8 >"$tmp/.trkaas-requeues"
 check "requeues at most TRKAAS_MAX_REQUEUES times (its own, at the time limit)" \
   '[[ $(SLURM_JOB_ID=7 TRKAAS_MAX_REQUEUES=2 TRKAAS_STOP_SIGNAL=USR1 trkaas_maybe_requeue "$tmp" 3 2>&1) == *"already requeued 2 time(s)"* ]]'

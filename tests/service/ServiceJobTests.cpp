@@ -161,6 +161,11 @@ TEST_CASE("service: every event back exactly once with the labels of direct mode
     requireSameOutput(dir, ref);
     const std::string report = readText(dir + "/report.json");
     REQUIRE_THAT(report, HasSubstring("\"latency_ms\"") && HasSubstring("\"stage_ms\""));
+    const auto timeline = nlohmann::json::parse(report)["timeline"];
+    REQUIRE(timeline["plan_s"].get<double>() >= 0);
+    REQUIRE(timeline["first_event_unix"].get<double>() > 0);
+    REQUIRE(timeline["last_event_unix"].get<double>() >=
+            timeline["first_event_unix"].get<double>());
     if (c.options.find("service") != std::string::npos) {
       REQUIRE_THAT(report, HasSubstring("\"busy_fraction\"") && HasSubstring("\"gpu\": \"n/a"));
     }
@@ -199,7 +204,8 @@ TEST_CASE("service: bad inputs and failing events become error records while the
   const CliResult r =
       mpirun(3, "run --mode service -c " + config + " -i " + good + " " + bad + " -o " + dir);
   INFO(r.output);
-  REQUIRE(r.code == 1);  // the job says that not everything worked
+  // Every event ended as a record, some as error records: done with failures, not a crash.
+  REQUIRE(r.code == kExitDoneWithFailures);
   REQUIRE_THAT(r.output, HasSubstring("damaged.h5") && HasSubstring("max_hits"));
   std::string journals;
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -219,6 +225,16 @@ TEST_CASE("service: bad inputs and failing events become error records while the
   REQUIRE(refused >= 1);
   REQUIRE(occurrences(journals, "max_hits") == refused);
   requireSameOutput(dir, ref);
+  // Direct mode says the same; with only the good events the run is clean (0).
+  const CliResult direct = mpirun(2, "run --mode direct -c " + config + " -i " + good + " " + bad +
+                                         " -o " + freshDir("bad_direct"));
+  INFO(direct.output);
+  REQUIRE(direct.code == kExitDoneWithFailures);
+  REQUIRE_THAT(direct.output, HasSubstring(std::to_string(refused) + " event(s) failed"));
+  const CliResult clean = mpirun(2, "run --mode direct -c " + testConfig("unlimited.yaml") +
+                                        " -i " + good + " -o " + freshDir("good_direct"));
+  INFO(clean.output);
+  REQUIRE(clean.code == kExitComplete);
 }
 
 TEST_CASE("service: a stopped job resumes to the output of an uninterrupted one",

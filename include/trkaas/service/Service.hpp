@@ -64,12 +64,17 @@ struct ServiceConfig {
 /// job scripts decide from srun's status alone.
 /// 0: every event of this run got tracks.
 constexpr int kExitComplete = 0;
-/// 1: some events got error records or inputs are unreadable (report.json and the journals
-/// say which), or the job could not start (every rank says why).
+/// 1: the job could not start (every rank says why); a fatal error ends in MPI_Abort, whose
+/// code is also not 0, 3 or 4.
 constexpr int kExitFailed = 1;
 /// 3: stopped (SIGTERM, SIGINT, SIGUSR1 or --stop-after) with events left: rerun the same
-/// command to resume. Takes precedence over 1: the rerun is what finishes the work.
+/// command to resume. Takes precedence over 4: the rerun is what finishes the work.
 constexpr int kExitStoppedWithWorkLeft = 3;
+/// 4: done, with failures: every event of this run ended as a tracks record or an error
+/// record, and some as error records (or inputs are unreadable; report.json and the
+/// journals say which). Nothing to rerun; `--retry-failed` redoes them. The same code as
+/// `trkaas campaign verify`'s "done with failures".
+constexpr int kExitDoneWithFailures = 4;
 
 /// Runs the job on every rank of MPI_COMM_WORLD. Returns the exit code (above).
 int runService(const ServiceConfig& config);
