@@ -149,7 +149,7 @@ TEST_CASE("layout: node lists", "[service][layout]") {
   }
 }
 
-TEST_CASE("wire: requests and results survive the trip; damage is detected", "[service][wire]") {
+TEST_CASE("wire: requests and results survive the trip, damage is detected", "[service][wire]") {
   Request q;
   q.requestId = 42;
   q.eventId = 7;
@@ -189,7 +189,7 @@ TEST_CASE("wire: requests and results survive the trip; damage is detected", "[s
   REQUIRE_THROWS_WITH(decodeResult(bytes, "rank 1"), HasSubstring("not a result message"));
 }
 
-TEST_CASE("journal: done counts only in committed files; errors; cut lines", "[service][journal]") {
+TEST_CASE("journal: done counts only in committed files, errors, cut lines", "[service][journal]") {
   const fs::path dir = fs::path(TRKAAS_TEST_TMP) / "journal";
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -244,7 +244,7 @@ TEST_CASE("journal: done counts only in committed files; errors; cut lines", "[s
   CHECK(records[6].run == 2);
 }
 
-TEST_CASE("stats: a producer's typed statistics survive JSON; times travel as summaries",
+TEST_CASE("stats: a producer's typed statistics survive JSON, times travel as summaries",
           "[service][stats]") {
   ProducerStats s;
   s.index = 3;
