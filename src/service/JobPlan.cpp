@@ -1,5 +1,6 @@
-// The job plan: rank 0 locks the output directory, reads the journals and the inputs and
-// decides which events this run does; every rank hears the plan.
+// The job plan: rank 0 locks the output directory and reads the journals while the other
+// ranks count the inputs' events (a share each); rank 0 decides which events this run does,
+// as ranges of events per file; every rank hears the plan and takes its share of it.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -8,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -72,16 +75,80 @@ void bcastBytes(MPI_Comm comm, std::vector<char>& bytes) {
   }
 }
 
-JobPlan makePlan(const ServiceConfig& c) {
-  JobPlan plan;
+std::vector<InputCount> countInputs(const std::vector<std::string>& inputs, int rank, int ranks) {
+  // Rank 0 reads the journals meanwhile: the others count, unless it is alone.
+  const int counters = ranks > 1 ? ranks - 1 : 1;
+  const int counter = ranks > 1 ? rank - 1 : 0;
+  std::vector<InputCount> out;
+  if (counter < 0) return out;
+  for (std::size_t k = static_cast<std::size_t>(counter); k < inputs.size();
+       k += static_cast<std::size_t>(counters)) {
+    InputCount c;
+    c.input = static_cast<std::int64_t>(k);
+    std::error_code ec;
+    c.path = fs::weakly_canonical(fs::absolute(inputs[k]), ec).string();
+    if (c.path.empty()) c.path = fs::absolute(inputs[k]).lexically_normal().string();
+    try {
+      const EventFileReader reader(c.path);
+      c.events = static_cast<std::int64_t>(reader.numEvents());
+    } catch (const std::exception& e) {
+      c.events = -1;
+      c.error = e.what();
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount>& mine,
+                                     std::size_t inputs) {
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  nlohmann::json j = nlohmann::json::array();
+  for (const InputCount& c : mine) j.push_back({c.input, c.path, c.events, c.error});
+  const std::string text = j.dump();
+  // Every rank learns the total, so that all of them refuse together (no rank left waiting).
+  std::int64_t total = static_cast<std::int64_t>(text.size());
+  MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_INT64_T, MPI_SUM, comm);
+  if (total > std::numeric_limits<int>::max()) {
+    throw Error(
+        fmt::format("the input counts take {} bytes, over MPI's int limit: split the "
+                    "job's inputs over several jobs",
+                    total));
+  }
+  const int length = static_cast<int>(text.size());
+  std::vector<int> lengths(rank == 0 ? static_cast<std::size_t>(size) : 0);
+  MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, comm);
+  std::vector<int> offsets(lengths.size(), 0);
+  for (std::size_t r = 1; r < lengths.size(); ++r) offsets[r] = offsets[r - 1] + lengths[r - 1];
+  std::vector<char> all(rank == 0 ? static_cast<std::size_t>(total) : 0);
+  MPI_Gatherv(text.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR,
+              0, comm);
+  std::vector<InputCount> out;
+  if (rank != 0) return out;
+  out.resize(inputs);
+  for (std::size_t r = 0; r < lengths.size(); ++r) {
+    const auto part =
+        nlohmann::json::parse(all.begin() + offsets[r], all.begin() + offsets[r] + lengths[r]);
+    for (const auto& e : part) {
+      const auto k = e[0].get<std::size_t>();
+      if (k >= inputs) throw Error(fmt::format("input count for input {} of {}", k, inputs));
+      out[k] = {e[0].get<std::int64_t>(), e[1].get<std::string>(), e[2].get<std::int64_t>(),
+                e[3].get<std::string>()};
+    }
+  }
+  return out;
+}
+
+JournalState prepareOutput(const ServiceConfig& c) {
   std::error_code ec;
   fs::create_directories(c.outputDir, ec);
   if (!fs::is_directory(c.outputDir)) {
     throw Error("output directory '" + c.outputDir + "': cannot create it" +
                 (ec ? ": " + ec.message() : std::string()));
   }
-  const JournalState state = loadJournals(c.outputDir);
-  plan.run = state.lastRun + 1;
+  JournalState state = loadJournals(c.outputDir);
   // Tracks files of runs that never committed (killed hard): their events are done again
   // now, so the files must not stay beside the committed ones.
   for (const std::string& f : state.uncommittedFiles) {
@@ -95,61 +162,117 @@ JobPlan makePlan(const ServiceConfig& c) {
     logger().warn("journals in '{}': {} unreadable line(s) ignored (a run killed mid-write)",
                   c.outputDir, state.ignoredLines);
   }
+  return state;
+}
+
+namespace {
+
+/// Events of earlier runs this run skips, per input path, sorted: done ones, and failed
+/// ones unless retried. Error records of whole files (index -1) fall outside every file.
+struct Skipped {
+  std::map<std::string, std::vector<std::pair<std::int64_t, bool>>> byFile;  // (index, done)
+};
+
+Skipped skippedEvents(const JournalState& state, bool retryFailed) {
+  Skipped s;
+  for (const EventKey& key : state.done) s.byFile[key.first].emplace_back(key.second, true);
+  if (!retryFailed) {
+    for (const auto& [key, reason] : state.failed) {
+      s.byFile[key.first].emplace_back(key.second, false);
+    }
+  }
+  for (auto& [file, events] : s.byFile) std::sort(events.begin(), events.end());
+  return s;
+}
+
+}  // namespace
+
+JobPlan decidePlan(const ServiceConfig& c, const JournalState& state,
+                   const std::vector<InputCount>& counts) {
+  JobPlan plan;
+  plan.run = state.lastRun + 1;
   std::set<std::string> seen;
-  for (const std::string& input : c.inputs) {
-    const std::string path = fs::weakly_canonical(fs::absolute(input), ec).string();
-    if (!seen.insert(path).second) {
-      logger().warn("input '{}' is given more than once; read once", input);
+  for (std::size_t k = 0; k < counts.size(); ++k) {
+    const InputCount& in = counts[k];
+    if (!seen.insert(in.path).second) {
+      logger().warn("input '{}' is given more than once; read once", c.inputs[k]);
       continue;
     }
-    plan.files.push_back(path);
-    try {
-      const EventFileReader reader(path);
-      plan.counts.push_back(static_cast<std::int64_t>(reader.numEvents()));
-      plan.fileErrors.emplace_back();
-    } catch (const std::exception& e) {
-      plan.counts.push_back(-1);
-      plan.fileErrors.push_back(e.what());
+    plan.files.push_back(in.path);
+    plan.counts.push_back(in.events);
+    plan.fileErrors.push_back(in.events < 0 ? in.error : std::string());
+    if (in.events < 0) {
       logger().error(
           "input '{}' cannot be read: {} (recorded as an error; the other inputs "
           "go on)",
-          path, e.what());
+          in.path, in.error);
     }
   }
+  const Skipped skipped = skippedEvents(state, c.retryFailed);
+  const std::vector<std::pair<std::int64_t, bool>> none;
+  const auto room = [&] {
+    return c.maxEvents < 0 ? std::numeric_limits<std::int64_t>::max()
+                           : c.maxEvents - plan.todoEvents;
+  };
+  const auto add = [&](std::int64_t file, std::int64_t begin, std::int64_t end) {
+    end = begin + std::min(end - begin, room());
+    if (end <= begin) return;
+    plan.todo.push_back({file, begin, end});
+    plan.todoEvents += end - begin;
+  };
   for (std::size_t f = 0; f < plan.files.size(); ++f) {
-    for (std::int64_t i = 0; i < plan.counts[f]; ++i) {
-      ++plan.totalEvents;
-      const EventKey key{plan.files[f], i};
-      if (state.done.count(key) != 0) {
-        ++plan.alreadyDone;
-      } else if (!c.retryFailed && state.failed.count(key) != 0) {
-        ++plan.alreadyFailed;
-      } else if (c.maxEvents < 0 || static_cast<std::int64_t>(plan.todo.size()) < c.maxEvents) {
-        plan.todo.push_back({static_cast<std::int64_t>(f), i});
-      }
+    const std::int64_t n = plan.counts[f];
+    if (n <= 0) continue;
+    plan.totalEvents += n;
+    const auto it = skipped.byFile.find(plan.files[f]);
+    const auto& skip = it != skipped.byFile.end() ? it->second : none;
+    std::int64_t next = 0;  // first event not yet placed
+    for (const auto& [index, done] : skip) {
+      if (index < 0 || index >= n) continue;
+      ++(done ? plan.alreadyDone : plan.alreadyFailed);
+      add(static_cast<std::int64_t>(f), next, index);
+      next = index + 1;
     }
+    add(static_cast<std::int64_t>(f), next, n);
   }
   if (plan.run > 1) {
     logger().info(
         "resuming in '{}' (run {}): {} of {} event(s) already done, {} with error "
         "records{}, {} to do now",
         c.outputDir, plan.run, plan.alreadyDone, plan.totalEvents, plan.alreadyFailed,
-        c.retryFailed ? "" : " (not retried: --retry-failed)", plan.todo.size());
+        c.retryFailed ? "" : " (not retried: --retry-failed)", plan.todoEvents);
   }
   return plan;
 }
 
+std::vector<WorkItem> planShare(const JobPlan& plan, int k, int n) {
+  const auto [first, last] = shareOf(plan.todoEvents, k, n);
+  std::vector<WorkItem> items;
+  items.reserve(static_cast<std::size_t>(last - first));
+  std::int64_t at = 0;  // position of the range's first event in the whole list
+  for (const TodoRange& r : plan.todo) {
+    if (at >= last) break;
+    const std::int64_t size = r.end - r.begin;
+    for (std::int64_t i = std::max(first, at); i < std::min(last, at + size); ++i) {
+      items.push_back({r.file, r.begin + (i - at)});
+    }
+    at += size;
+  }
+  return items;
+}
+
 std::vector<char> encodePlan(const JobPlan& p) {
-  nlohmann::json j = {
-      {"files", p.files},       {"counts", p.counts},    {"errors", p.fileErrors},   {"run", p.run},
-      {"total", p.totalEvents}, {"done", p.alreadyDone}, {"failed", p.alreadyFailed}};
+  nlohmann::json j = {{"files", p.files},          {"counts", p.counts},
+                      {"errors", p.fileErrors},    {"run", p.run},
+                      {"total", p.totalEvents},    {"done", p.alreadyDone},
+                      {"failed", p.alreadyFailed}, {"todo_events", p.todoEvents}};
   const std::string text = j.dump();
-  std::vector<char> bytes(sizeof(std::uint64_t) + text.size() + p.todo.size() * sizeof(WorkItem));
+  std::vector<char> bytes(sizeof(std::uint64_t) + text.size() + p.todo.size() * sizeof(TodoRange));
   const std::uint64_t n = text.size();
   std::memcpy(bytes.data(), &n, sizeof(n));
   std::memcpy(bytes.data() + sizeof(n), text.data(), text.size());
   std::memcpy(bytes.data() + sizeof(n) + text.size(), p.todo.data(),
-              p.todo.size() * sizeof(WorkItem));
+              p.todo.size() * sizeof(TodoRange));
   return bytes;
 }
 
@@ -166,9 +289,10 @@ JobPlan decodePlan(const std::vector<char>& bytes) {
   p.totalEvents = j["total"].get<std::int64_t>();
   p.alreadyDone = j["done"].get<std::int64_t>();
   p.alreadyFailed = j["failed"].get<std::int64_t>();
-  const std::size_t items = (bytes.size() - sizeof(n) - n) / sizeof(WorkItem);
-  p.todo.resize(items);
-  std::memcpy(p.todo.data(), bytes.data() + sizeof(n) + n, items * sizeof(WorkItem));
+  p.todoEvents = j["todo_events"].get<std::int64_t>();
+  const std::size_t ranges = (bytes.size() - sizeof(n) - n) / sizeof(TodoRange);
+  p.todo.resize(ranges);
+  std::memcpy(p.todo.data(), bytes.data() + sizeof(n) + n, ranges * sizeof(TodoRange));
   return p;
 }
 

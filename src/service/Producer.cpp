@@ -48,11 +48,8 @@ class ProducerLoop {
         m_board(board),
         m_load(servers.size(), 0),
         m_sentSince(servers.size(), 0) {
-    const auto [first, last] =
-        shareOf(static_cast<std::int64_t>(plan.todo.size()), producer, producers);
-    m_first = first;
-    m_next = first;
-    m_last = last;
+    m_items = planShare(plan, producer, producers);
+    m_last = static_cast<std::int64_t>(m_items.size());
     m_cells = needsCells(config.pipeline);
     m_metricsConfig.volumes = config.pipeline.volumes;
     if (servers.empty()) {
@@ -120,7 +117,13 @@ class ProducerLoop {
       }
     }
     if (!m_servers.empty()) {
-      for (int s : m_servers) MPI_Send(nullptr, 0, MPI_BYTE, s, kTagDone, m_comm);
+      // Every request of this producer is answered: rank 0 releases the servers once every
+      // producer has said so (one message each, not one per server).
+      if (m_board != nullptr) {
+        m_board->ownProducerDone();
+      } else {
+        MPI_Send(nullptr, 0, MPI_BYTE, 0, kTagDone, m_comm);
+      }
     }
     auto t0 = Clock::now();
     m_writer->close();
@@ -173,7 +176,7 @@ class ProducerLoop {
   }
 
   void sendNext() {
-    const WorkItem item = m_plan.todo[m_next++];
+    const WorkItem item = m_items[static_cast<std::size_t>(m_next++)];
     const std::string& path = m_plan.files[item.file];
     auto t0 = Clock::now();
     auto flight = std::make_unique<InFlight>();
@@ -355,6 +358,7 @@ class ProducerLoop {
   ProgressBoard* m_board;
   std::vector<std::int64_t> m_load, m_sentSince;
   int m_rotation = 0;
+  std::vector<WorkItem> m_items;  // this producer's share of the plan, in order
   std::int64_t m_first = 0, m_next = 0, m_last = 0, m_nextRequest = 0;
   bool m_cells = false, m_stopping = false, m_truth = false;
   std::string m_stopReason;

@@ -37,11 +37,10 @@ struct Sending {
 
 class ServerLoop {
  public:
-  ServerLoop(MPI_Comm comm, const ServiceConfig& config, int server, int producers, int threads,
+  ServerLoop(MPI_Comm comm, const ServiceConfig& config, int server, int threads,
              const ServerDevice& device, ProgressBoard* board)
       : m_comm(comm),
         m_server(server),
-        m_producers(producers),
         m_workers(config.workers),
         m_threads(threads),
         m_device(device.layout),
@@ -187,7 +186,7 @@ class ServerLoop {
   }
 
   void communicate() {
-    int done = 0;
+    bool end = false;  // rank 0 said that every producer is done
     int idle = 0;
     std::vector<char> bytes;
     std::list<Sending> sending;
@@ -206,8 +205,8 @@ class ServerLoop {
         m_wake.notify_one();
         worked = true;
       }
-      while (receiveIf(m_comm, kTagDone, bytes, source)) {
-        ++done;
+      while (receiveIf(m_comm, kTagEnd, bytes, source)) {
+        end = true;
         worked = true;
       }
       // Results of the workers go out as soon as they are ready.
@@ -232,8 +231,11 @@ class ServerLoop {
         MPI_Test(&it->request, &complete, MPI_STATUS_IGNORE);
         it = complete ? sending.erase(it) : std::next(it);
       }
-      if (m_board != nullptr) m_board->pump(m_comm);
-      if (done == m_producers) {
+      if (m_board != nullptr) {
+        m_board->pump(m_comm);
+        end = end || m_board->producersDone();
+      }
+      if (end) {
         std::lock_guard<std::mutex> lock(m_mutex);
         if (m_queue.empty() && m_running == 0 && m_results.empty() && sending.empty()) break;
       }
@@ -328,7 +330,7 @@ class ServerLoop {
   }
 
   MPI_Comm m_comm;
-  int m_server, m_producers, m_workers, m_threads, m_device;
+  int m_server, m_workers, m_threads, m_device;
   int m_cudaDevice;  // this process's CUDA index of m_device (-1: none or not visible)
   ProgressBoard* m_board;
   PipelineConfig m_config;
@@ -349,9 +351,9 @@ class ServerLoop {
 
 }  // namespace
 
-nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int producers,
-                         int threads, const ServerDevice& device, ProgressBoard* board) {
-  ServerLoop loop(comm, config, server, producers, threads, device, board);
+nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int threads,
+                         const ServerDevice& device, ProgressBoard* board) {
+  ServerLoop loop(comm, config, server, threads, device, board);
   return loop.run();
 }
 

@@ -38,9 +38,12 @@ bool receiveIf(MPI_Comm comm, int tag, std::vector<char>& bytes, int& source) {
   return true;
 }
 
-ProgressBoard::ProgressBoard(int ranks, std::int64_t total, double seconds)
+ProgressBoard::ProgressBoard(int ranks, std::int64_t total, double seconds, int producers,
+                             std::vector<int> servers)
     : m_done(static_cast<std::size_t>(ranks), 0),
       m_failed(static_cast<std::size_t>(ranks), 0),
+      m_producers(producers),
+      m_servers(std::move(servers)),
       m_total(total),
       m_seconds(seconds) {}
 
@@ -67,6 +70,14 @@ void ProgressBoard::pump(MPI_Comm comm) {
       m_done[source] = c[0];
       m_failed[source] = c[1];
     }
+  }
+  while (receiveIf(comm, kTagDone, bytes, source)) ++m_producersDone;
+  if (!m_serversReleased && !m_servers.empty() && producersDone()) {
+    // A server on rank 0 sees producersDone() itself.
+    for (int server : m_servers) {
+      if (server != 0) MPI_Send(nullptr, 0, MPI_BYTE, server, kTagEnd, comm);
+    }
+    m_serversReleased = true;
   }
   while (receiveIf(comm, kTagFinal, bytes, source)) {
     addFinal(source, nlohmann::json::parse(bytes.begin(), bytes.end()));
@@ -148,18 +159,37 @@ int runService(const ServiceConfig& config) {
   const std::string layoutText = layout.describe(places);
   if (rank == 0) logger().info("layout: {}", layoutText);
 
-  // Rank 0 plans the run; everyone hears the plan, or the reason there is none.
+  // The plan: rank 0 locks the directory and reads the journals while the other ranks
+  // count the inputs' events, a share each; rank 0 decides; everyone hears the plan, or the
+  // reason there is none.
   std::vector<char> bytes;
   std::string failure;
   std::unique_ptr<DirectoryLock> directoryLock;
   const Clock::time_point planStart = Clock::now();
   const double planStartUnix = unixSeconds();
+  JournalState journals;
   if (rank == 0) {
     try {
       directoryLock = std::make_unique<DirectoryLock>(config.outputDir);
-      bytes = encodePlan(makePlan(config));
+      journals = prepareOutput(config);
     } catch (const std::exception& e) {
       failure = e.what();
+    }
+  }
+  std::vector<InputCount> counts;
+  try {
+    counts = gatherCounts(comm, countInputs(config.inputs, rank, size), config.inputs.size());
+  } catch (const std::exception& e) {
+    logger().error("counting the inputs' events: {}; ending the job", e.what());
+    MPI_Abort(comm, 1);
+  }
+  if (rank == 0) {
+    if (failure.empty()) {
+      try {
+        bytes = encodePlan(decidePlan(config, journals, counts));
+      } catch (const std::exception& e) {
+        failure = e.what();
+      }
     }
     std::vector<char> status(failure.begin(), failure.end());
     bcastBytes(comm, status);
@@ -178,14 +208,15 @@ int runService(const ServiceConfig& config) {
   if (rank == 0) {
     logger().info("{} mode: {} event(s) in {} file(s), {} to do in run {} -> {}",
                   config.direct ? "direct" : "service", plan.totalEvents, plan.files.size(),
-                  plan.todo.size(), plan.run, config.outputDir);
+                  plan.todoEvents, plan.run, config.outputDir);
   }
 
   std::vector<int> workers(layout.servers.size(), config.workers);
   std::unique_ptr<ProgressBoard> board;
   if (rank == 0) {
-    board = std::make_unique<ProgressBoard>(size, static_cast<std::int64_t>(plan.todo.size()),
-                                            config.progressSeconds);
+    board =
+        std::make_unique<ProgressBoard>(size, plan.todoEvents, config.progressSeconds,
+                                        static_cast<int>(layout.producers.size()), layout.servers);
   }
   MPI_Barrier(comm);
   const Clock::time_point start = Clock::now();
@@ -195,8 +226,7 @@ int runService(const ServiceConfig& config) {
       ServerDevice device;
       device.layout = mine.device;
       device.cuda = cudaOrdinal(places[rank], mine.device, device.why);
-      stats = runServer(comm, config, mine.index, static_cast<int>(layout.producers.size()),
-                        mine.threads, device, board.get());
+      stats = runServer(comm, config, mine.index, mine.threads, device, board.get());
     } else {
       stats = runProducer(comm, config, plan, mine.index, static_cast<int>(layout.producers.size()),
                           layout.servers, workers, mine.threads, board.get());

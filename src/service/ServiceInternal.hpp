@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "trkaas/service/Journal.hpp"
 #include "trkaas/service/Layout.hpp"
 #include "trkaas/service/Service.hpp"
 
@@ -22,9 +23,10 @@ namespace trkaas::service {
 enum Tag : int {
   kTagRequest = 101,   // producer -> server: encoded Request
   kTagResult = 102,    // server -> producer: encoded Result
-  kTagDone = 103,      // producer -> server: no more requests from me
+  kTagDone = 103,      // producer -> rank 0: every request of mine is answered
   kTagProgress = 104,  // any -> rank 0: int64 [done, failed]
   kTagFinal = 105,     // any -> rank 0: this rank's statistics (JSON text)
+  kTagEnd = 106,       // rank 0 -> server: every producer is done, no request will come
 };
 
 using Clock = std::chrono::steady_clock;
@@ -52,12 +54,21 @@ struct WorkItem {
   std::int64_t index = 0;
 };
 
-/// What this run does, decided by rank 0 and broadcast.
+/// Events [begin, end) of one input file (index into JobPlan::files).
+struct TodoRange {
+  std::int64_t file = 0;
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+};
+
+/// What this run does, decided by rank 0 and broadcast. Its size grows with the files and
+/// with the gaps earlier runs left, not with the events: a fresh run is one range per file.
 struct JobPlan {
   std::vector<std::string> files;       ///< absolute paths
   std::vector<std::int64_t> counts;     ///< events per file (-1: unreadable)
   std::vector<std::string> fileErrors;  ///< why a file is unreadable ("" when fine)
-  std::vector<WorkItem> todo;           ///< events of this run, in order
+  std::vector<TodoRange> todo;          ///< events of this run, in order
+  std::int64_t todoEvents = 0;          ///< events in `todo`
   int run = 1;
   std::int64_t totalEvents = 0;    ///< events in all readable inputs
   std::int64_t alreadyDone = 0;    ///< done by earlier runs
@@ -69,15 +80,33 @@ inline std::pair<std::int64_t, std::int64_t> shareOf(std::int64_t count, int k, 
   return {count * k / n, count * (k + 1) / n};
 }
 
+/// The events of producer `k` of `n`: its contiguous share of the plan's events, in order
+/// (the same split as if the whole list were written out).
+std::vector<WorkItem> planShare(const JobPlan& plan, int k, int n);
+
 /// Receives one waiting message with this tag (from any source) if there is one.
 bool receiveIf(MPI_Comm comm, int tag, std::vector<char>& bytes, int& source);
 
-/// Rank 0's view of the run: progress lines and the final statistics of every rank.
+/// Rank 0's view of the run: progress lines, the end of the requests and the final
+/// statistics of every rank.
+///
+/// The end: each producer tells rank 0 once when every request it sent is answered
+/// (kTagDone); when the last producer has, rank 0 tells each server once (kTagEnd) that no
+/// request will come. P + S messages instead of one per producer and server; a server still
+/// stops only after all its requests are answered, because a producer is done only then.
 class ProgressBoard {
  public:
-  ProgressBoard(int ranks, std::int64_t total, double seconds);
-  /// Handles waiting progress and final messages; prints a line when it is time.
+  /// `producers`: how many producers will say they are done; `servers`: the server ranks
+  /// to release then (none in direct mode).
+  ProgressBoard(int ranks, std::int64_t total, double seconds, int producers,
+                std::vector<int> servers);
+  /// Handles waiting progress, done and final messages; releases the servers when every
+  /// producer is done; prints a line when it is time.
   void pump(MPI_Comm comm);
+  /// Rank 0's own producer is done (its requests all answered).
+  void ownProducerDone() { ++m_producersDone; }
+  /// Every producer is done: what a server on rank 0 waits for.
+  bool producersDone() const { return m_producersDone == m_producers; }
   /// This rank's (rank 0's) own counters.
   void setOwn(std::int64_t done, std::int64_t failed);
   void addFinal(int rank, nlohmann::json stats);
@@ -88,6 +117,9 @@ class ProgressBoard {
  private:
   std::vector<std::int64_t> m_done, m_failed;
   std::map<int, nlohmann::json> m_finals;
+  int m_producers = 0, m_producersDone = 0;
+  std::vector<int> m_servers;
+  bool m_serversReleased = false;
   std::int64_t m_total;
   double m_seconds;
   Clock::time_point m_start = Clock::now(), m_last = Clock::now();
@@ -100,7 +132,8 @@ nlohmann::json runProducer(MPI_Comm comm, const ServiceConfig& config, const Job
                            const std::vector<int>& serverWorkers, int threads,
                            ProgressBoard* board);
 
-/// Server side: serves requests until every producer said it is done.
+/// Server side: serves requests until rank 0 says that every producer is done (kTagEnd;
+/// on rank 0 itself, `board` says so).
 /// A server's GPU: its index among the node's GPUs (layout, NVML), and the CUDA ordinal
 /// of that GPU in this process (-1 with the reason when it does not see it, or none).
 struct ServerDevice {
@@ -109,8 +142,8 @@ struct ServerDevice {
   std::string why;
 };
 
-nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int producers,
-                         int threads, const ServerDevice& device, ProgressBoard* board);
+nlohmann::json runServer(MPI_Comm comm, const ServiceConfig& config, int server, int threads,
+                         const ServerDevice& device, ProgressBoard* board);
 
 // ---- placement (Placement.cpp): where ranks run, their cores and GPUs --------------------
 
@@ -123,7 +156,7 @@ int ownCores();
 /// Where every rank runs: node index (by lowest world rank), local rank and size, GPUs.
 std::vector<RankPlace> gatherPlaces(MPI_Comm comm);
 
-// ---- the job plan (JobPlan.cpp): rank 0 decides, everyone hears it ------------------------
+// ---- the job plan (JobPlan.cpp): counted by all, decided by rank 0, heard by all -----------
 
 /// An exclusive lock on DIR/.trkaas-lock, held by rank 0 for the whole run: a second job on
 /// the same output directory (a campaign chunk resubmitted while it still runs) would set
@@ -141,8 +174,31 @@ class DirectoryLock {
   int m_fd = -1;
 };
 
-/// Rank 0: the inputs, what earlier runs did, and the events of this run.
-JobPlan makePlan(const ServiceConfig& c);
+/// One input as given (`ServiceConfig::inputs[input]`): its absolute path and its events,
+/// or why it cannot be read.
+struct InputCount {
+  std::int64_t input = 0;
+  std::string path;
+  std::int64_t events = -1;  ///< -1: unreadable
+  std::string error;
+};
+
+/// The inputs `which` of the ranks that count (every rank but rank 0 when there are
+/// others, which reads the journals meanwhile): inputs k, k + n, ... for counter k of n.
+/// Opens each of them once; a file that cannot be read gets its reason, never an exception.
+std::vector<InputCount> countInputs(const std::vector<std::string>& inputs, int rank, int ranks);
+/// Every rank's counts, on rank 0 in input order (empty elsewhere).
+std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount>& mine,
+                                     std::size_t inputs);
+
+/// Rank 0, before the counts: creates and tidies the output directory (tracks files of runs
+/// that never committed set aside, .part files removed) and reads its journals.
+JournalState prepareOutput(const ServiceConfig& c);
+/// Rank 0: the plan from the journals and the counts (in input order): a file given twice
+/// is read once; events done, or failed and not retried, are skipped; at most
+/// `c.maxEvents`. No MPI, no file access.
+JobPlan decidePlan(const ServiceConfig& c, const JournalState& state,
+                   const std::vector<InputCount>& counts);
 std::vector<char> encodePlan(const JobPlan& p);
 JobPlan decodePlan(const std::vector<char>& bytes);
 /// Broadcasts `bytes` from rank 0 (any size).

@@ -1,9 +1,11 @@
-// The service's parts that need no MPI: the layout rules, the wire format, the journal.
+// The service's parts that need no MPI: the layout rules, the wire format, the journal, the
+// job plan.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "ServiceInternal.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/service/Journal.hpp"
@@ -300,4 +302,74 @@ TEST_CASE("stats: a producer's typed statistics survive JSON, times travel as su
   nlohmann::json broken = j;
   broken["latencyMs"]["count"] = 4999;
   CHECK_THROWS_WITH(broken.get<ProducerStats>(), HasSubstring("count says"));
+}
+
+TEST_CASE("plan: ranges of events per file, each producer gets the share the whole list gives",
+          "[service][plan]") {
+  using service::InputCount;
+  using service::JobPlan;
+  using service::WorkItem;
+  // a (10 events), b (unreadable), a again (given twice: read once), c (empty), d (7 events).
+  const std::vector<InputCount> counts = {{0, "/a.h5", 10, ""},
+                                          {1, "/b.h5", -1, "truncated"},
+                                          {2, "/a.h5", 10, ""},
+                                          {3, "/c.h5", 0, ""},
+                                          {4, "/d.h5", 7, ""}};
+  const std::vector<std::string> files = {"/a.h5", "/b.h5", "/c.h5", "/d.h5"};
+  const std::vector<std::int64_t> events = {10, -1, 0, 7};
+  ServiceConfig c;
+  c.inputs = {"a.h5", "b.h5", "./a.h5", "c.h5", "d.h5"};
+  c.outputDir = "unused";
+  JournalState state;
+  state.lastRun = 2;
+  state.done = {{"/a.h5", 0}, {"/a.h5", 1}, {"/a.h5", 5}, {"/d.h5", 6}, {"/gone.h5", 3}};
+  state.failed = {{{"/a.h5", 7}, "bad"}, {{"/b.h5", -1}, "truncated"}, {{"/d.h5", 0}, "bad"}};
+  for (const bool retry : {false, true}) {
+    for (const std::int64_t most :
+         {std::int64_t{-1}, std::int64_t{0}, std::int64_t{5}, std::int64_t{9}, std::int64_t{100}}) {
+      INFO("retry " << retry << ", at most " << most);
+      c.retryFailed = retry;
+      c.maxEvents = most;
+      // What the plan was before ranges: every event in order, one by one.
+      std::vector<WorkItem> all;
+      std::int64_t total = 0, done = 0, failed = 0;
+      for (std::size_t f = 0; f < files.size(); ++f) {
+        for (std::int64_t i = 0; i < events[f]; ++i) {
+          ++total;
+          if (state.done.count({files[f], i}) != 0) {
+            ++done;
+          } else if (!retry && state.failed.count({files[f], i}) != 0) {
+            ++failed;
+          } else if (most < 0 || static_cast<std::int64_t>(all.size()) < most) {
+            all.push_back({static_cast<std::int64_t>(f), i});
+          }
+        }
+      }
+      const JobPlan plan =
+          service::decodePlan(service::encodePlan(service::decidePlan(c, state, counts)));
+      REQUIRE(plan.files == files);
+      REQUIRE(plan.counts == events);
+      REQUIRE(plan.fileErrors[1] == "truncated");
+      REQUIRE(plan.run == 3);
+      REQUIRE(plan.totalEvents == total);
+      REQUIRE(plan.alreadyDone == done);
+      REQUIRE(plan.alreadyFailed == failed);
+      REQUIRE(plan.todoEvents == static_cast<std::int64_t>(all.size()));
+      for (int n = 1; n <= 6; ++n) {
+        std::vector<WorkItem> joined;
+        for (int k = 0; k < n; ++k) {
+          const std::vector<WorkItem> share = service::planShare(plan, k, n);
+          const auto [first, last] = service::shareOf(plan.todoEvents, k, n);
+          REQUIRE(static_cast<std::int64_t>(share.size()) == last - first);
+          joined.insert(joined.end(), share.begin(), share.end());
+        }
+        REQUIRE(joined.size() == all.size());
+        for (std::size_t e = 0; e < all.size(); ++e) {
+          INFO(n << " producers, event " << e);
+          REQUIRE(joined[e].file == all[e].file);
+          REQUIRE(joined[e].index == all[e].index);
+        }
+      }
+    }
+  }
 }
