@@ -1,7 +1,12 @@
 #include "ScriptModel.hpp"
 
 #include <sstream>
+#include <unordered_map>
 #include <vector>
+
+#if TRKAAS_HAVE_AOTI
+#include <torch/csrc/inductor/aoti_package/model_package_loader.h>
+#endif
 
 #include "PipelineCommon.hpp"
 #include "trkaas/core/Error.hpp"
@@ -10,6 +15,14 @@
 namespace trkaas::detail {
 
 namespace {
+
+/// Calls of one package that may run at once (the workers of a server share the models);
+/// further calls wait for one to finish.
+constexpr std::size_t kPackageRunners = 8;
+
+bool isPackage(const std::string& path) {
+  return path.size() > 4 && path.compare(path.size() - 4, 4, ".pt2") == 0;
+}
 
 std::string shapeOf(const torch::Tensor& t) {
   std::ostringstream s;
@@ -29,19 +42,23 @@ ScriptModel::ScriptModel(const std::string& path, ModelKind kind, std::int64_t n
       m_type(type) {
   if (m_numFeatures < 1) fail("numFeatures must be at least 1");
   if (!fileExists(m_path)) fail("no such file");
-  try {
-    m_module = torch::jit::load(m_path, m_device);
-  } catch (const std::exception& e) {
-    const std::string text = e.what();
-    fail("not a loadable TorchScript file: " + text.substr(0, text.find('\n')));
-  }
-  m_module.eval();
-  checkArity();
-  try {
-    if (m_type != torch::kFloat32) m_module.to(m_type);
-  } catch (const std::exception& e) {
-    fail("cannot convert the weights to " + std::string(c10::toString(m_type)) + ": " +
-         torchErrorReason(e.what()));
+  if (isPackage(m_path)) {
+    loadPackage();
+  } else {
+    try {
+      m_module = torch::jit::load(m_path, m_device);
+    } catch (const std::exception& e) {
+      const std::string text = e.what();
+      fail("not a loadable TorchScript file: " + text.substr(0, text.find('\n')));
+    }
+    m_module.eval();
+    checkArity();
+    try {
+      if (m_type != torch::kFloat32) m_module.to(m_type);
+    } catch (const std::exception& e) {
+      fail("cannot convert the weights to " + std::string(c10::toString(m_type)) + ": " +
+           torchErrorReason(e.what()));
+    }
   }
   // Probe: 3 hits with fixed values, and 2 edges for classifiers.
   const auto on = torch::TensorOptions().device(m_device);
@@ -63,6 +80,98 @@ ScriptModel::ScriptModel(const std::string& path, ModelKind kind, std::int64_t n
     }
   }
   if (m_kind == ModelKind::kEmbedding) m_outputDim = out.size(1);
+}
+
+ScriptModel::~ScriptModel() = default;
+
+const char* ScriptModel::format() const {
+#if TRKAAS_HAVE_AOTI
+  if (m_package) return "AOTInductor package";
+#endif
+  return "TorchScript";
+}
+
+void ScriptModel::loadPackage() {
+#if TRKAAS_HAVE_AOTI
+  using Loader = torch::inductor::AOTIModelPackageLoader;
+  if (m_type != torch::kFloat32) {
+    fail(
+        "an AOTInductor package (.pt2) runs in the float32 it was compiled in; use the "
+        "TorchScript models (.pt) for " +
+        std::string(c10::toString(m_type)));
+  }
+  std::unordered_map<std::string, std::string> meta;
+  try {
+    meta = Loader::load_metadata_from_package(m_path, "model");
+  } catch (const std::exception& e) {
+    fail("not a loadable AOTInductor package: " + torchErrorReason(e.what()));
+  }
+  const auto key = meta.find("AOTI_DEVICE_KEY");
+  const std::string wanted = m_device.is_cuda() ? "cuda" : "cpu";
+  if (key != meta.end() && key->second != wanted) {
+    fail("the package was compiled for " + key->second + ", but this pipeline runs on " +
+         m_device.str() + ": compile one for it (tools/train/export_pt2.py --device " + wanted +
+         ", on a machine of that kind)");
+  }
+  try {
+    m_package = std::make_unique<Loader>(m_path, "model", false, kPackageRunners,
+                                         m_device.is_cuda() ? m_device.index() : -1);
+  } catch (const std::exception& e) {
+    fail("not a loadable AOTInductor package: " + torchErrorReason(e.what()));
+  }
+#else
+  fail(
+      "is an AOTInductor package (.pt2), but this build's libtorch has no package loader "
+      "(it needs libtorch 2.6 or later): use the TorchScript models (.pt)");
+#endif
+}
+
+torch::Tensor ScriptModel::callPackage(const torch::Tensor& x, const torch::Tensor& edges) const {
+#if TRKAAS_HAVE_AOTI
+  const torch::NoGradGuard noGrad;
+  std::vector<at::Tensor> in;
+  std::int64_t numEdges = 0;
+  if (m_kind == ModelKind::kEmbedding) {
+    in.push_back(x);
+  } else {
+    // A compiled graph may carry guards a small graph breaks (the GNN's triplet pairs must
+    // number at least 2): the call gets a disconnected chain of 4 hits (copies of hit 0,
+    // shifted in the first feature) and 3 edges after the event's. Every node and edge
+    // operation of the models is local to a hit or an edge or sums over a hit's edges, so
+    // the chain changes nothing of the event's logits (export_pt2.py checks this), and
+    // its 3 logits are dropped.
+    const std::int64_t n = x.size(0);
+    numEdges = edges.size(1);
+    torch::Tensor extra = x.narrow(0, 0, 1).expand({4, x.size(1)}).clone();
+    extra.select(1, 0).add_(torch::arange(4, x.options()) * 0.01);
+    const torch::Tensor chain =
+        torch::tensor(std::vector<std::int64_t>{n, n + 1, n + 2, n + 1, n + 2, n + 3},
+                      torch::kInt64)
+            .reshape({2, 3})
+            .to(edges.device());
+    in.push_back(torch::cat({x, extra}));
+    in.push_back(torch::cat({edges, chain}, 1));
+  }
+  std::vector<at::Tensor> out;
+  try {
+    out = m_package->run(in);
+  } catch (const std::exception& e) {
+    fail("forward failed with F=" + std::to_string(m_numFeatures) +
+         " input features: " + torchErrorReason(e.what()));
+  }
+  if (out.size() != 1) {
+    fail("forward must return one tensor, got " + std::to_string(out.size()));
+  }
+  torch::Tensor t = out[0];
+  if (m_kind == ModelKind::kEdgeClassifier && t.dim() >= 1 && t.size(0) == numEdges + 3) {
+    t = t.narrow(0, 0, numEdges);
+  }
+  return t;
+#else
+  (void)x;
+  (void)edges;
+  fail("no package loader in this build");
+#endif
 }
 
 void ScriptModel::fail(const std::string& why) const {
@@ -87,6 +196,9 @@ void ScriptModel::checkArity() const {
 }
 
 torch::Tensor ScriptModel::call(const torch::Tensor& x, const torch::Tensor& edges) const {
+#if TRKAAS_HAVE_AOTI
+  if (m_package) return callPackage(x, edges);
+#endif
   const torch::NoGradGuard noGrad;
   std::vector<torch::jit::IValue> args{m_floatIn ? x : x.to(m_type)};
   if (m_kind == ModelKind::kEdgeClassifier) args.emplace_back(edges);
