@@ -9,6 +9,7 @@ Contract (shared with the C++ pipeline):
   EdgeFilter/InteractionGNN.forward(x f32[N,F], edge_index i64[2,E]) -> logits f32[E]
 Edges are undirected: both edge models orient every edge from the smaller to the larger r
 internally, so the result does not depend on the order of the two indices."""
+import copy
 import math
 from typing import List, Optional, Tuple
 
@@ -262,6 +263,18 @@ def _split_first(seq: nn.Sequential, h: int) -> Tuple[nn.Linear, nn.Linear, nn.L
     return _linear(a, None), _linear(b, None), _linear(r, first.bias), nn.Sequential(*list(seq)[1:])
 
 
+def _projected_sum(wa: torch.Tensor, wb: torch.Tensor, wr: torch.Tensor, bias: Optional[torch.Tensor],
+                   h: torch.Tensor, ends: torch.Tensor, rest: torch.Tensor) -> torch.Tensor:
+    """h[src] @ wa^T + h[dst] @ wb^T + rest @ wr^T + bias, ends = [src, dst + N] per edge
+    ([E, 2]): the two node projections stacked, gathered and summed per edge in one
+    embedding_bag (one [E, h] output instead of two gathers and two sums), rest's product
+    added in place, the bias folded into the projection wa (exact: each edge takes one row of
+    it)."""
+    p = torch.cat([nn.functional.linear(h, wa, bias), nn.functional.linear(h, wb)], 0)
+    z = nn.functional.embedding_bag(ends, p, mode="sum")
+    return z.addmm_(rest, wr.t())
+
+
 class InteractionGNNInference(nn.Module):
     """InteractionGNN shaped for inference, same contract and (to float rounding) outputs:
     each edge MLP whose first layer reads cat([h[src], h[dst], edge]) computes that layer as
@@ -272,6 +285,12 @@ class InteractionGNNInference(nn.Module):
 
     def __init__(self, g: InteractionGNN):
         super().__init__()
+        # Inference only: the residual sum and the ReLUs (each after a fresh LayerNorm output)
+        # work in place, on a copy so that the trained model keeps its own modules.
+        g = copy.deepcopy(g)
+        for m in g.modules():
+            if isinstance(m, nn.ReLU):
+                m.inplace = True
         self.phi_scale = g.phi_scale
         self.n_iter = g.n_iter
         self.mean_aggr = g.mean_aggr
@@ -292,16 +311,20 @@ class InteractionGNNInference(nn.Module):
         h = self.node_enc(node_features(xf, self.phi_scale).to(dt))
         n = h.shape[0]
         pf = _edge_features(xf, src, dst, n, self.phi_scale, self.triplets)
-        e = self.enc_tail(self.enc_src(h)[src] + self.enc_dst(h)[dst] + self.enc_rest(pf.to(dt)))
+        ends = torch.stack([src, dst + n], 1)
+        e = self.enc_tail(_projected_sum(self.enc_src.weight, self.enc_dst.weight, self.enc_rest.weight,
+                              self.enc_rest.bias, h, ends, pf.to(dt)))
         deg_in, deg_out = _degrees(src, dst, n, e, self.mean_aggr)
         for _ in range(self.n_iter):
-            e = e + self.edge_tail(self.edge_src(h)[src] + self.edge_dst(h)[dst] + self.edge_rest(e))
+            e = e.add_(self.edge_tail(_projected_sum(self.edge_src.weight, self.edge_dst.weight,
+                                                     self.edge_rest.weight, self.edge_rest.bias, h, ends, e)))
             msg = e
             if self.gated:
                 msg = e * torch.sigmoid(self.gate(e))
             m_in, m_out = _aggregate(msg, src, dst, n, deg_in, deg_out, self.mean_aggr)
             h = h + self.node_net(torch.cat([h, m_in, m_out], 1))
-        return self.out_tail(self.out_src(h)[src] + self.out_dst(h)[dst] + self.out_rest(e)).reshape(-1)
+        return self.out_tail(_projected_sum(self.out_src.weight, self.out_dst.weight, self.out_rest.weight,
+                              self.out_rest.bias, h, ends, e)).reshape(-1)
 
 
 def inference_shaped(m: nn.Module) -> nn.Module:
