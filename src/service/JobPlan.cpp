@@ -83,19 +83,19 @@ std::vector<InputCount> countInputs(const std::vector<std::string>& inputs, int 
   if (counter < 0) return out;
   for (std::size_t k = static_cast<std::size_t>(counter); k < inputs.size();
        k += static_cast<std::size_t>(counters)) {
-    InputCount c;
-    c.input = static_cast<std::int64_t>(k);
+    InputCount count;
+    count.input = static_cast<std::int64_t>(k);
     std::error_code ec;
-    c.path = fs::weakly_canonical(fs::absolute(inputs[k]), ec).string();
-    if (c.path.empty()) c.path = fs::absolute(inputs[k]).lexically_normal().string();
+    count.path = fs::weakly_canonical(fs::absolute(inputs[k]), ec).string();
+    if (count.path.empty()) count.path = fs::absolute(inputs[k]).lexically_normal().string();
     try {
-      const EventFileReader reader(c.path);
-      c.events = static_cast<std::int64_t>(reader.numEvents());
+      const EventFileReader reader(count.path);
+      count.events = static_cast<std::int64_t>(reader.numEvents());
     } catch (const std::exception& e) {
-      c.events = -1;
-      c.error = e.what();
+      count.events = -1;
+      count.error = e.what();
     }
-    out.push_back(std::move(c));
+    out.push_back(std::move(count));
   }
   return out;
 }
@@ -105,9 +105,11 @@ std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  nlohmann::json j = nlohmann::json::array();
-  for (const InputCount& c : mine) j.push_back({c.input, c.path, c.events, c.error});
-  const std::string text = j.dump();
+  nlohmann::json list = nlohmann::json::array();
+  for (const InputCount& count : mine) {
+    list.push_back({count.input, count.path, count.events, count.error});
+  }
+  const std::string text = list.dump();
   // Every rank learns the total, so that all of them refuse together (no rank left waiting).
   std::int64_t total = static_cast<std::int64_t>(text.size());
   MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_INT64_T, MPI_SUM, comm);
@@ -131,11 +133,11 @@ std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount
   for (std::size_t r = 0; r < lengths.size(); ++r) {
     const auto part =
         nlohmann::json::parse(all.begin() + offsets[r], all.begin() + offsets[r] + lengths[r]);
-    for (const auto& e : part) {
-      const auto k = e[0].get<std::size_t>();
+    for (const auto& entry : part) {
+      const auto k = entry[0].get<std::size_t>();
       if (k >= inputs) throw Error(fmt::format("input count for input {} of {}", k, inputs));
-      out[k] = {e[0].get<std::int64_t>(), e[1].get<std::string>(), e[2].get<std::int64_t>(),
-                e[3].get<std::string>()};
+      out[k] = {entry[0].get<std::int64_t>(), entry[1].get<std::string>(),
+                entry[2].get<std::int64_t>(), entry[3].get<std::string>()};
     }
   }
   return out;
@@ -167,22 +169,21 @@ JournalState prepareOutput(const ServiceConfig& c) {
 
 namespace {
 
-/// Events of earlier runs this run skips, per input path, sorted: done ones, and failed
-/// ones unless retried. Error records of whole files (index -1) fall outside every file.
-struct Skipped {
-  std::map<std::string, std::vector<std::pair<std::int64_t, bool>>> byFile;  // (index, done)
-};
+/// Events of earlier runs this run skips, per input path, sorted by position, each with
+/// whether it is done (else failed and not retried). Error records of whole files
+/// (position -1) fall outside every file.
+using SkippedEvents = std::map<std::string, std::vector<std::pair<std::int64_t, bool>>>;
 
-Skipped skippedEvents(const JournalState& state, bool retryFailed) {
-  Skipped s;
-  for (const EventKey& key : state.done) s.byFile[key.first].emplace_back(key.second, true);
+SkippedEvents skippedEvents(const JournalState& state, bool retryFailed) {
+  SkippedEvents skipped;
+  for (const EventKey& key : state.done) skipped[key.first].emplace_back(key.second, true);
   if (!retryFailed) {
     for (const auto& [key, reason] : state.failed) {
-      s.byFile[key.first].emplace_back(key.second, false);
+      skipped[key.first].emplace_back(key.second, false);
     }
   }
-  for (auto& [file, events] : s.byFile) std::sort(events.begin(), events.end());
-  return s;
+  for (auto& [file, events] : skipped) std::sort(events.begin(), events.end());
+  return skipped;
 }
 
 }  // namespace
@@ -208,7 +209,7 @@ JobPlan decidePlan(const ServiceConfig& c, const JournalState& state,
           in.path, in.error);
     }
   }
-  const Skipped skipped = skippedEvents(state, c.retryFailed);
+  const SkippedEvents skipped = skippedEvents(state, c.retryFailed);
   const std::vector<std::pair<std::int64_t, bool>> none;
   const auto room = [&] {
     return c.maxEvents < 0 ? std::numeric_limits<std::int64_t>::max()
@@ -224,8 +225,8 @@ JobPlan decidePlan(const ServiceConfig& c, const JournalState& state,
     const std::int64_t n = plan.counts[f];
     if (n <= 0) continue;
     plan.totalEvents += n;
-    const auto it = skipped.byFile.find(plan.files[f]);
-    const auto& skip = it != skipped.byFile.end() ? it->second : none;
+    const auto it = skipped.find(plan.files[f]);
+    const auto& skip = it != skipped.end() ? it->second : none;
     std::int64_t next = 0;  // first event not yet placed
     for (const auto& [index, done] : skip) {
       if (index < 0 || index >= n) continue;
