@@ -16,6 +16,8 @@
 #     process there killed); when the node is back (start-node) Slurm requeues the job itself,
 #     the rerun resumes, and every event is done exactly once. That requeue is Slurm's
 #     (Restarts=1), not the script's: it leaves the script's own requeue count alone.
+#  5. Rank 0 a server (srun, --server-nodes 0 --producer-nodes 1,2): the end of the requests
+#     reaches every server through rank 0, and every event is done once.
 # The OpenMPI ranks of different nodes reach each other over TCP through the cluster's
 # bridge (no shared-memory transport between nodes). Exit 77 (skipped) without Slurm, munge,
 # cgroups or network namespaces.
@@ -108,8 +110,8 @@ EOF
 
 t_start=$SECONDS
 
-# MULTINODE_PARTS: which parts to run (default all: "1 2 3 4"), for looking into one.
-parts=" ${MULTINODE_PARTS:-1 2 3 4} "
+# MULTINODE_PARTS: which parts to run (default all: "1 2 3 4 5"), for looking into one.
+parts=" ${MULTINODE_PARTS:-1 2 3 4 5} "
 if [[ $parts == *" 1 "* ]]; then
 step "CPU job on all three nodes: 1 server + 1 producer per node"
 job=$(SERVERS_PER_NODE=1 PRODUCERS_PER_SERVER=1 WORKERS=1 submit cpu -N 3 --constraint='cpu|gpu' \
@@ -144,6 +146,36 @@ check_job het "$job" "$WORK/out-het" 12 "cpu01:p,p;gpu01:s0,s1;gpu02:s0,s1" cpu0
   $(grep -c "cpu-bind=MASK - gpu0[12], .*: mask 0x\(f\|f0\) set" "$WORK/job-het.log") == 4 ]] \
   || fail "het job: masks other than 0x1,0x2 on cpu01 and 0xf,0xf0 on the GPU nodes"
 
+fi
+
+if [[ $parts == *" 5 "* ]]; then
+step "rank 0 a server: cpu01 servers only, gpu01 and gpu02 producers only (srun, no batch script)"
+# The end of the requests goes through rank 0 (each producer tells it once, it tells each
+# server once); here rank 0 is itself a server, which learns it from its own board.
+rc=0
+timeout 150 srun -N 3 --ntasks-per-node=2 --mpi=pmix --cpu-bind=none "$BIN" run --mode service \
+  --server-nodes 0 --producer-nodes 1,2 -j 1 -c "$WORK/pipeline.yaml" -i "$WORK/events.h5" \
+  -o "$WORK/out-r0s" >"$WORK/job-r0s.log" 2>&1 || rc=$?
+((rc == 0)) || fail "rank-0-server step: srun exit $rc (log $WORK/job-r0s.log)"
+python3 - "$WORK/out-r0s" "$(realpath "$WORK/events.h5")" <<'EOF' || fail "rank-0-server step: report or journals"
+import glob, json, os, sys
+out, events = sys.argv[1], sys.argv[2]
+r = json.load(open(os.path.join(out, "report.json")))
+assert "rank    0 on cpu01 (node 0, local 0): server 0" in r["layout"], r["layout"]
+assert sorted(s["rank"] for s in r["servers"]) == [0, 1], r["servers"]
+assert all(s["requests"] > 0 for s in r["servers"]), r["servers"]
+committed, done = set(), []
+for path in glob.glob(os.path.join(out, "journal-*.jsonl")):
+    for line in open(path):
+        j = json.loads(line)
+        if "commit" in j:
+            committed.add(j["commit"])
+        elif j.get("status") == "done":
+            done.append((os.path.realpath(j["file"]), j["index"], j["tracks"]))
+got = sorted(i for f, i, t in done if f == events and t in committed)
+assert got == list(range(12)), f"events done in committed files: {got}"
+print(f"  {out}: 12 events once; servers (rank, requests): " + ", ".join(f"({s['rank']}, {s['requests']})" for s in r["servers"]))
+EOF
 fi
 
 if [[ $parts != *" 4 "* ]]; then
