@@ -7,9 +7,12 @@
 /// Messages: a producer keeps at most `concurrency` requests in flight and sends each to
 /// the server with the most free capacity it knows of (each result reports its server's
 /// load; servers announce their worker count at start). A server's communication thread
-/// receives requests into one queue served by `workers` threads sharing the models.
+/// receives requests into one queue served by `workers` threads sharing the models. A
+/// producer whose requests are all answered tells rank 0 once; when every producer has,
+/// rank 0 tells each server once that no request will come, and the servers end.
 /// SIGTERM, SIGINT or SIGUSR1 make producers stop taking new events, finish the ones in
-/// flight, close their files and journals; the job then ends normally (exit code 0).
+/// flight, close their files and journals; the job then ends normally (exit code 3 when
+/// events are left, below).
 /// Any other failure outside one event's processing ends the job with MPI_Abort.
 /// No MPI types here: the job runs on MPI_COMM_WORLD, initialised by the caller.
 
