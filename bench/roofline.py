@@ -3,8 +3,9 @@
 
 For each model stage (embedding, filter, GNN) on the same events:
   * FLOPs per event, counted from the shapes of the matrix products the TorchScript model
-    runs (torch.profiler's flop count of aten::mm / addmm / bmm on the actual event: the
-    model's layer sizes times the hits or edges they run on, GNN iterations included);
+    runs (2 M K N for each aten::mm / addmm / addmm_ the profiler records on the actual
+    event: the model's layer sizes times the hits or edges they run on, GNN iterations
+    included; gathers and sums are not counted);
   * the limit: the time plain torch GEMMs of exactly those shapes (F.linear, the layout the
     models use) take on the same core(s), each shape timed alone, best of --reps;
   * the C++ pipeline's measured time for the stage (`trkaas run -j THREADS`, mean over the
@@ -38,7 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools", "train"))
 from trkaas_train import data, graph  # noqa: E402
 
-MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm")
+MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::addmm_")
 FILTER_CHUNK_DEFAULT = 1 << 16  # PipelineConfig::filterChunk
 
 
@@ -63,15 +64,17 @@ def profiled(fn):
     for e in prof.events():
         if e.name in MATMUL_OPS:
             mm_us += e.self_cpu_time_total
-        if e.name not in MATMUL_OPS or not e.flops:
+        if e.name not in MATMUL_OPS:
             continue
+        # mm(a, b), addmm(c, a, b), addmm_(c, a, b): the last two 2-D inputs are a [M, K]
+        # and b [K, N]; 2 M K N flops (the profiler counts none for the in-place form).
         dims = [s for s in e.input_shapes if len(s) == 2]
         if len(dims) < 2:
             continue
         (m, k), (_, n) = dims[-2], dims[-1]
         key = (int(m), int(k), int(n))
         c, f = shapes.get(key, (0, 0))
-        shapes[key] = (c + 1, f + int(e.flops))
+        shapes[key] = (c + 1, f + 2 * int(m) * int(k) * int(n))
     return out, shapes, mm_us / 1e6 / wall if wall > 0 else 0.0, wall
 
 
