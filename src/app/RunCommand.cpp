@@ -223,8 +223,10 @@ void runDirect(const RunOptions& o) {
   std::fputs(text.c_str(), stdout);
   if (!o.metricsJson.empty()) std::ofstream(o.metricsJson) << report.dump(2) << "\n";
   if (failed > 0) {
-    throw Error(std::to_string(failed) + " of " + std::to_string(total) +
-                " events failed (errors above); the others are in '" + o.output + "'");
+    // Done, with failed events: the service's and campaign verify's code (Service.hpp).
+    logger().error("{} of {} events failed (errors above); the others are in '{}'", failed, total,
+                   o.output);
+    throw ExitCode{kExitDoneWithFailures};
   }
 }
 

@@ -105,3 +105,14 @@ TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]"
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("model 'embedding'") && HasSubstring("no such file"));
 }
+
+TEST_CASE("run in one process exits 4 when events failed, naming how many", "[cli][run]") {
+  const std::string events = tmp("run_events_fail.h5");
+  REQUIRE(runCli("generate -n 2 --pileup 2 --seed 8 --pixel-only -f -o " + events).code == 0);
+  // Every event is above a one-hit limit: each fails with the reason, the run goes on.
+  const CliResult r = runCli("run -c " + writeConfig("limit.yaml", "max_hits: 1\n") + " -i " +
+                             events + " -o " + tmp("t_fail.h5") + " -f");
+  INFO(r.output);
+  REQUIRE(r.code == 4);
+  REQUIRE_THAT(r.output, HasSubstring("2 of 2 events failed") && HasSubstring("max_hits"));
+}

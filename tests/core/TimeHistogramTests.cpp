@@ -48,7 +48,7 @@ TEST_CASE("time histogram: quantiles within a bin, exact count, sum, min and max
   CHECK(h.quantile(1.0) == h.max());
 }
 
-TEST_CASE("time histogram: merged histograms equal one of everything; parts round trip", "[core]") {
+TEST_CASE("time histogram: merged histograms equal one of everything, parts round trip", "[core]") {
   std::mt19937 rng(5);
   std::exponential_distribution<double> wait(0.05);
   TimeHistogram a, b, all;
