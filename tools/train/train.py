@@ -429,6 +429,10 @@ def main():
                 a.gnn_steps_per_event, "gnn", rng)
     gnn.eval()
     stage_time["gnn"] = time.time() - t
+    # The weights first: scripting reads models.py from disk, and a file edited while the run
+    # trained makes it fail (a 45-minute GNN was lost so); models.build + load_state_dict
+    # recovers from this file.
+    torch.save(gnn.state_dict(), os.path.join(a.out, "gnn_state.pt"))
 
     # 4. export and cuts
     paths = {n: os.path.join(a.out, n + ".pt") for n in ("embedding", "filter", "gnn")}
