@@ -443,7 +443,7 @@ def main():
     scripted = {n: torch.jit.load(p) for n, p in paths.items()}
     gs_va = [pipeline.gnn_scores(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]
     best = None
-    for cut in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95):
+    for cut in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99):
         counts = []
         for e, gs in zip(va, gs_va):
             ev = e["ev"]
