@@ -19,21 +19,15 @@ lists would prove little. What must hold:
 import json
 import os
 import re
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 TRAIN = os.path.join(ROOT, "tools", "train")
+sys.path.insert(0, os.path.join(ROOT, "tests", "pipeline"))
+from check_card_physics import run  # noqa: E402  (the tests' one command runner)
 FEATURES = "r,phi,z,cell_count,lx,ly,geta,gphi"
 VOLUMES = [7, 8, 9, 12, 13, 14, 16, 17, 18]
-
-
-def run(cmd):
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if r.returncode != 0:
-        sys.exit(f"FAILED ({r.returncode}): {' '.join(cmd)}\n{r.stdout}")
-    return r.stdout
 
 
 def main():
