@@ -40,18 +40,10 @@ CORES=$(getconf _NPROCESSORS_ONLN)
 export GLIBC_TUNABLES=glibc.malloc.hugetlb=1 OMP_NUM_THREADS=1
 mkdir -p "$DIR/inputs"
 
-# The test models' pipeline (tests/app/CliRunner.hpp's writeTestPipelineConfig).
-cat >"$DIR/pipeline.yaml" <<EOF
-format: trkaas-pipeline
-features: [{name: r, scale: 1000.0}, {name: phi, scale: 3.14159}, {name: z, scale: 1000.0}]
-radius: 0.3
-max_neighbours: 16
-filter_cut: 0.05
-gnn_cut: 0.05
-min_track_size: 3
-volumes: [8]
-models: {embedding: $MODELS/emb_good.pt, filter: $MODELS/edge_good.pt, gnn: $MODELS/edge_column.pt}
-EOF
+# The test models' pipeline: the Slurm tests' one definition (functions only when sourced).
+# shellcheck source=../tests/jobs/slurm_test_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../tests/jobs/slurm_test_lib.sh"
+test_pipeline_yaml "$DIR/pipeline.yaml" "$MODELS"
 # FILES small files with distinct event ids (a tracks file refuses an event id twice): one
 # generated file, copied with new ids (h5py), once per shape.
 PYTHON=${PYTHON:-$(dirname "$0")/../.venv/bin/python3}
