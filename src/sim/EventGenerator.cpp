@@ -10,14 +10,26 @@
 #include "trkaas/core/Error.hpp"
 #include "trkaas/sim/Clusters.hpp"
 #include "trkaas/sim/Helix.hpp"
+#include "trkaas/sim/ParticleId.hpp"
 
 namespace trkaas {
 
 namespace {
 
 constexpr double kSiliconX0 = 93.7;  ///< mm, radiation length of silicon
-/// Particle ids: (vertex number << kVertexShift) | (particle number in the vertex).
-constexpr int kVertexShift = 24;
+/// g/cm2 of silicon per mm of it.
+constexpr double kSiliconMassPerMm = 0.1 * EnergyLoss::kDensity;
+/// Below this beta gamma a particle stops (Bethe-Bloch no longer holds; a proton there
+/// has ~5 MeV left, less than one module takes).
+constexpr double kStopBetaGamma = 0.1;
+/// Random streams of the optional physics, apart from the streams of the default events:
+/// per particle combine(particle stream, kPhysicsStream); secondaries k = 0, 1, ... follow
+/// combine(combine(event seed, kSecondaryStreams), k). Noise uses combine(event, ~0).
+constexpr std::uint64_t kPhysicsStream = 0x5048595349435321ULL;
+constexpr std::uint64_t kSecondaryStreams = ~1ULL;
+/// Secondaries start on the module plane: the step is at most this fraction of their
+/// helix radius, so that the chord test sees their loops (primaries keep `stepLength`).
+constexpr double kSecondaryStepPerRadius = 0.25;
 constexpr double kMaxParticlesPerVertex = 1e6;
 /// Crossings closer than this to the start of a step that begins on a module are the
 /// module just crossed (or one touching it there): not crossed again.
@@ -87,6 +99,15 @@ struct EventGenerator::Particle {
   int charge = 0;
   Vector3 vertex;
   Vector3 momentum;
+  bool secondary = false;  ///< made in the material: starts on a module plane
+};
+
+/// Per-event scratch of the optional physics.
+struct EventGenerator::Scratch {
+  EnergyLoss::Crossing crossing;
+  std::vector<HadronicInteraction::Secondary> hadrons;
+  std::vector<Particle> secondaries;
+  std::int64_t made = 0;  ///< secondaries of the particle being propagated
 };
 
 struct EventGenerator::SimHit {
@@ -100,7 +121,9 @@ struct EventGenerator::SimHit {
 struct EventGenerator::Surface {
   Vector3 centre, u, v, n;
   double minHu = 0, maxHu = 0, hv = 0, pitchU = 0, pitchV = 0;
-  double xOverX0 = 0;  ///< at normal incidence
+  double xOverX0 = 0;      ///< at normal incidence
+  double sensorMass = 0;   ///< g/cm2 of silicon at normal incidence
+  double supportMass = 0;  ///< g/cm2, support as silicon of the same radiation length
 
   double halfWidthAt(double vv) const { return minHu + (maxHu - minHu) * (vv + hv) / (2.0 * hv); }
 };
@@ -144,6 +167,10 @@ EventGenerator::EventGenerator(std::shared_ptr<const Detector> detector, Generat
               str(c.noiseFraction) + ")");
   require(std::isfinite(c.supportMaterial) && c.supportMaterial >= 0.0,
           "supportMaterial must be >= 0 radiation lengths (got " + str(c.supportMaterial) + ")");
+  require(!c.deltaElectrons || c.energyLoss,
+          "deltaElectrons needs energyLoss (the deltas are part of the energy loss)");
+  require(std::isfinite(c.deltaElectronMinEnergy) && c.deltaElectronMinEnergy > 0.0,
+          "deltaElectronMinEnergy must be > 0 GeV (got " + str(c.deltaElectronMinEnergy) + ")");
   require(std::isfinite(c.stepLength) && c.stepLength > 0.0 && c.stepLength <= 200.0,
           "stepLength must be in (0, 200] mm (got " + str(c.stepLength) + ")");
   require(std::isfinite(c.maxTurns) && c.maxTurns > 0.0,
@@ -184,6 +211,8 @@ EventGenerator::EventGenerator(std::shared_ptr<const Detector> detector, Generat
     s.pitchU = m.pitchU;
     s.pitchV = m.pitchV;
     s.xOverX0 = m.thickness / kSiliconX0 + c.supportMaterial;
+    s.sensorMass = m.thickness * kSiliconMassPerMm;
+    s.supportMass = c.supportMaterial * EnergyLoss::kRadiationLength;
   }
   // The step is looked up at its chord's middle: every point of the step lies within
   // half a step plus the sagitta (< 1 mm for R > 13 mm at 10 mm steps) of it.
@@ -199,20 +228,28 @@ EventGenerator::EventGenerator(std::shared_ptr<const Detector> detector, Generat
 }
 
 void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSeed,
-                               std::vector<SimHit>& hits) const {
+                               std::vector<SimHit>& hits, Scratch& scratch,
+                               bool makeSecondaries) const {
   Random rng(streamSeed);
   const GeneratorConfig& c = m_config;
+  const bool material = c.energyLoss || c.hadronicInteractions;
+  Random physicsRng(Random::combine(streamSeed, kPhysicsStream));
+  scratch.made = 0;
   const double q = particle.charge;
   Helix helix(particle.vertex, particle.momentum, q, c.bField);
-  const double p = helix.p();
-  const double beta = p / std::sqrt(p * p + particle.mass * particle.mass);
+  double p = helix.p();
+  double beta = p / std::sqrt(p * p + particle.mass * particle.mass);
   const double maxPath = std::min(c.maxPathLength, c.maxTurns * helix.turnLength());
-  const double ds = c.stepLength;
+  const auto stepFor = [&](const Helix& h) {
+    return particle.secondary ? std::min(c.stepLength, kSecondaryStepPerRadius * h.radius())
+                              : c.stepLength;
+  };
+  double ds = stepFor(helix);
 
   double travelled = 0.0;  // path length up to the current helix origin
   double s0 = 0.0;
   Vector3 x0 = helix.origin();
-  bool fresh = false;  // the current step starts on a module just crossed
+  bool fresh = particle.secondary;  // the current step starts on a module just crossed
   for (std::int64_t step = 0; step < kMaxSteps && travelled + s0 < maxPath; ++step) {
     // Far from the selected modules (outside their bounding cylinder) a longer step is
     // safe: no module can be crossed before the particle has come back to it.
@@ -250,6 +287,7 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
     if (best < std::numeric_limits<double>::infinity()) {
       const Surface& sf = m_surfaces[bestModule];
       Vector3 dir = helix.direction(best);
+      const Vector3 dirIn = dir;
       if (rng.uniform() >= c.hitInefficiency) {
         // Digitisation-like smearing: uniform over one pitch (RMS pitch/sqrt(12)),
         // kept inside the module and on its plane.
@@ -280,8 +318,15 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
                e2 * std::tan(std::clamp(t2, -1.5, 1.5)))
                   .unit();
       }
+      if (material) {
+        if (!interact(particle, sf, bestPos, dirIn, p, physicsRng, scratch, makeSecondaries)) {
+          break;
+        }
+        beta = p / std::sqrt(p * p + particle.mass * particle.mass);
+      }
       travelled += best;
       helix = Helix(bestPos, dir * p, q, c.bField);
+      ds = stepFor(helix);
       s0 = 0.0;
       x0 = bestPos;
       fresh = true;
@@ -297,6 +342,70 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
       break;
     }
   }
+}
+
+bool EventGenerator::interact(const Particle& particle, const Surface& sf, const Vector3& position,
+                              const Vector3& dir, double& p, Random& rng, Scratch& scratch,
+                              bool makeSecondaries) const {
+  const GeneratorConfig& c = m_config;
+  const double m = particle.mass;
+  const double cosInc = std::max(std::abs(dir.dot(sf.n)), kMinCosIncidence);
+  const double total = (sf.sensorMass + sf.supportMass) / cosInc;
+  const Vector3 axis = std::abs(dir.z) < 0.9 ? Vector3{0, 0, 1} : Vector3{1, 0, 0};
+  const Vector3 e1 = dir.cross(axis).unit();
+  const Vector3 e2 = dir.cross(e1);
+  const auto addSecondary = [&](ParticleId::Process process, std::int32_t pdg, double mass,
+                                int charge, const Vector3& momentum) {
+    if (scratch.made >= ParticleId::kMaxSecondaries) return;
+    Particle s;
+    s.id = ParticleId::secondary(particle.id, process, ++scratch.made);
+    s.pdg = pdg;
+    s.mass = mass;
+    s.charge = charge;
+    s.vertex = position;
+    s.momentum = momentum;
+    s.secondary = true;
+    scratch.secondaries.push_back(s);
+  };
+
+  if (c.energyLoss) {
+    m_energyLoss.sample(m, p, total, rng, scratch.crossing);
+    for (double t : scratch.crossing.deltas) {
+      if (!c.deltaElectrons || !makeSecondaries) break;
+      // Made at a depth uniform in the module's material; the support's are absorbed.
+      const double depth = rng.uniform() * total * cosInc;
+      if (depth >= sf.sensorMass) continue;
+      const double cosTheta = EnergyLoss::deltaCosTheta(m, p, t);
+      const double sinTheta = std::sqrt(std::max(0.0, 1.0 - cosTheta * cosTheta));
+      const double phi = rng.uniform(0.0, 2.0 * M_PI);
+      const Vector3 d =
+          (dir * cosTheta + e1 * (sinTheta * std::cos(phi)) + e2 * (sinTheta * std::sin(phi)))
+              .unit();
+      // Straight path (g/cm2) to the sensor face it heads for, at its own angle.
+      const double cosOut = d.dot(sf.n);
+      const double toFace = cosOut > 0.0 ? sf.sensorMass - depth : depth;
+      const double path = toFace / std::max(std::abs(cosOut), kMinCosIncidence);
+      const double left = EnergyLoss::electronEnergyAfter(t, path);
+      if (left < c.deltaElectronMinEnergy) continue;
+      const double pe = std::sqrt(left * left + 2.0 * EnergyLoss::kElectronMass * left);
+      addSecondary(ParticleId::Process::kDeltaElectron, 11, EnergyLoss::kElectronMass, -1, d * pe);
+    }
+    const double e = std::sqrt(p * p + m * m) - scratch.crossing.loss;
+    if (e <= m) return false;
+    p = std::sqrt(e * e - m * m);
+    if (p < kStopBetaGamma * m) return false;
+  }
+  if (c.hadronicInteractions && HadronicInteraction::interacts(particle.pdg) &&
+      rng.uniform() < HadronicInteraction::probability(total)) {
+    if (makeSecondaries) {
+      m_hadronic.finalState(dir * p, rng, scratch.hadrons);
+      for (const HadronicInteraction::Secondary& h : scratch.hadrons) {
+        addSecondary(ParticleId::Process::kHadronic, h.pdg, h.mass, h.charge, h.momentum);
+      }
+    }
+    return false;
+  }
+  return true;
 }
 
 Event EventGenerator::generate(std::int64_t eventId) const {
@@ -336,7 +445,7 @@ Event EventGenerator::generateFromSeed(std::int64_t eventId, std::uint64_t event
     const std::int64_t nSoft = rng.poisson(c.particlesPerVertex);
     for (std::int64_t j = 0; j < nHard + nSoft; ++j) {
       Particle part;
-      part.id = ((vtx + 1) << kVertexShift) | (j + 1);
+      part.id = ParticleId::primary(vtx + 1, j + 1);
       double pt = 0.0;
       double eta = 0.0;
       if (j < nHard) {
@@ -358,15 +467,28 @@ Event EventGenerator::generateFromSeed(std::int64_t eventId, std::uint64_t event
   }
 
   // ---- propagation -------------------------------------------------------------------
+  // Primaries first, each on its stream (i + 1); then the secondaries they made, in the
+  // order they were made, each on a stream of its own.
   std::vector<SimHit> hits;
   hits.reserve(particles.size() * 12);
-  std::vector<std::size_t> firstHit(particles.size() + 1, 0);
+  std::vector<std::size_t> firstHit(1, 0);
+  firstHit.reserve(particles.size() + 1);
+  Scratch scratch;
+  const std::size_t nPrimaries = particles.size();
+  const bool secondaries = c.deltaElectrons || c.hadronicInteractions;
+  const std::uint64_t secondarySeed = Random::combine(eventSeed, kSecondaryStreams);
   for (std::size_t i = 0; i < particles.size(); ++i) {
     const std::size_t before = hits.size();
-    propagate(particles[i], Random::combine(eventSeed, i + 1), hits);
+    const std::uint64_t stream = i < nPrimaries ? Random::combine(eventSeed, i + 1)
+                                                : Random::combine(secondarySeed, i - nPrimaries);
+    propagate(particles[i], stream, hits, scratch, secondaries && i < nPrimaries);
     for (std::size_t h = before; h < hits.size(); ++h)
       hits[h].particle = static_cast<std::int32_t>(i);
-    firstHit[i + 1] = hits.size();
+    firstHit.push_back(hits.size());
+    if (i + 1 == nPrimaries && !scratch.secondaries.empty()) {
+      particles.insert(particles.end(), scratch.secondaries.begin(), scratch.secondaries.end());
+      scratch.secondaries.clear();
+    }
   }
   const std::size_t nSignal = hits.size();
 

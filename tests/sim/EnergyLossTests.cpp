@@ -6,59 +6,25 @@
 #include <cmath>
 #include <vector>
 
+#include "PdgFormulas.hpp"
 #include "Random.hpp"
 #include "TrkaasCatch.hpp"
 #include "trkaas/sim/EnergyLoss.hpp"
 
 using trkaas::EnergyLoss;
 using trkaas::Random;
+using trkaas::test::betheMeV;
+using trkaas::test::kMe;
+using trkaas::test::mostProbableMeV;
+using trkaas::test::pdg;
+using trkaas::test::Pdg;
 
 namespace {
 
 constexpr double kMuon = 0.1056583755;  // GeV
 constexpr double kPion = 0.13957039;    // GeV
 constexpr double kProton = 0.93827209;  // GeV
-constexpr double kMe = 0.51099895;      // MeV
 constexpr double kSiDensity = 2.329;    // g/cm3
-
-struct Pdg {
-  double beta2, bg2, gamma, wmax, delta, xi;  // MeV where energies
-};
-
-/// Silicon, in MeV and g/cm2: PDG constants K = 0.307075 MeV mol-1 cm2, Z/A = 14/28.0855,
-/// I = 173 eV; Sternheimer: Cbar 4.4355, x0 0.2014, x1 2.8715, a 0.14921, k 3.2546,
-/// delta0 0.14.
-Pdg pdg(double massGeV, double pGeV, double x) {
-  const double m = massGeV * 1e3, p = pGeV * 1e3;
-  Pdg r;
-  r.gamma = std::sqrt(p * p + m * m) / m;
-  r.bg2 = (p / m) * (p / m);
-  r.beta2 = r.bg2 / (r.gamma * r.gamma);
-  r.wmax = 2 * kMe * r.bg2 / (1 + 2 * r.gamma * kMe / m + (kMe / m) * (kMe / m));
-  const double lx = std::log10(std::sqrt(r.bg2));
-  if (lx < 0.2014) {
-    r.delta = 0.14 * std::pow(10.0, 2 * (lx - 0.2014));
-  } else {
-    r.delta = 2 * std::log(10.0) * lx - 4.4355;
-    if (lx < 2.8715) r.delta += 0.14921 * std::pow(2.8715 - lx, 3.2546);
-  }
-  r.xi = 0.5 * 0.307075 * (14.0 / 28.0855) * x / r.beta2;
-  return r;
-}
-
-/// Bethe equation, MeV.
-double betheMeV(double massGeV, double pGeV, double x) {
-  const Pdg r = pdg(massGeV, pGeV, x);
-  const double i = 173e-6;
-  return 2 * r.xi * (0.5 * std::log(2 * kMe * r.bg2 * r.wmax / (i * i)) - r.beta2 - r.delta / 2);
-}
-
-/// Landau-Vavilov-Bichsel most probable loss, MeV (j = 0.200).
-double mostProbableMeV(double massGeV, double pGeV, double x) {
-  const Pdg r = pdg(massGeV, pGeV, x);
-  const double i = 173e-6;
-  return r.xi * (std::log(2 * kMe * r.bg2 / i) + std::log(r.xi / i) + 0.2 - r.beta2 - r.delta);
-}
 
 std::vector<double> sampleLosses(double mass, double p, double x, int n, std::uint64_t seed) {
   const EnergyLoss loss;
