@@ -42,7 +42,7 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
       "max_neighbours",   "filter_cut", "gnn_cut",    "min_track_size",  "volumes",
       "edge_truth",       "models",     "trained_on", "grid_dims",       "filter_chunk",
       "junction_removal", "undirected", "max_hits",   "max_graph_edges", "embedding_chunk",
-      "detector"};
+      "detector",         "track_builder"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -70,6 +70,16 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     if (root["embedding_chunk"]) c.embeddingChunk = root["embedding_chunk"].as<std::int64_t>();
     if (root["min_track_size"]) c.tracks.minTrackSize = root["min_track_size"].as<int>();
     if (root["junction_removal"]) c.tracks.junctionRemoval = root["junction_removal"].as<bool>();
+    if (root["track_builder"]) {
+      try {
+        c.tracks.method = TrackBuilder::methodFromName(root["track_builder"].as<std::string>());
+      } catch (const Error& e) {
+        fail("track_builder", std::string("is wrong: ") + e.what());
+      }
+      if (c.tracks.method == TrackBuilder::Method::Walk && c.tracks.junctionRemoval) {
+        fail("track_builder", "walk does not combine with junction_removal: true");
+      }
+    }
     if (root["undirected"]) c.undirected = root["undirected"].as<bool>();
     if (root["max_hits"]) c.maxHits = root["max_hits"].as<std::int64_t>();
     if (root["max_graph_edges"]) c.maxGraphEdges = root["max_graph_edges"].as<std::int64_t>();
@@ -96,11 +106,12 @@ std::string describePipelineConfig(const PipelineConfig& c) {
     features.push_back(fmt::format("{}/{}", f.name, f.scale));
   return fmt::format(
       "features [{}]; volumes {}; graph r={} k={} grid dims {}; cuts filter {} gnn {}; "
-      "min track size {}{}{}; threads {}\n  models: {}, {}, {}",
+      "min track size {}{}{}{}; threads {}\n  models: {}, {}, {}",
       fmt::join(features, ", "),
       c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
       c.graph.radius, c.graph.maxNeighbours, c.graph.gridDims, c.filterCut, c.gnnCut,
       c.tracks.minTrackSize, c.tracks.junctionRemoval ? ", junction removal" : "",
+      c.tracks.method == TrackBuilder::Method::Walk ? ", tracks by walk" : "",
       c.undirected ? ", edges scored in both directions" : "", c.threads, c.embeddingModel,
       c.filterModel, c.gnnModel);
 }

@@ -116,17 +116,25 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
                                       const torch::Tensor& scores, const torch::Tensor& xyz,
                                       const ExecutionContext& ctx) const {
   const bool junctions = m_cpu.config().junctionRemoval;
-  // Junction removal keeps each hit's best outgoing and incoming edge: edges from the hit
-  // nearer the origin to the farther one (along the particle's flight, in the barrel and in
-  // the endcaps alike).
-  const torch::Tensor oriented = junctions ? orientOutwardsTensor(xyz, edges) : edges;
-  const torch::Tensor src = oriented.select(0, 0).contiguous();
-  const torch::Tensor dst = oriented.select(0, 1).contiguous();
-  const torch::Tensor s = junctions ? scores.contiguous() : torch::Tensor();
-  if (src.is_cuda()) return cudaComponents(m_cuda, n, src, dst, s, ctx);
+  const bool walk = m_cpu.config().method == TrackBuilder::Method::Walk;
+  // Junction removal and the walk follow edges from the hit nearer the origin to the
+  // farther one (along the particle's flight, in the barrel and in the endcaps alike).
+  const bool oriented = junctions || walk;
+  const torch::Tensor directed = oriented ? orientOutwardsTensor(xyz, edges) : edges;
+  if (directed.is_cuda() && !walk) {
+    return cudaComponents(m_cuda, n, directed.select(0, 0).contiguous(),
+                          directed.select(0, 1).contiguous(),
+                          junctions ? scores.contiguous() : torch::Tensor(), ctx);
+  }
+  const torch::Tensor hostEdges = directed.cpu();
+  const torch::Tensor src = hostEdges.select(0, 0).contiguous();
+  const torch::Tensor dst = hostEdges.select(0, 1).contiguous();
+  const torch::Tensor s =
+      oriented ? scores.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
   const std::vector<std::int64_t> labels =
       m_cpu.build(n, src.data_ptr<std::int64_t>(), dst.data_ptr<std::int64_t>(), src.numel(),
-                  junctions ? s.data_ptr<float>() : nullptr);
+                  oriented ? s.data_ptr<float>() : nullptr);
+  if (directed.is_cuda()) return torch::tensor(labels, torch::kInt64).to(directed.device());
   return torch::tensor(labels, torch::kInt64);
 }
 

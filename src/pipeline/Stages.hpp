@@ -126,13 +126,17 @@ class TorchScriptClassifier final : public EdgeClassification {
 };
 
 /// Connected components, with junction removal on edges oriented outwards: TrackBuilder
-/// (union-find) on CPU tensors, device::ConnectedComponents on CUDA tensors.
+/// (union-find) on CPU tensors, device::ConnectedComponents on CUDA tensors. The walk
+/// (TrackBuilder::Method::Walk, edges oriented outwards) runs on the host for either: its
+/// input is the GNN's kept edges, a few per hit.
 class ComponentsStage final : public TrackBuilding {
  public:
   explicit ComponentsStage(const TrackBuilder::Config& config);
   torch::Tensor labels(std::int64_t n, const torch::Tensor& edges, const torch::Tensor& scores,
                        const torch::Tensor& xyz, const ExecutionContext& ctx) const override;
-  bool needsPositions() const override { return m_cpu.config().junctionRemoval; }
+  bool needsPositions() const override {
+    return m_cpu.config().junctionRemoval || m_cpu.config().method == TrackBuilder::Method::Walk;
+  }
 
  private:
   TrackBuilder m_cpu;

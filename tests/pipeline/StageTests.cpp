@@ -321,6 +321,25 @@ TEST_CASE("track building stage: components, with junction removal on edges orie
       ctx.synchronize();
       CHECK(toLongs(labels) == components(n, junctions ? survivors : edges, 3));
     }
+    // The walk: on every device, TrackBuilder's walk over the edges oriented outwards.
+    TrackBuilder::Config walk;
+    walk.minTrackSize = 3;
+    walk.method = TrackBuilder::Method::Walk;
+    const trkaas::detail::ComponentsStage walkStage(walk);
+    CHECK(walkStage.needsPositions());
+    std::vector<std::int64_t> src, dst;
+    for (const auto& [a, b] : oriented) {
+      src.push_back(a);
+      dst.push_back(b);
+    }
+    const std::vector<std::int64_t> expected = TrackBuilder(walk).build(
+        n, src.data(), dst.data(), static_cast<std::int64_t>(src.size()), scores.data());
+    const torch::Tensor walked =
+        walkStage.labels(n, toTensor(edges).to(ctx.device), torch::tensor(scores).to(ctx.device),
+                         torch::tensor(xyz).view({n, 3}).to(ctx.device), ctx);
+    ctx.synchronize();
+    CHECK(walked.device() == ctx.device);
+    CHECK(toLongs(walked) == expected);
   }
 }
 

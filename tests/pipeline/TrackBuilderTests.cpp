@@ -1,4 +1,7 @@
+#include <algorithm>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <random>
 #include <vector>
 
@@ -134,4 +137,190 @@ TEST_CASE("components match a reference on random graphs", "[pipeline][tracks]")
       }
     }
   }
+}
+
+namespace {
+TrackBuilder::Config walk(int m) {
+  TrackBuilder::Config c;
+  c.minTrackSize = m;
+  c.method = TrackBuilder::Method::Walk;
+  return c;
+}
+
+/// The walk's rules (TrackBuilder.hpp) by exhaustive search over every path of a small graph
+/// whose edges go from a lower to a higher hit index: an independent reference.
+std::vector<std::int64_t> walkByEnumeration(const Graph& g, int minSize) {
+  const std::int64_t n = g.n;
+  std::vector<std::vector<std::size_t>> adj(n);  // undirected, for the components
+  std::vector<int> in(n, 0), out(n, 0);
+  for (std::size_t e = 0; e < g.src.size(); ++e) {
+    adj[g.src[e]].push_back(e);
+    adj[g.dst[e]].push_back(e);
+    ++out[g.src[e]];
+    ++in[g.dst[e]];
+  }
+  std::vector<std::int64_t> comp(n, -1);
+  for (std::int64_t h = 0; h < n; ++h) {
+    if (comp[h] >= 0) continue;
+    std::vector<std::int64_t> todo = {h};
+    comp[h] = h;
+    while (!todo.empty()) {
+      const std::int64_t a = todo.back();
+      todo.pop_back();
+      for (std::size_t e : adj[a]) {
+        const std::int64_t b = g.src[e] == a ? g.dst[e] : g.src[e];
+        if (comp[b] < 0) {
+          comp[b] = h;
+          todo.push_back(b);
+        }
+      }
+    }
+  }
+  std::vector<std::int64_t> label(n, -1);
+  std::int64_t next = n;
+  for (std::int64_t c = 0; c < n; ++c) {
+    std::vector<std::int64_t> hits;
+    bool branched = false;
+    for (std::int64_t h = 0; h < n; ++h) {
+      if (comp[h] != c) continue;
+      hits.push_back(h);
+      branched |= in[h] > 1 || out[h] > 1;
+    }
+    if (hits.empty()) continue;
+    if (!branched) {
+      if (static_cast<int>(hits.size()) >= minSize) {
+        for (std::int64_t h : hits) label[h] = c;
+      }
+      continue;
+    }
+    while (true) {
+      // Every path over untaken hits, by depth-first search from every untaken hit.
+      std::vector<std::int64_t> best;
+      double bestSum = 0.0;
+      std::vector<std::int64_t> path;
+      std::function<void(std::int64_t, double)> extend = [&](std::int64_t h, double sum) {
+        path.push_back(h);
+        const bool better =
+            path.size() > best.size() || (path.size() == best.size() &&
+                                          (sum > bestSum || (sum == bestSum && path[0] < best[0])));
+        if (better) {
+          best = path;
+          bestSum = sum;
+        }
+        for (std::size_t e = 0; e < g.src.size(); ++e) {
+          if (g.src[e] == h && label[g.dst[e]] < 0) extend(g.dst[e], sum + g.score[e]);
+        }
+        path.pop_back();
+      };
+      for (std::int64_t h : hits) {
+        if (label[h] < 0) extend(h, 0.0);
+      }
+      if (static_cast<int>(best.size()) < minSize) break;
+      for (std::int64_t h : best) label[h] = next;
+      ++next;
+    }
+    const std::vector<std::int64_t> before = label;
+    for (std::size_t e = 0; e < g.src.size(); ++e) {
+      const std::int64_t a = g.src[e], b = g.dst[e];
+      if (comp[a] != c) continue;
+      if (before[a] >= 0 && label[b] < 0) {
+        label[b] = before[a];
+      } else if (before[b] >= 0 && label[a] < 0) {
+        label[a] = before[b];
+      }
+    }
+  }
+  std::map<std::int64_t, std::int64_t> number;
+  std::vector<std::int64_t> result(n, -1);
+  for (std::int64_t h = 0; h < n; ++h) {
+    if (label[h] < 0) continue;
+    const auto it = number.emplace(label[h], static_cast<std::int64_t>(number.size())).first;
+    result[h] = it->second;
+  }
+  return result;
+}
+}  // namespace
+
+TEST_CASE("the walk splits merged tracks and keeps double hits and skip edges",
+          "[pipeline][tracks]") {
+  Graph g;
+  SECTION("two tracks joined by a wrong edge become two tracks") {
+    // 0->1->2->3->4 and 5->6->7->8->9, joined by a weaker wrong edge 2->8: the paths through
+    // it (0,1,2,8,9 and 5,6,7,8,9 share 8, 9) have as many hits but a lower score sum.
+    g.n = 10;
+    for (std::int64_t a : {0, 1, 2, 3, 5, 6, 7, 8}) g.add(a, a + 1, 3.f);
+    g.add(2, 8, 1.f);
+    REQUIRE(run(g, minSize(3)) == std::vector<std::int64_t>(10, 0));
+    REQUIRE(run(g, walk(3)) == std::vector<std::int64_t>{0, 0, 0, 0, 0, 1, 1, 1, 1, 1});
+  }
+  SECTION("a second hit on a layer and a skip edge stay in the track") {
+    // 0->1->3->4 with a double hit 2 (0->2->3, weaker) and a skip edge 1->4.
+    g.n = 5;
+    g.add(0, 1, 4.f);
+    g.add(1, 3, 4.f);
+    g.add(3, 4, 4.f);
+    g.add(0, 2, 2.f);
+    g.add(2, 3, 2.f);
+    g.add(1, 4, 3.f);
+    REQUIRE(run(g, walk(3)) == std::vector<std::int64_t>(5, 0));
+  }
+  SECTION("leftovers join a track through one edge, not chained") {
+    // 0->1->2->3->4 and a weaker branch 5->6->2: the branch (2 hits) is too short to be a
+    // track; 6 joins through 6->2, 5 touches only 6, which had no track before the pass.
+    g.n = 7;
+    for (std::int64_t a : {0, 1, 2, 3}) g.add(a, a + 1, 3.f);
+    g.add(5, 6, 3.f);
+    g.add(6, 2, 1.f);
+    REQUIRE(run(g, walk(3)) == std::vector<std::int64_t>{0, 0, 0, 0, 0, -1, 0});
+    REQUIRE(run(g, walk(6)) == std::vector<std::int64_t>(7, -1));
+  }
+  SECTION("chains without branches are the components") {
+    g.n = 9;
+    g.add(0, 4, 1.f);
+    g.add(4, 8, 1.f);
+    g.add(1, 2, 1.f);
+    g.add(5, 5, 1.f);  // a self loop is no branch
+    REQUIRE(run(g, walk(3)) == run(g, minSize(3)));
+    REQUIRE(run(g, walk(2)) == run(g, minSize(2)));
+  }
+  SECTION("errors") {
+    g.n = 3;
+    g.add(0, 1);
+    g.add(1, 2);
+    g.add(2, 0);
+    g.add(0, 2);
+    REQUIRE_THROWS_WITH(run(g, walk(1)), HasSubstring("cycle of edges"));
+    REQUIRE_THROWS_WITH(TrackBuilder(walk(1)).build(g.n, g.src.data(), g.dst.data(), 2, nullptr),
+                        HasSubstring("the walk needs edge scores"));
+    TrackBuilder::Config both = walk(3);
+    both.junctionRemoval = true;
+    REQUIRE_THROWS_WITH(TrackBuilder{both}, HasSubstring("does not combine with junction"));
+    REQUIRE(TrackBuilder::methodFromName("walk") == TrackBuilder::Method::Walk);
+    REQUIRE_THROWS_WITH(TrackBuilder::methodFromName("cc"), HasSubstring("unknown track builder"));
+  }
+}
+
+TEST_CASE("the walk matches an exhaustive search on random graphs", "[pipeline][tracks]") {
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<float> score(-2.f, 8.f);
+  int branchedGraphs = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    Graph g;
+    g.n = 2 + static_cast<std::int64_t>(rng() % 11);
+    const auto edges = static_cast<std::int64_t>(rng() % (2 * g.n));
+    for (std::int64_t e = 0; e < edges; ++e) {
+      std::int64_t a = static_cast<std::int64_t>(rng() % g.n);
+      std::int64_t b = static_cast<std::int64_t>(rng() % g.n);
+      if (a == b) continue;
+      g.add(std::min(a, b), std::max(a, b), score(rng));  // oriented: lower to higher index
+    }
+    std::vector<int> in(g.n, 0), out(g.n, 0);
+    for (std::size_t e = 0; e < g.src.size(); ++e) ++out[g.src[e]], ++in[g.dst[e]];
+    branchedGraphs += std::any_of(in.begin(), in.end(), [](int d) { return d > 1; });
+    for (int m : {1, 3}) {
+      INFO("trial " << trial << ", min size " << m);
+      REQUIRE(run(g, walk(m)) == walkByEnumeration(g, m));
+    }
+  }
+  REQUIRE(branchedGraphs > 100);  // the walk, not only plain chains, was compared
 }

@@ -336,5 +336,96 @@ class InferenceShapedGNN(unittest.TestCase):
         f = models.EdgeFilter(hidden=16, layers=2)
         self.assertIs(models.inference_shaped(f), f)
 
+
+class WalkTracks(unittest.TestCase):
+    """graph.walk_tracks against the rules of the C++ TrackBuilder::Method::Walk, checked by
+    an exhaustive search over every path (an independent reference), and on the hand-made
+    graphs of tests/pipeline/TrackBuilderTests.cpp."""
+
+    @staticmethod
+    def reference(n, src, dst, w, min_size):
+        comp = graph.connected_components(n, np.stack([src, dst]), 1) if n else np.zeros(0, np.int64)
+        indeg = np.bincount(dst, minlength=n)
+        outdeg = np.bincount(src, minlength=n)
+        label = np.full(n, -1, np.int64)
+        nxt = n
+        for c in sorted(set(comp.tolist())):
+            hits = [h for h in range(n) if comp[h] == c]
+            if not any(indeg[h] > 1 or outdeg[h] > 1 for h in hits):
+                if len(hits) >= min_size:
+                    label[hits] = c
+                continue
+            while True:
+                best = [[], 0.0]
+
+                def extend(path, total):
+                    p, b = path, best
+                    if (len(p), total, -p[0]) > (len(b[0]), b[1], -(b[0][0] if b[0] else 1 << 60)):
+                        best[0], best[1] = list(p), total
+                    for e in range(len(src)):
+                        if src[e] == p[-1] and label[dst[e]] < 0:
+                            extend(p + [int(dst[e])], total + float(w[e]))
+                for h in hits:
+                    if label[h] < 0:
+                        extend([h], 0.0)
+                if len(best[0]) < min_size:
+                    break
+                label[best[0]] = nxt
+                nxt += 1
+            before = label.copy()
+            for a, b in zip(src.tolist(), dst.tolist()):
+                if comp[a] != c:
+                    continue
+                if before[a] >= 0 and label[b] < 0:
+                    label[b] = before[a]
+                elif before[b] >= 0 and label[a] < 0:
+                    label[a] = before[b]
+        out = np.full(n, -1, np.int64)
+        order = {}
+        for h in range(n):
+            if label[h] >= 0:
+                out[h] = order.setdefault(int(label[h]), len(order))
+        return out
+
+    def test_merged_tracks_split(self):
+        # 0->1->2->3->4 and 5->6->7->8->9 joined by a weaker wrong edge 2->8.
+        src = np.array([0, 1, 2, 3, 5, 6, 7, 8, 2])
+        dst = np.array([1, 2, 3, 4, 6, 7, 8, 9, 8])
+        w = np.array([3.0] * 8 + [1.0], np.float32)
+        cc = graph.connected_components(10, np.stack([src, dst]), 3)
+        self.assertEqual(cc.tolist(), [0] * 10)
+        got = graph.walk_tracks(10, np.stack([src, dst]), w, 3)
+        self.assertEqual(got.tolist(), [0] * 5 + [1] * 5)
+
+    def test_leftovers_not_chained(self):
+        src = np.array([0, 1, 2, 3, 5, 6])
+        dst = np.array([1, 2, 3, 4, 6, 2])
+        w = np.array([3, 3, 3, 3, 3, 1], np.float32)
+        self.assertEqual(graph.walk_tracks(7, np.stack([src, dst]), w, 3).tolist(), [0] * 5 + [-1, 0])
+
+    def test_random_graphs_against_exhaustive_search(self):
+        rng = np.random.default_rng(5)
+        branched = 0
+        for _ in range(150):
+            n = int(rng.integers(2, 11))
+            e = int(rng.integers(0, 2 * n))
+            a, b = rng.integers(0, n, e), rng.integers(0, n, e)
+            keep = a != b
+            src, dst = np.minimum(a, b)[keep], np.maximum(a, b)[keep]
+            w = rng.uniform(-2, 8, len(src)).astype(np.float32)
+            branched += int((np.bincount(dst, minlength=n) > 1).any())
+            for m in (1, 3):
+                got = graph.walk_tracks(n, np.stack([src, dst]), w, m)
+                self.assertEqual(got.tolist(), self.reference(n, src, dst, w, m).tolist())
+        self.assertGreater(branched, 60)
+
+    def test_orientation_and_cycles(self):
+        xyz = np.array([[3.0, 0, 0], [1.0, 0, 0], [0, 2.0, 0], [0, 0, 1.0]])
+        e = graph.orient_outwards(xyz, np.array([[0, 1, 3], [1, 2, 1]]))
+        # squared distances 9, 1, 4, 1: 0-1 turns, 1-2 stays, 3-1 ties and turns (lower index first)
+        self.assertEqual(e.tolist(), [[1, 1, 1], [0, 2, 3]])
+        with self.assertRaisesRegex(ValueError, "cycle"):
+            graph.walk_tracks(3, np.array([[0, 1, 2, 0], [1, 2, 0, 2]]), np.ones(4, np.float32), 1)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

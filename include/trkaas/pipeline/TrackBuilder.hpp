@@ -1,14 +1,30 @@
 #pragma once
-/// Track building: the edges kept by the GNN cut become tracks as the connected
-/// components of the hit graph, one label per hit.
+/// Track building: the edges kept by the GNN cut become tracks, one label per hit: the
+/// connected components of the hit graph, or a walk through the components that are not
+/// simple chains.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace trkaas {
 
 class TrackBuilder {
  public:
+  enum class Method {
+    /// Each connected component is a track.
+    Components,
+    /// Components in which every hit has at most one incoming and one outgoing edge are
+    /// tracks as they are. The others (merged tracks, double hits, skip edges) are split
+    /// into paths: repeatedly the longest path (most hits, then the highest sum of edge
+    /// scores, then the lowest start hit) among the component's hits not yet taken becomes a
+    /// track, while it has at least minTrackSize hits; then each hit of the component still
+    /// without a track that shares an edge with a track's hit joins that track (the first
+    /// such edge in edge order; one pass, not chained). Needs scores and edges oriented
+    /// (e.g. from the inner to the outer hit), which makes each component acyclic.
+    Walk,
+  };
+
   struct Config {
     /// Components with fewer hits than this get no track (label -1). 1 keeps them all.
     int minTrackSize = 3;
@@ -17,15 +33,22 @@ class TrackBuilder {
     /// it is both. Splits tracks that touch at one shared hit. Needs scores; edges must be
     /// oriented (e.g. from the inner to the outer hit).
     bool junctionRemoval = false;
+    /// How kept edges become tracks; Walk excludes junctionRemoval.
+    Method method = Method::Components;
   };
 
-  /// Validates the config (minTrackSize >= 1); throws trkaas::Error.
+  /// "components" or "walk" (the pipeline YAML's track_builder); throws trkaas::Error.
+  static Method methodFromName(const std::string& name);
+  static const char* methodName(Method method);
+
+  /// Validates the config (minTrackSize >= 1, Walk without junctionRemoval); throws
+  /// trkaas::Error.
   explicit TrackBuilder(Config config);
 
   /// Labels for `numHits` hits from `numEdges` edges src[e] -> dst[e] with optional
-  /// `scores` (may be null unless junctionRemoval). Tracks are numbered 0, 1, ... in the
+  /// `scores` (may be null unless junctionRemoval or Walk). Tracks are numbered 0, 1, ... in the
   /// order of their lowest hit index; hits without a track get -1. Throws trkaas::Error
-  /// for an edge endpoint outside [0, numHits) or a NaN score.
+  /// for an edge endpoint outside [0, numHits), a NaN score, or (Walk) a cycle of edges.
   std::vector<std::int64_t> build(std::int64_t numHits, const std::int64_t* src,
                                   const std::int64_t* dst, std::int64_t numEdges,
                                   const float* scores) const;

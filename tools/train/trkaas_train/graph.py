@@ -152,3 +152,95 @@ def connected_components(n, edge_index, min_size=1):
     newid = np.full(len(roots), -1, dtype=np.int64)
     newid[big] = np.arange(int(big.sum()))
     return newid[inv]
+
+
+def orient_outwards(xyz, edge_index):
+    """Edges from the hit nearer the origin to the farther one (ties: from the lower index),
+    as the C++ pipeline orients them (TorchGraphOps orientOutwardsTensor)."""
+    p = np.asarray(xyz, np.float64)
+    d2 = p[:, 0] * p[:, 0] + p[:, 1] * p[:, 1] + p[:, 2] * p[:, 2]
+    a, b = np.asarray(edge_index[0], np.int64), np.asarray(edge_index[1], np.int64)
+    swap = (d2[b] < d2[a]) | ((d2[b] == d2[a]) & (b < a))
+    return np.stack([np.where(swap, b, a), np.where(swap, a, b)])
+
+
+def walk_tracks(n, edge_index, scores, min_size=3):
+    """Tracks by walk (the C++ TrackBuilder::Method::Walk, same rules and ties): components
+    whose hits all have at most one incoming and one outgoing edge are tracks; the others give
+    their longest paths (most hits, then the highest sum of scores, then the lowest start
+    hit) while they have >= min_size hits, then each hit left over that shares an edge with a
+    track's hit joins it (first such edge in edge order, one pass). edge_index must be oriented
+    (orient_outwards); scores are summed in float64. Labels 0..T-1 in order of the lowest hit."""
+    src, dst = np.asarray(edge_index[0], np.int64), np.asarray(edge_index[1], np.int64)
+    w = np.asarray(scores, np.float32).astype(np.float64)
+    loop = src == dst
+    comp = connected_components(n, np.stack([src, dst]), 1)
+    indeg = np.bincount(dst[~loop], minlength=n)
+    outdeg = np.bincount(src[~loop], minlength=n)
+    ncomp = int(comp.max()) + 1 if n else 0
+    branched = np.zeros(ncomp, bool)
+    branched[comp[(indeg > 1) | (outdeg > 1)]] = True
+    size = np.bincount(comp, minlength=ncomp)
+    labels = np.where(~branched[comp] & (size[comp] >= min_size), comp, -1).astype(np.int64)
+    walked = ~loop & branched[comp[src]]
+    es, ed, ew = src[walked].tolist(), dst[walked].tolist(), w[walked].tolist()
+    succ = {}
+    for a, b, s in zip(es, ed, ew):
+        succ.setdefault(a, []).append((b, s))
+    members = {}
+    for h in np.nonzero(branched[comp])[0].tolist():
+        members.setdefault(int(comp[h]), []).append(h)
+    nxt = n
+    for nodes in members.values():
+        pending = {h: 0 for h in nodes}
+        for h in nodes:
+            for t, _ in succ.get(h, ()):
+                pending[t] += 1
+        stack, topo = [h for h in nodes if pending[h] == 0], []
+        while stack:
+            h = stack.pop()
+            topo.append(h)
+            for t, _ in succ.get(h, ()):
+                pending[t] -= 1
+                if pending[t] == 0:
+                    stack.append(t)
+        if len(topo) != len(nodes):
+            raise ValueError(f"walk: a cycle of edges in the component of hit {nodes[0]} "
+                             "(edges must be oriented outwards)")
+        length, total, onward = {}, {}, {}
+        while True:
+            best = -1
+            for h in reversed(topo):
+                if labels[h] >= 0:
+                    continue
+                ln, sm, to = 1, 0.0, -1
+                for t, s in succ.get(h, ()):
+                    if labels[t] >= 0:
+                        continue
+                    l, v = length[t] + 1, total[t] + s
+                    if l > ln or (l == ln and v > sm):
+                        ln, sm, to = l, v, t
+                length[h], total[h], onward[h] = ln, sm, to
+                if best < 0 or (ln, sm, -h) > (length[best], total[best], -best):
+                    best = h
+            if best < 0 or length[best] < min_size:
+                break
+            h = best
+            while h >= 0:
+                labels[h] = nxt
+                h = onward[h]
+            nxt += 1
+    before = labels.copy()
+    for a, b in zip(es, ed):
+        if before[a] >= 0 and labels[b] < 0:
+            labels[b] = before[a]
+        elif before[b] >= 0 and labels[a] < 0:
+            labels[a] = before[b]
+    out = np.full(n, -1, np.int64)
+    has = labels >= 0
+    if has.any():
+        _, first, inv = np.unique(labels[has], return_index=True, return_inverse=True)
+        rank = np.empty(len(first), np.int64)
+        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+        out[has] = rank[inv.reshape(-1)]
+    return out

@@ -18,18 +18,23 @@ def edge_scores(model, x, edge_index, chunk=400_000):
     return out
 
 
-def gnn_scores(model, x, edge_index):
+def gnn_logits(model, x, edge_index):
     if edge_index.shape[1] == 0:
         return np.zeros(0, np.float32)
     with torch.no_grad():
-        return torch.sigmoid(model(x, torch.from_numpy(np.ascontiguousarray(edge_index)))).numpy()
+        return model(x, torch.from_numpy(np.ascontiguousarray(edge_index))).float().numpy()
+
+
+def gnn_scores(model, x, edge_index):
+    return torch.sigmoid(torch.from_numpy(gnn_logits(model, x, edge_index))).numpy()
 
 
 def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     """models: dict embedding/filter/gnn; cfg: dict radius, k, filter_cut, gnn_cut,
-    min_track_size, optionally features ([(name, scale)], default r, phi, z) and geometry
-    (data.load_geometry(), for cluster-shape features). Returns a dict of numpy results and
-    stage times."""
+    min_track_size, optionally features ([(name, scale)], default r, phi, z), geometry
+    (data.load_geometry(), for cluster-shape features) and track_builder ("components", the
+    default, or "walk": graph.walk_tracks on the kept edges oriented outwards, weighted by the
+    GNN's logits as in the C++ pipeline). Returns a dict of numpy results and stage times."""
     t = {}
     feats = data.features(ev, cfg.get("features"), cfg.get("geometry"))
     x = torch.from_numpy(feats)
@@ -52,12 +57,19 @@ def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     if "gnn" not in stages:
         return res
     t0 = time.time()
-    gs = gnn_scores(models["gnn"], x, fe)
+    logits = gnn_logits(models["gnn"], x, fe)
+    gs = torch.sigmoid(torch.from_numpy(logits)).numpy()
     t["gnn"] = time.time() - t0
     res["gnn_scores"] = gs
     t0 = time.time()
-    ge = fe[:, gs > cfg["gnn_cut"]]
-    res["labels"] = graph.connected_components(len(feats), ge, cfg["min_track_size"])
+    keep = gs > cfg["gnn_cut"]
+    ge = fe[:, keep]
+    if cfg.get("track_builder", "components") == "walk":
+        xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
+        res["labels"] = graph.walk_tracks(len(feats), graph.orient_outwards(xyz, ge), logits[keep],
+                                          cfg["min_track_size"])
+    else:
+        res["labels"] = graph.connected_components(len(feats), ge, cfg["min_track_size"])
     t["tracks"] = time.time() - t0
     res["kept"] = ge
     return res

@@ -1,0 +1,109 @@
+"""The walk track builder (pipeline.yaml `track_builder: walk`) gives the same tracks in
+`trkaas run` (C++ TrackBuilder) and in tools/train (graph.walk_tracks), hit by hit, on a
+pile-up-100 pixel sample with the shipped models, and splits components that plain connected
+components leave merged.
+
+usage: check_walk.py TRKAAS_BIN MODELS_DIR WORKDIR
+
+The chains are the same models on the same hits; GNN scores that sit within float rounding
+of the cut may flip an edge, so at most 0.2% of the hits may differ in their partition. The
+walk must change something (fewer hits share a track with another particle's hits), or this
+compares two copies of the components.
+"""
+import json
+import os
+import re
+import sys
+
+import h5py
+import numpy as np
+
+from check_card_physics import run  # the same command runner (this directory)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "train"))
+import evaluate  # noqa: E402
+from trkaas_train import data, pipeline  # noqa: E402
+
+
+def walk_yaml(models, work):
+    """models/pipeline.yaml with track_builder: walk and absolute model paths."""
+    text = open(os.path.join(models, "pipeline.yaml")).read()
+    text = re.sub(r"(\w+): (\w+\.pt)", lambda m: f"{m.group(1)}: {os.path.join(os.path.abspath(models), m.group(2))}", text)
+    text = re.sub(r"^track_builder:.*\n", "", text, flags=re.M) + "track_builder: walk\n"
+    path = os.path.join(work, "walk.yaml")
+    open(path, "w").write(text)
+    return path
+
+
+def cpp_labels(binary, yaml, events, work, name):
+    out = os.path.join(work, name + ".h5")
+    report = os.path.join(work, name + ".json")
+    text = run([binary, "run", "-c", yaml, "-i", events, "-o", out, "-f", "--threads", "2", "--metrics-json", report])
+    with h5py.File(out) as f:
+        count, offset = f["index/count"][:], f["index/offset"][:]
+        hit, track = f["tracks/hit_id"][:], f["tracks/track_id"][:]
+    per_event = [dict(zip(hit[o:o + c].tolist(), track[o:o + c].tolist())) for o, c in zip(offset, count)]
+    return per_event, json.load(open(report))["physics"]["processed"], text
+
+
+def same_partition_fraction(a, b):
+    """Fraction of hits whose track, as a set of hits, is the same in both labellings."""
+    def groups(lab):
+        g = {}
+        for i, t in enumerate(lab.tolist()):
+            g.setdefault(t, []).append(i)
+        return {i: (frozenset(g[t]) if t >= 0 else None) for i, t in enumerate(lab.tolist())}
+    ga, gb = groups(a), groups(b)
+    return float(np.mean([ga[i] == gb[i] for i in range(len(a))])) if len(a) else 1.0
+
+
+def mixed_hits(labels, pid):
+    """Hits in a track whose majority particle is another (or noise)."""
+    n = 0
+    for t in set(labels[labels >= 0].tolist()):
+        p = pid[labels == t]
+        _, c = np.unique(p, return_counts=True)
+        n += len(p) - c.max()
+    return n
+
+
+def main():
+    binary, models, work = sys.argv[1:4]
+    os.makedirs(work, exist_ok=True)
+    events = os.path.join(work, "pu100.h5")
+    run([binary, "generate", "--pixel-only", "-n", "2", "--pileup", "100", "--seed", "929",
+         "--first-event-id", "9200", "-o", events, "-f"])
+    yaml = walk_yaml(models, work)
+    cpp_walk, cpp_m, text = cpp_labels(binary, yaml, events, work, "walk")
+    if "tracks by walk" not in text:
+        sys.exit("FAILED: trkaas run does not say it builds tracks by walk:\n" + text)
+    cpp_cc, _, _ = cpp_labels(binary, os.path.join(models, "pipeline.yaml"), events, work, "cc")
+    ms, cfg = evaluate.load(models)
+    cfg_walk = dict(cfg, track_builder="walk")
+    failed = False
+    mixed = {"walk": 0, "components": 0}
+    for k, whole in enumerate(data.read_events(events)):
+        ev, _ = data.select_volumes(whole, cfg.get("volumes"))
+        py = pipeline.run_event(ms, cfg_walk, ev)["labels"]
+        ids = ev["hit_id"].tolist()
+        cpp = np.array([cpp_walk[k].get(h, -1) for h in ids])
+        cc = np.array([cpp_cc[k].get(h, -1) for h in ids])
+        same = same_partition_fraction(py, cpp)
+        ok = same >= 0.998
+        failed |= not ok
+        print(f"{'ok  ' if ok else 'FAIL'} event {ev['event_id']}: {len(ids)} hits, {int(py.max()) + 1} Python "
+              f"tracks, {int(cpp.max()) + 1} C++ tracks, same partition for {same:.4%} of hits")
+        mixed["walk"] += mixed_hits(cpp, ev["particle_id"])
+        mixed["components"] += mixed_hits(cc, ev["particle_id"])
+    ok = mixed["walk"] < mixed["components"]
+    failed |= not ok
+    print(f"{'ok  ' if ok else 'FAIL'} hits in another particle's track: walk {mixed['walk']}, "
+          f"components {mixed['components']} (the walk must split merged tracks)")
+    print(f"walk, processed hits: efficiency pT > 1 GeV {cpp_m['efficiency_pt_gt_1gev']:.3f}, "
+          f"fake rate {cpp_m['fake_rate']:.3f}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
