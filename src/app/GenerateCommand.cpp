@@ -30,6 +30,7 @@ struct GenerateOptions {
   std::int64_t firstEventId = 0;
   std::optional<double> pileup;
   std::optional<std::uint64_t> seed;
+  std::optional<std::string> physics;
   std::vector<std::int32_t> volumes;
   bool pixelOnly = false;
   bool cells = false;
@@ -54,6 +55,7 @@ void runGenerate(const GenerateOptions& o) {
   if (!o.configFile.empty()) applyGeneratorYaml(o.configFile, config);
   if (o.pileup) config.pileup = *o.pileup;
   if (o.seed) config.seed = *o.seed;
+  if (o.physics) applyPhysicsLevel(*o.physics, config);
   if (o.hardScatter) config.hardScatter = true;
   if (o.fixedPileup) config.fixedPileup = true;
   if (o.pixelOnly) config.volumes = {7, 8, 9};
@@ -148,6 +150,12 @@ void addGenerateCommand(CLI::App& app) {
   cmd->add_flag("--cells", o->cells,
                 "write each hit's cells (its cluster from the crossing angle), as TrackML's "
                 "cells.csv; needed by models with cell features (cell_count, lx, leta, ...)");
+  cmd->add_option("--physics", o->physics,
+                  "material physics: 'basic' (default; the events the shipped models were "
+                  "trained on: multiple scattering only) or 'full' (adds ionisation energy "
+                  "loss, delta electrons that leave hits, hadronic interactions with "
+                  "secondaries; docs/generator.md). The config's energy_loss, delta_electrons "
+                  "and hadronic_interactions keys set them one by one");
   cmd->add_option("--config,-c", o->configFile,
                   "YAML file whose 'generator:' map sets any generator parameter "
                   "(command-line flags win)");

@@ -51,6 +51,11 @@ std::map<std::string, Setter> generatorKeys(GeneratorConfig& c) {
       {"max_path_length", set(c.maxPathLength)},
       {"envelope_r", set(c.envelopeR)},
       {"envelope_z", set(c.envelopeZ)},
+      {"energy_loss", set(c.energyLoss)},
+      {"delta_electrons", set(c.deltaElectrons)},
+      {"delta_electron_min_energy", set(c.deltaElectronMinEnergy)},
+      {"hadronic_interactions", set(c.hadronicInteractions)},
+      {"physics", [](const YAML::Node&) {}},  // applied before the others
   };
 }
 
@@ -68,6 +73,19 @@ void applyGeneratorYaml(const std::string& path, GeneratorConfig& config) {
   const YAML::Node section = root["generator"];
   if (!section) return;
   if (!section.IsMap()) throw Error("config '" + path + "': 'generator' must be a map");
+  if (const YAML::Node physics = section["physics"]) {
+    std::string level;
+    try {
+      level = physics.as<std::string>();
+    } catch (const YAML::Exception&) {
+      throw Error("config '" + path + "': generator.physics must be a string");
+    }
+    try {
+      applyPhysicsLevel(level, config);
+    } catch (const Error& e) {
+      throw Error("config '" + path + "': generator." + e.what());
+    }
+  }
   auto keys = generatorKeys(config);
   for (const auto& item : section) {
     const std::string key = item.first.as<std::string>();
@@ -86,13 +104,27 @@ void applyGeneratorYaml(const std::string& path, GeneratorConfig& config) {
   }
 }
 
+void applyPhysicsLevel(const std::string& level, GeneratorConfig& config) {
+  bool on = false;
+  if (level == "full") {
+    on = true;
+  } else if (level != "basic") {
+    throw Error("physics must be one of " + std::string(kPhysicsLevels) + " (got '" + level + "')");
+  }
+  config.energyLoss = on;
+  config.deltaElectrons = on;
+  config.hadronicInteractions = on;
+}
+
 std::string describeGeneratorConfig(const GeneratorConfig& c) {
   return fmt::format(
       "pile-up {}{}, hard scatter {}, seed {}, volumes {}, B {} T, inefficiency {}, noise {}, "
-      "multiple scattering {}",
+      "multiple scattering {}, energy loss {}, delta electrons {}, hadronic interactions {}",
       c.pileup, c.fixedPileup ? " (fixed)" : " (Poisson mean)", c.hardScatter ? "on" : "off",
       c.seed, c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
-      c.bField, c.hitInefficiency, c.noiseFraction, c.multipleScattering ? "on" : "off");
+      c.bField, c.hitInefficiency, c.noiseFraction, c.multipleScattering ? "on" : "off",
+      c.energyLoss ? "on" : "off", c.deltaElectrons ? "on" : "off",
+      c.hadronicInteractions ? "on" : "off");
 }
 
 }  // namespace trkaas::app
