@@ -51,6 +51,7 @@ Event smallEvent(std::int64_t id) {
 void writeProducerRun(const fs::path& dir, int run, int producer,
                       const std::vector<std::pair<EventKey, std::int64_t>>& events, bool commit) {
   const std::string tracks = tracksFileName(run, producer);
+  fs::create_directories(dir / runDirName(run));
   TracksFileWriter w((dir / tracks).string());
   JournalWriter j((dir / journalFileName(run, producer)).string());
   std::int64_t written = 0;

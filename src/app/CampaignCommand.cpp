@@ -179,6 +179,17 @@ constexpr const char* kExitCodesHelp =
     "events without any record yet (resubmit); 1 duplicated events or tracks files that "
     "disagree with their journals (or an error).";
 
+/// A report's default label: the job directory's name (its report.json), with the run's
+/// directory (JOB/run-RRR) or the older per-run file's name (JOB/report-rRRR).
+std::string reportLabel(const fs::path& report) {
+  const std::string parent = report.parent_path().filename().string();
+  if (report.filename() != "report.json") return parent + "/" + report.stem().string();
+  if (parent.rfind("run-", 0) == 0) {
+    return report.parent_path().parent_path().filename().string() + "/" + parent;
+  }
+  return parent;
+}
+
 }  // namespace
 
 void addReportCommand(CLI::App& app) {
@@ -191,11 +202,13 @@ void addReportCommand(CLI::App& app) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "report",
-      "Turn service reports (report.json of a run directory, or report-rRRR.json) into CSV "
+      "Turn service reports (a job directory's report.json: its latest run; a run's "
+      "DIR/run-RRR/report.json, or the older DIR/report-rRRR.json) into CSV "
       "rows: one row per run with throughput, latency, server busy, producer wait and cost, "
       "stage times (the ratio scan's and campaigns' table; plot it with "
       "tools/plots/trkaas_plots.py)");
-  cmd->add_option("reports", o->reports, "report files or run directories (their report.json)")
+  cmd->add_option("reports", o->reports,
+                  "report files, job directories or run directories (their report.json)")
       ->required();
   cmd->add_option("--csv", o->csv, "write the rows to this file (default: standard output)");
   cmd->add_flag("--append", o->append,
@@ -211,11 +224,7 @@ void addReportCommand(CLI::App& app) {
     for (std::size_t i = 0; i < o->reports.size(); ++i) {
       fs::path p = o->reports[i];
       if (fs::is_directory(p)) p /= "report.json";
-      const std::string label =
-          o->labels.empty() ? (p.filename() == "report.json"
-                                   ? p.parent_path().filename().string()
-                                   : p.parent_path().filename().string() + "/" + p.stem().string())
-                            : o->labels[i];
+      const std::string label = o->labels.empty() ? reportLabel(p) : o->labels[i];
       text += csvLine(reportRow(p.string(), label)) + "\n";
     }
     const bool header =

@@ -296,8 +296,9 @@ void addRunCommand(CLI::App& app) {
   cmd->add_option("--input-list", o->inputList,
                   "file with one event file path per line (# comments)");
   cmd->add_option("--output,-o", o->output,
-                  "a directory: per-producer tracks files, journals and report.json; rerun "
-                  "the same command to resume. A file ending in .h5: one tracks file (direct "
+                  "a directory: one run-RRR/ per run (per-producer tracks files and journals, "
+                  "the run's report.json) and the latest run's report.json; rerun the same "
+                  "command to resume. A file ending in .h5: one tracks file (direct "
                   "mode in one process without mpirun)")
       ->required();
   cmd->add_option("--submission", o->submission,

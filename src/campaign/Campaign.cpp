@@ -13,6 +13,7 @@
 #include "trkaas/core/Error.hpp"
 #include "trkaas/core/Logger.hpp"
 #include "trkaas/io/EventFile.hpp"
+#include "trkaas/service/Journal.hpp"
 
 namespace trkaas::campaign {
 
@@ -253,23 +254,12 @@ std::string mergeReports(const Campaign& c) {
   double minRate = 0, maxRate = 0;
   json perChunk = json::array();
   for (const Chunk& ch : c.chunks) {
-    const fs::path dir = c.chunkDir(ch.index);
-    std::vector<fs::path> reports;
-    std::error_code ec;
-    if (fs::is_directory(dir, ec)) {
-      for (const auto& e : fs::directory_iterator(dir)) {
-        const std::string name = e.path().filename().string();
-        if (name.rfind("report-r", 0) == 0 && e.path().extension() == ".json") {
-          reports.push_back(e.path());
-        }
-      }
-    }
-    std::sort(reports.begin(), reports.end());
+    // Every run's report: run-RRR/report.json, or report-rRRR.json of the older layout.
+    const auto reports = listRunReports(c.chunkDir(ch.index));
     std::int64_t chunkDone = 0;
-    for (const fs::path& r : reports) {
-      const std::string label =
-          fmt::format("chunk-{:04d}/{}", ch.index, r.stem().string().substr(7));
-      csv += csvLine(reportRow(r.string(), label)) + "\n";
+    for (const auto& [run, r] : reports) {
+      const std::string label = fmt::format("chunk-{:04d}/r{:03d}", ch.index, run);
+      csv += csvLine(reportRow(r, label)) + "\n";
       const json j = readJson(r);
       ++runs;
       const std::int64_t d = j["events_done"].get<std::int64_t>();

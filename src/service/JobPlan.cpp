@@ -157,8 +157,13 @@ JournalState prepareOutput(const ServiceConfig& c) {
     const fs::path p = fs::path(c.outputDir) / f;
     if (fs::exists(p, ec)) fs::rename(p, p.string() + ".uncommitted", ec);
   }
-  for (const auto& entry : fs::directory_iterator(c.outputDir)) {
-    if (entry.path().extension() == ".part") fs::remove(entry.path(), ec);
+  // Unfinished tracks files: in the run directories, and in the directory itself (the
+  // layout before run directories).
+  std::error_code walk;
+  for (fs::recursive_directory_iterator it(c.outputDir, walk), end; !walk && it != end;
+       it.increment(walk)) {
+    if (it.depth() > 0) it.disable_recursion_pending();
+    if (it->path().extension() == ".part") fs::remove(it->path(), ec);
   }
   if (state.ignoredLines > 0) {
     logger().warn("journals in '{}': {} unreadable line(s) ignored (a run killed mid-write)",

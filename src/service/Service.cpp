@@ -160,8 +160,8 @@ int runService(const ServiceConfig& config) {
   if (rank == 0) logger().info("layout: {}", layoutText);
 
   // The plan: rank 0 locks the directory and reads the journals while the other ranks
-  // count the inputs' events, a share each; rank 0 decides; everyone hears the plan, or the
-  // reason there is none.
+  // count the inputs' events, a share each; rank 0 decides and makes the run's directory;
+  // everyone hears the plan, or the reason there is none.
   std::vector<char> bytes;
   std::string failure;
   std::unique_ptr<DirectoryLock> directoryLock;
@@ -186,7 +186,16 @@ int runService(const ServiceConfig& config) {
   if (rank == 0) {
     if (failure.empty()) {
       try {
-        bytes = encodePlan(decidePlan(config, journals, counts));
+        const JobPlan decided = decidePlan(config, journals, counts);
+        // The run's own directory, before any producer opens its files there.
+        const fs::path runDir = fs::path(config.outputDir) / runDirName(decided.run);
+        std::error_code ec;
+        fs::create_directories(runDir, ec);
+        if (!fs::is_directory(runDir)) {
+          throw Error("run directory '" + runDir.string() + "': cannot create it" +
+                      (ec ? ": " + ec.message() : std::string()));
+        }
+        bytes = encodePlan(decided);
       } catch (const std::exception& e) {
         failure = e.what();
       }
@@ -262,8 +271,8 @@ int runService(const ServiceConfig& config) {
     timeline["finals_s"] = finalsMs / 1000.0;
     timeline["report_s"] = msSince(reportStart) / 1000.0;  // without writing the files
     const std::string text = report.dump(2) + "\n";
-    std::ofstream(fs::path(config.outputDir) / fmt::format("report-r{:03d}.json", plan.run))
-        << text;
+    // The run's report in its directory; DIR/report.json is always the latest run's.
+    std::ofstream(fs::path(config.outputDir) / runReportName(plan.run)) << text;
     std::ofstream(fs::path(config.outputDir) / "report.json") << text;
     if (!config.reportJson.empty()) std::ofstream(config.reportJson) << text;
     if (report["stopped"].get<bool>() && report["events_left"].get<std::int64_t>() > 0) {

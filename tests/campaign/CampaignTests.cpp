@@ -54,6 +54,7 @@ std::string writeEvents(const fs::path& path, int n, std::int64_t first) {
 void writeRun(const fs::path& dir, int run,
               const std::vector<std::pair<EventKey, std::int64_t>>& events, bool commit = true) {
   const std::string tracks = tracksFileName(run, 0);
+  fs::create_directories(dir / runDirName(run));
   TracksFileWriter w((dir / tracks).string());
   JournalWriter j((dir / journalFileName(run, 0)).string());
   for (const auto& [key, id] : events) {
@@ -66,6 +67,32 @@ void writeRun(const fs::path& dir, int run,
   }
   w.close();
   if (commit) j.commit(tracks, static_cast<std::int64_t>(events.size()));
+}
+
+/// Moves run `run` of a job directory to the older layout (before run directories): its
+/// files into `dir`, tracks names without the directory in its journals, its report as
+/// report-rRRR.json.
+void flattenRun(const fs::path& dir, int run) {
+  const fs::path runDir = dir / runDirName(run);
+  const std::string prefix = "\"" + runDirName(run) + "/";
+  for (const auto& entry : fs::directory_iterator(runDir)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() == ".jsonl") {
+      std::ifstream in(entry.path());
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (auto at = text.find(prefix); at != std::string::npos; at = text.find(prefix)) {
+        text.erase(at + 1, prefix.size() - 1);
+      }
+      std::ofstream(dir / name) << text;
+      fs::remove(entry.path());
+    } else {
+      const char* report = "report-r%03d.json";
+      char flat[32];
+      std::snprintf(flat, sizeof flat, report, run);
+      fs::rename(entry.path(), dir / (name == "report.json" ? std::string(flat) : name));
+    }
+  }
+  fs::remove(runDir);
 }
 
 }  // namespace
@@ -299,8 +326,53 @@ TEST_CASE("campaign verify: exactly once and what breaks it", "[campaign][verify
                Catch::Contains("event 1 of") && Catch::Contains("2 tracks records"));
     CHECK(campaignExitCode({s}) == kCampaignFailed);
   }
+  SECTION("the same runs, some in the older layout (one directory), count the same") {
+    // Reports of runs 1 and 3 (run 2 was killed before it wrote one).
+    for (const auto& [run, done] : {std::pair<int, int>{1, 3}, {3, 3}}) {
+      const nlohmann::json r = {{"mode", "service"},
+                                {"run", run},
+                                {"events_done", done},
+                                {"events_failed", run == 1 ? 1 : 0},
+                                {"wall_s", 2.0},
+                                {"events_per_s", done / 2.0},
+                                {"latency_ms", {{"p50", 1.0}}},
+                                {"producer_ms_per_event", nlohmann::json::object()},
+                                {"servers", nlohmann::json::array()},
+                                {"producers", nlohmann::json::array()}};
+      std::ofstream(out / runReportName(run)) << r.dump();
+    }
+    flattenRun(out, 1);
+    flattenRun(out, 2);
+    REQUIRE(fs::exists(out / "journal-r001-p0000.jsonl"));
+    REQUIRE_FALSE(fs::exists(out / runDirName(1)));
+    s = status();
+    CHECK(s.done == 6);
+    CHECK(s.failed == 1);
+    CHECK(s.missing == 0);
+    CHECK(s.duplicates == 0);
+    CHECK(s.problems.empty());
+    CHECK(s.complete());
+    CHECK(s.runs == 3);
+    // The merged report reads both runs' reports, each in its own layout.
+    REQUIRE(fs::exists(out / "report-r001.json"));
+    mergeReports(c);
+    std::ifstream csv(fs::path(c.dir) / "runs.csv");
+    const std::string rows((std::istreambuf_iterator<char>(csv)), std::istreambuf_iterator<char>());
+    CHECK_THAT(rows, Catch::Contains("chunk-0000/r001,") && Catch::Contains("chunk-0000/r003,"));
+    std::ifstream merged(fs::path(c.dir) / "report.json");
+    const auto total = nlohmann::json::parse(merged);
+    CHECK(total["runs"] == 2);
+    CHECK(total["events_done"] == 6);
+    CHECK(total["events_failed"] == 1);
+    // Now an older tracks file is lost: its events are missing again.
+    fs::remove(out / "tracks-r001-p0000.h5");
+    s = status();
+    CHECK(s.done == 3);
+    CHECK(s.missing == 3);
+  }
   SECTION("a tracks file with an event its journal does not list") {
     const std::string name = tracksFileName(5, 0);
+    fs::create_directories(out / runDirName(5));
     TracksFileWriter w((out / name).string());
     Tracks t;
     t.eventId = 99;

@@ -52,7 +52,7 @@ until [[ -n $victim ]]; do
   for log in "$C"/logs/chunk-*.log; do
     grep -qs "node(s) \[cpu02\]" "$log" || continue
     k=$(basename "$log" .log)
-    if grep -qs '"status":"done"' "$C/chunks/$k"/journal-r*.jsonl && ! grep -qs '"commit"' "$C/chunks/$k"/journal-r*.jsonl; then
+    if grep -qs '"status":"done"' "$C/chunks/$k"/run-*/journal-r*.jsonl && ! grep -qs '"commit"' "$C/chunks/$k"/run-*/journal-r*.jsonl; then
       victim=$k
       break
     fi

@@ -87,7 +87,7 @@ array=$(sed -n 's/^submitted job array \([0-9]*\).*/\1/p' <<<"$out")
 
 step "cancelling chunk 0 (task ${array}_0) once it has finished an event"
 t0=$SECONDS
-until grep -qs '"status":"done"' "$C"/chunks/chunk-0000/journal-r001-*.jsonl; do
+until grep -qs '"status":"done"' "$C"/chunks/chunk-0000/run-001/journal-r001-*.jsonl; do
   ((SECONDS - t0 < 90)) || fail "chunk 0: no event done after 90 s"
   sleep 0.2
 done

@@ -15,7 +15,7 @@ camp, chunks, per_chunk = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ids = []
 for chunk in sorted(glob.glob(os.path.join(camp, "chunks", "chunk-*"))):
     committed = set()
-    for j in glob.glob(os.path.join(chunk, "journal-*.jsonl")):
+    for j in glob.glob(os.path.join(chunk, "run-*", "journal-*.jsonl")):
         for line in open(j):
             try:
                 d = json.loads(line)

@@ -39,7 +39,8 @@ import glob, json, os, sys
 d, n, expected_file = sys.argv[1], int(sys.argv[2]), os.path.realpath(sys.argv[3])
 lines = []
 committed = set()
-for path in sorted(glob.glob(os.path.join(d, "journal-*.jsonl"))):
+journals = sorted(glob.glob(os.path.join(d, "run-*", "journal-*.jsonl")))
+for path in journals:
     for line in open(path):
         line = line.strip()
         if not line:
@@ -60,7 +61,7 @@ missing = sorted(i for f, i in want - set(counts))
 extra = sorted(k for k in counts if k not in want)
 dup = sorted(k[1] for k, c in counts.items() if c != 1)
 errors = [j for j in lines if j.get("status") not in ("done",)]
-print(f"  {d}: {len(glob.glob(os.path.join(d, 'journal-*.jsonl')))} journal(s), "
+print(f"  {d}: {len(journals)} journal(s) in run directories, "
       f"{len(committed)} committed tracks file(s), {sum(counts.values())} done record(s) for {n} events")
 if missing or extra or dup or errors:
     print(f"  missing {missing} extra {extra} not exactly once {dup} error records {errors[:3]}")
@@ -121,7 +122,7 @@ if [[ -n $SHIPPED && -f $SHIPPED/pipeline.yaml ]]; then
   log=$WORK/job-requeue.log
   t0=$SECONDS
   # The first finished event (journal line), then the signal Slurm sends at the time limit - 120 s.
-  until compgen -G "$WORK/out-requeue/journal-r001-*.jsonl" >/dev/null && [[ -s $(compgen -G "$WORK/out-requeue/journal-r001-*.jsonl" | head -1) ]]; do
+  until compgen -G "$WORK/out-requeue/run-001/journal-r001-*.jsonl" >/dev/null && [[ -s $(compgen -G "$WORK/out-requeue/run-001/journal-r001-*.jsonl" | head -1) ]]; do
     ((SECONDS - t0 < 60)) || fail "requeue job: no event done after 60 s"
     [[ -n $(squeue -h -j "$job" -o %i) ]] || fail "requeue job ended before the signal"
     sleep 0.2

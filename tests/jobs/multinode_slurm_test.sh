@@ -70,7 +70,7 @@ import glob, json, os, re, sys
 out, n, events_file, expect, slurm_nodes, log = sys.argv[1], int(sys.argv[2]), os.path.realpath(sys.argv[3]), sys.argv[4], sys.argv[5].split(), sys.argv[6]
 # Every event once, in committed tracks files.
 committed, done = set(), {}
-for path in glob.glob(os.path.join(out, "journal-*.jsonl")):
+for path in glob.glob(os.path.join(out, "run-*", "journal-*.jsonl")):
     for line in open(path):
         if line.strip():
             j = json.loads(line)
@@ -165,7 +165,7 @@ assert "rank    0 on cpu01 (node 0, local 0): server 0" in r["layout"], r["layou
 assert sorted(s["rank"] for s in r["servers"]) == [0, 1], r["servers"]
 assert all(s["requests"] > 0 for s in r["servers"]), r["servers"]
 committed, done = set(), []
-for path in glob.glob(os.path.join(out, "journal-*.jsonl")):
+for path in glob.glob(os.path.join(out, "run-*", "journal-*.jsonl")):
     for line in open(path):
         j = json.loads(line)
         if "commit" in j:
@@ -187,7 +187,7 @@ elif [[ -n $SHIPPED && -f $SHIPPED/pipeline.yaml ]]; then
   job=$(PRODUCERS_PER_SERVER=1 WORKERS=1 SERVER_THREADS=1 submit nf -N 2 --gpus-per-node=2 "$SRC/jobs/perlmutter-gpu.sbatch" \
     -c "$SHIPPED/pipeline.yaml" -o "$WORK/out-nf" -i "$WORK/events-nf.h5") || fail "sbatch of the node-failure job"
   t0=$SECONDS
-  until grep -qs '"status":"done"' "$WORK"/out-nf/journal-r001-*.jsonl; do
+  until grep -qs '"status":"done"' "$WORK"/out-nf/run-001/journal-r001-*.jsonl; do
     ((SECONDS - t0 < 90)) || fail "node-failure job: no event done after 90 s"
     [[ -n $(squeue -h -j "$job" -o %i) ]] || fail "node-failure job ended before the node failed"
     sleep 0.2

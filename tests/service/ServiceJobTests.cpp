@@ -68,12 +68,13 @@ std::string generate(const std::string& name, int events, double pileup, int see
   return path;
 }
 
-/// Tracks of every event in the committed tracks files of a job directory; `copies`
-/// counts how often each event id appears.
+/// Tracks of every event in the committed tracks files of a job directory (its run
+/// directories, and the directory itself: the older layout); `copies` counts how often
+/// each event id appears.
 std::map<std::int64_t, Tracks> readJob(const std::string& dir,
                                        std::map<std::int64_t, int>& copies) {
   std::map<std::int64_t, Tracks> out;
-  for (const auto& entry : fs::directory_iterator(dir)) {
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind("tracks-", 0) != 0 || entry.path().extension() != ".h5") continue;
     const TracksFileReader reader(entry.path().string());
@@ -161,6 +162,10 @@ TEST_CASE("service: every event back exactly once with the labels of direct mode
     requireSameOutput(dir, ref);
     const std::string report = readText(dir + "/report.json");
     REQUIRE_THAT(report, HasSubstring("\"latency_ms\"") && HasSubstring("\"stage_ms\""));
+    // The run's own directory holds its journals, tracks and the same report.
+    REQUIRE(readText(dir + "/run-001/report.json") == report);
+    REQUIRE(fs::exists(dir + "/run-001/journal-r001-p0000.jsonl"));
+    REQUIRE(!fs::exists(dir + "/journal-r001-p0000.jsonl"));
     const auto timeline = nlohmann::json::parse(report)["timeline"];
     REQUIRE(timeline["plan_s"].get<double>() >= 0);
     REQUIRE(timeline["first_event_unix"].get<double>() > 0);
@@ -208,7 +213,7 @@ TEST_CASE("service: bad inputs and failing events become error records while the
   REQUIRE(r.code == kExitDoneWithFailures);
   REQUIRE_THAT(r.output, HasSubstring("damaged.h5") && HasSubstring("max_hits"));
   std::string journals;
-  for (const auto& entry : fs::directory_iterator(dir)) {
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
     if (entry.path().extension() == ".jsonl") journals += readText(entry.path().string());
   }
   REQUIRE_THAT(journals,
@@ -267,6 +272,57 @@ TEST_CASE("service: a stopped job resumes to the output of an uninterrupted one"
   requireSameOutput(dir, ref);
 }
 
+TEST_CASE("service: a directory of the older layout (no run directories) resumes without redoing",
+          "[service][mpi]") {
+  const std::string input = generate("oldlayout.h5", 12, 3, 6);
+  const std::string config = testConfig("oldlayout.yaml");
+  const auto ref = reference(config, {input});
+  const std::string dir = freshDir("oldlayout");
+  CliResult r = mpirun(
+      3, "run --mode service -C 2 --stop-after 2 -c " + config + " -i " + input + " -o " + dir);
+  INFO(r.output);
+  REQUIRE(r.code == kExitStoppedWithWorkLeft);
+  std::map<std::int64_t, int> copies;
+  const std::size_t first = readJob(dir, copies).size();
+  REQUIRE(first >= 4);
+  REQUIRE(first < 12);
+  // Turn run 1 into what the older layout wrote: its files in the job directory, tracks
+  // names without a directory in the journals, the run's report as report-r001.json.
+  const fs::path run1 = fs::path(dir) / "run-001";
+  for (const auto& entry : fs::directory_iterator(run1)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() == ".jsonl") {
+      std::string text = readText(entry.path().string());
+      for (auto at = text.find("\"run-001/"); at != std::string::npos;
+           at = text.find("\"run-001/")) {
+        text.erase(at + 1, 8);
+      }
+      std::ofstream(fs::path(dir) / name) << text;
+      fs::remove(entry.path());
+    } else {
+      fs::rename(entry.path(), fs::path(dir) / (name == "report.json" ? "report-r001.json" : name));
+    }
+  }
+  fs::remove(run1);
+  REQUIRE(readText(dir + "/journal-r001-p0000.jsonl").find("run-001") == std::string::npos);
+  REQUIRE(readJob(dir, copies).size() == first);
+  // The resume reads the older journals, does only the rest, in run-002.
+  r = mpirun(3, "run --mode service -c " + config + " -i " + input + " -o " + dir);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  REQUIRE_THAT(r.output, HasSubstring("resuming") &&
+                             HasSubstring(std::to_string(12 - first) + " event(s) done"));
+  REQUIRE(fs::exists(dir + "/run-002/report.json"));
+  REQUIRE(!fs::exists(run1));
+  requireSameOutput(dir, ref);
+  // The campaign's merged report and `trkaas report` see both runs' reports.
+  const CliResult rows = runCli("report " + dir + "/report-r001.json " + dir + "/run-002");
+  INFO(rows.output);
+  REQUIRE(rows.code == 0);
+  REQUIRE_THAT(rows.output,
+               HasSubstring("oldlayout/report-r001,") && HasSubstring("oldlayout/run-002,"));
+}
+
 TEST_CASE("service: SIGTERM to the ranks and SIGUSR1 to mpirun stop cleanly and a rerun resumes",
           "[service][mpi][signal]") {
   // The shipped models are slow enough (~0.1-1 s per event here) to signal mid-run.
@@ -291,8 +347,9 @@ TEST_CASE("service: SIGTERM to the ranks and SIGUSR1 to mpirun stop cleanly and 
     while (!started && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(120)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (!fs::exists(dir)) continue;
-      for (const auto& entry : fs::directory_iterator(dir)) {
-        if (entry.path().extension() == ".jsonl" && fs::file_size(entry.path()) > 0) {
+      std::error_code ec;  // the run's directory may be made meanwhile
+      for (const auto& entry : fs::recursive_directory_iterator(dir, ec)) {
+        if (entry.path().extension() == ".jsonl" && fs::file_size(entry.path(), ec) > 0) {
           started = true;
         }
       }

@@ -230,9 +230,13 @@ TEST_CASE("journal: done counts only in committed files, errors, cut lines", "[s
   fs::remove(dir / tracksFileName(1, 0));
   s = loadJournals(dir.string());
   REQUIRE(s.done.count({"/a.h5", 0}) == 0);
-  // A run killed before its first line still takes its run number.
-  std::ofstream(dir / journalFileName(3, 1)).close();
+  // A run killed before its first line still takes its run number, and so does a run
+  // killed before its producers opened their files (its directory only).
+  JournalWriter((dir / journalFileName(3, 1)).string());
   REQUIRE(loadJournals(dir.string()).lastRun == 3);
+  fs::create_directories(dir / runDirName(4));
+  REQUIRE(loadJournals(dir.string()).lastRun == 4);
+  fs::remove(dir / runDirName(4));
   // The records, line by line, in run and producer order.
   const std::vector<JournalRecord> records = readJournalRecords(dir.string());
   REQUIRE(records.size() == 8);  // 4 + 2 lines of run 1, 2 of run 2, none of run 3
@@ -244,6 +248,64 @@ TEST_CASE("journal: done counts only in committed files, errors, cut lines", "[s
   CHECK(records[3].events == 2);
   CHECK(records[5].kind == JournalRecord::kUnreadable);
   CHECK(records[6].run == 2);
+}
+
+TEST_CASE("journal: one directory per run, and the older layout with everything in one",
+          "[service][journal]") {
+  const fs::path dir = fs::path(TRKAAS_TEST_TMP) / "journal_layouts";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  REQUIRE(tracksFileName(2, 7) == "run-002/tracks-r002-p0007.h5");
+  REQUIRE(journalFileName(12, 0) == "run-012/journal-r012-p0000.jsonl");
+  REQUIRE(runReportName(3) == "run-003/report.json");
+  // Runs 1 and 2 of the older layout: journals, tracks and reports in the job directory,
+  // tracks names without a directory.
+  {
+    JournalWriter j((dir / "journal-r001-p0000.jsonl").string());
+    j.done({"/a.h5", 0}, 100, "tracks-r001-p0000.h5");
+    j.error({"/a.h5", 1}, 101, "bad hits");
+    j.commit("tracks-r001-p0000.h5", 1);
+    JournalWriter k((dir / "journal-r002-p0001.jsonl").string());
+    k.done({"/a.h5", 2}, 102, "tracks-r002-p0001.h5");
+    k.commit("tracks-r002-p0001.h5", 1);
+  }
+  std::ofstream(dir / "tracks-r001-p0000.h5") << "x";
+  std::ofstream(dir / "tracks-r002-p0001.h5") << "x";
+  std::ofstream(dir / "report-r001.json") << "{}";
+  std::ofstream(dir / "report-r002.json") << "{}";
+  // Run 10 (after the older runs): its own directory; it redoes the failed event.
+  {
+    JournalWriter j((dir / journalFileName(10, 0)).string());
+    REQUIRE(fs::is_directory(dir / runDirName(10)));  // the writer made it
+    j.done({"/a.h5", 1}, 101, tracksFileName(10, 0));
+    j.done({"/a.h5", 3}, 103, tracksFileName(10, 0));
+    j.commit(tracksFileName(10, 0), 2);
+  }
+  std::ofstream(dir / tracksFileName(10, 0)) << "x";
+  std::ofstream(dir / runReportName(10)) << "{}";
+  int lastRun = 0;
+  const std::vector<std::string> journals = listJournals(dir.string(), &lastRun);
+  REQUIRE(lastRun == 10);
+  REQUIRE(journals.size() == 3);
+  CHECK(fs::path(journals[0]).filename() == "journal-r001-p0000.jsonl");
+  CHECK(fs::path(journals[1]).filename() == "journal-r002-p0001.jsonl");
+  CHECK(fs::path(journals[2]) == dir / journalFileName(10, 0));
+  const JournalState s = loadJournals(dir.string());
+  REQUIRE(s.lastRun == 10);
+  REQUIRE(s.done == std::set<EventKey>{{"/a.h5", 0}, {"/a.h5", 1}, {"/a.h5", 2}, {"/a.h5", 3}});
+  REQUIRE(s.failed.empty());
+  REQUIRE(s.committedFiles == std::vector<std::string>{tracksFileName(10, 0),
+                                                       "tracks-r001-p0000.h5",
+                                                       "tracks-r002-p0001.h5"});
+  // The reports of every run, in run order, from both layouts.
+  const auto reports = listRunReports(dir.string());
+  REQUIRE(reports.size() == 3);
+  CHECK(reports[0] == std::pair<int, std::string>{1, (dir / "report-r001.json").string()});
+  CHECK(reports[1].first == 2);
+  CHECK(reports[2] == std::pair<int, std::string>{10, (dir / runReportName(10)).string()});
+  // A tracks file of the older layout that is gone does not count.
+  fs::remove(dir / "tracks-r002-p0001.h5");
+  REQUIRE(loadJournals(dir.string()).done.count({"/a.h5", 2}) == 0);
 }
 
 TEST_CASE("stats: a producer's typed statistics survive JSON, times travel as summaries",
