@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job: set up, simulate a pile-up-200 sample on the TrackML detector, summarise
-# it, then find its tracks with the MPI service on this machine (mpirun: 2 producer ranks
-# and 1 server rank running the shipped models) and print the report.
+# The main job: set up, simulate a pile-up-200 sample on the TrackML detector's pixel
+# volumes (those the shipped models were trained for: config/demo.yaml), summarise it, then
+# find its tracks with the MPI service on this machine (mpirun: 2 producer ranks and 1
+# server rank running the shipped models) and print the report.
 #
 #   tools/demo.sh [EVENTS] [PILEUP] [RANKS]   defaults: 6 events at pile-up 200, 3 ranks
 #
@@ -17,7 +18,7 @@ tools/setup.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 mkdir -p out
-if [[ ! -f out/demo.h5 ]] || [[ "$(build/trkaas inspect --json out/demo.h5 | \
+if [[ ! -f out/demo.h5 ]] || [[ config/demo.yaml -nt out/demo.h5 ]] || [[ "$(build/trkaas inspect --json out/demo.h5 | \
       python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null)" != "$EVENTS" ]]; then
   rm -rf out/demo_job
   build/trkaas generate --config config/demo.yaml --events "$EVENTS" --pileup "$PILEUP" \

@@ -6,13 +6,15 @@ tests/data/golden/*.h5 are the tracks files that trkaas at commit 5ca7cc1 (the C
 of the former src/pipeline/Pipeline.cpp) wrote for a sample this script regenerates
 (the generator is deterministic: same seed, same bytes); tests/data/golden/README.md has
 the commands. Here the current trkaas runs the same sample with the shipped models and
-settings, and with junction removal switched on, in one-process direct mode and (with
-MPIRUN) as a service of one producer and one server taking events in batches. Every event
+settings, with each track builder set explicitly (connected components, components with
+junction removal, the walk), in one-process direct mode and (with MPIRUN) as a service of
+one producer and one server taking events in batches. Every event
 must come out with the same partition of its hits into tracks (track numbers may differ
 only by renaming; hits without a track must stay without one).
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -21,7 +23,10 @@ import h5py
 import numpy as np
 
 SAMPLE = ["-n", "4", "--pileup", "20", "--seed", "7", "--pixel-only", "-j", "1"]
-CASES = [("shipped", "pu20_shipped_labels.h5", False), ("junctions", "pu20_junctions_labels.h5", True)]
+# (name, golden file, settings added to the shipped ones after removing their track builder)
+CASES = [("components", "pu20_shipped_labels.h5", "track_builder: components\n"),
+         ("junctions", "pu20_junctions_labels.h5", "track_builder: components\njunction_removal: true\n"),
+         ("walk", "pu20_walk_labels.h5", "track_builder: walk\n")]
 
 
 def run(cmd, env=None):
@@ -80,15 +85,15 @@ def main():
     os.makedirs(work, exist_ok=True)
     sample = os.path.join(work, "sample.h5")
     run([binary, "generate", "-o", sample, "-f"] + SAMPLE)
-    shipped = open(os.path.join(models, "pipeline.yaml")).read()
-    for name, golden_file, junctions in CASES:
+    shipped = re.sub(r"^(track_builder|junction_removal):.*\n", "",
+                     open(os.path.join(models, "pipeline.yaml")).read(), flags=re.M)
+    for name, golden_file, settings in CASES:
         want = read_tracks([os.path.join(golden, golden_file)])
         config = os.path.join(work, f"{name}.yaml")
         text = shipped
         for m in ("embedding", "filter", "gnn"):
             text = text.replace(f"{m}: {m}.pt", f"{m}: {os.path.join(models, m + '.pt')}")
-        if junctions:
-            text += "junction_removal: true\n"
+        text += settings
         open(config, "w").write(text)
         out = os.path.join(work, f"{name}.h5")
         run([binary, "run", "-c", config, "-i", sample, "-o", out, "-j", "1", "-f"])
