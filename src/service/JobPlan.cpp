@@ -1,6 +1,7 @@
-// The job plan: rank 0 locks the output directory and reads the journals while the other
-// ranks count the inputs' events (a share each); rank 0 decides which events this run does,
-// as ranges of events per file; every rank hears the plan and takes its share of it.
+// The job plan: rank 0 locks the output directory and lists the journals; every rank reads a
+// share of the journals and the ranks 1..N-1 count the inputs' events (a share each); rank 0
+// combines the journals' shares, decides which events this run does, as ranges of events per
+// file; every rank hears the plan and takes its share of it.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -100,40 +101,49 @@ std::vector<InputCount> countInputs(const std::vector<std::string>& inputs, int 
   return out;
 }
 
-std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount>& mine,
-                                     std::size_t inputs) {
+std::vector<std::vector<char>> gatherBytes(MPI_Comm comm, const std::vector<char>& mine,
+                                           const char* what) {
   int rank = 0, size = 1;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  nlohmann::json list = nlohmann::json::array();
-  for (const InputCount& count : mine) {
-    list.push_back({count.input, count.path, count.events, count.error});
-  }
-  const std::string text = list.dump();
   // Every rank learns the total, so that all of them refuse together (no rank left waiting).
-  std::int64_t total = static_cast<std::int64_t>(text.size());
+  std::int64_t total = static_cast<std::int64_t>(mine.size());
   MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_INT64_T, MPI_SUM, comm);
   if (total > std::numeric_limits<int>::max()) {
     throw Error(
-        fmt::format("the input counts take {} bytes, over MPI's int limit: split the "
-                    "job's inputs over several jobs",
-                    total));
+        fmt::format("{} take {} bytes, over MPI's int limit: split the job's inputs "
+                    "over several jobs",
+                    what, total));
   }
-  const int length = static_cast<int>(text.size());
+  const int length = static_cast<int>(mine.size());
   std::vector<int> lengths(rank == 0 ? static_cast<std::size_t>(size) : 0);
   MPI_Gather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, 0, comm);
   std::vector<int> offsets(lengths.size(), 0);
   for (std::size_t r = 1; r < lengths.size(); ++r) offsets[r] = offsets[r - 1] + lengths[r - 1];
   std::vector<char> all(rank == 0 ? static_cast<std::size_t>(total) : 0);
-  MPI_Gatherv(text.data(), length, MPI_CHAR, all.data(), lengths.data(), offsets.data(), MPI_CHAR,
+  MPI_Gatherv(mine.data(), length, MPI_BYTE, all.data(), lengths.data(), offsets.data(), MPI_BYTE,
               0, comm);
-  std::vector<InputCount> out;
-  if (rank != 0) return out;
-  out.resize(inputs);
+  std::vector<std::vector<char>> out;
   for (std::size_t r = 0; r < lengths.size(); ++r) {
-    const auto part =
-        nlohmann::json::parse(all.begin() + offsets[r], all.begin() + offsets[r] + lengths[r]);
-    for (const auto& entry : part) {
+    out.emplace_back(all.begin() + offsets[r], all.begin() + offsets[r] + lengths[r]);
+  }
+  return out;
+}
+
+std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount>& mine,
+                                     std::size_t inputs) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const InputCount& count : mine) {
+    list.push_back({count.input, count.path, count.events, count.error});
+  }
+  const std::string text = list.dump();
+  const std::vector<std::vector<char>> parts =
+      gatherBytes(comm, std::vector<char>(text.begin(), text.end()), "the input counts");
+  std::vector<InputCount> out;
+  if (parts.empty()) return out;  // not rank 0
+  out.resize(inputs);
+  for (const std::vector<char>& part : parts) {
+    for (const auto& entry : nlohmann::json::parse(part.begin(), part.end())) {
       const auto k = entry[0].get<std::size_t>();
       if (k >= inputs) throw Error(fmt::format("input count for input {} of {}", k, inputs));
       out[k] = {entry[0].get<std::int64_t>(), entry[1].get<std::string>(),
@@ -143,14 +153,57 @@ std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount
   return out;
 }
 
-JournalState prepareOutput(const ServiceConfig& c) {
+std::vector<std::string> openOutput(const ServiceConfig& c, int& lastRun) {
   std::error_code ec;
   fs::create_directories(c.outputDir, ec);
   if (!fs::is_directory(c.outputDir)) {
     throw Error("output directory '" + c.outputDir + "': cannot create it" +
                 (ec ? ": " + ec.message() : std::string()));
   }
-  JournalState state = loadJournals(c.outputDir);
+  return listJournals(c.outputDir, &lastRun);
+}
+
+void bcastJournals(MPI_Comm comm, std::vector<std::string>& journals, int& lastRun) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  std::vector<char> bytes;
+  if (rank == 0) {
+    const std::string text = nlohmann::json({lastRun, journals}).dump();
+    bytes.assign(text.begin(), text.end());
+  }
+  bcastBytes(comm, bytes);
+  if (rank == 0) return;
+  const auto j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  lastRun = j[0].get<int>();
+  journals = j[1].get<std::vector<std::string>>();
+}
+
+JournalDigest readJournalShare(const std::vector<std::string>& journals, int rank, int ranks) {
+  JournalDigest share;
+  for (std::size_t k = static_cast<std::size_t>(rank); k < journals.size();
+       k += static_cast<std::size_t>(ranks)) {
+    share.read(journals[k], static_cast<int>(k));
+  }
+  return share;
+}
+
+JournalState gatherJournals(MPI_Comm comm, JournalDigest share, const std::string& dir,
+                            int lastRun) {
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  // Rank 0's own share stays where it is; the others' come as bytes.
+  std::vector<std::vector<char>> parts =
+      gatherBytes(comm, rank == 0 ? std::vector<char>() : share.encode(), "the journals' records");
+  if (rank != 0) return {};
+  for (std::size_t r = 1; r < parts.size(); ++r) {
+    share.merge(JournalDigest::decode(parts[r]));
+    std::vector<char>().swap(parts[r]);
+  }
+  return share.state(dir, lastRun);
+}
+
+void tidyOutput(const ServiceConfig& c, const JournalState& state) {
+  std::error_code ec;
   // Tracks files of runs that never committed (killed hard): their events are done again
   // now, so the files must not stay beside the committed ones.
   for (const std::string& f : state.uncommittedFiles) {
@@ -169,7 +222,6 @@ JournalState prepareOutput(const ServiceConfig& c) {
     logger().warn("journals in '{}': {} unreadable line(s) ignored (a run killed mid-write)",
                   c.outputDir, state.ignoredLines);
   }
-  return state;
 }
 
 namespace {

@@ -192,10 +192,210 @@ JournalState foldJournalRecords(const std::string& dir, const std::vector<Journa
   return state;
 }
 
+std::int32_t JournalDigest::intern(const std::string& text) {
+  const auto [it, added] = m_stringIndex.emplace(text, static_cast<std::int32_t>(m_strings.size()));
+  if (added) m_strings.push_back(text);
+  return it->second;
+}
+
+void JournalDigest::read(const std::string& path, int ordinal) {
+  std::ifstream in(path);
+  std::int64_t line = 0;
+  for (std::string text; std::getline(in, text); ++line) {
+    ++m_lines;
+    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    try {
+      if (j.is_object() && j.contains("commit")) {
+        m_committed.push_back(intern(j["commit"].get<std::string>()));
+        continue;
+      }
+      if (!j.is_object()) {
+        ++m_ignoredLines;
+        continue;
+      }
+      Entry e;
+      e.index = j.at("index").get<std::int64_t>();
+      e.order = (static_cast<std::int64_t>(ordinal) << 32) | line;
+      const bool done = j.at("status").get<std::string>() == "done";
+      const std::string text2 =
+          done ? j.at("tracks").get<std::string>() : j.value("reason", std::string("unknown"));
+      e.path = intern(j.at("file").get<std::string>());
+      e.text = intern(text2);
+      e.error = done ? 0 : 1;
+      m_entries.push_back(e);
+    } catch (const nlohmann::json::exception&) {
+      ++m_ignoredLines;
+    }
+  }
+}
+
+void JournalDigest::merge(const JournalDigest& other) {
+  std::vector<std::int32_t> mapped(other.m_strings.size());
+  for (std::size_t k = 0; k < mapped.size(); ++k) mapped[k] = intern(other.m_strings[k]);
+  m_entries.reserve(m_entries.size() + other.m_entries.size());
+  for (Entry e : other.m_entries) {
+    e.path = mapped[static_cast<std::size_t>(e.path)];
+    e.text = mapped[static_cast<std::size_t>(e.text)];
+    m_entries.push_back(e);
+  }
+  for (std::int32_t f : other.m_committed)
+    m_committed.push_back(mapped[static_cast<std::size_t>(f)]);
+  m_ignoredLines += other.m_ignoredLines;
+  m_lines += other.m_lines;
+}
+
+namespace {
+
+void put(std::vector<char>& out, const void* data, std::size_t size) {
+  const char* p = static_cast<const char*>(data);
+  out.insert(out.end(), p, p + size);
+}
+
+/// Reads from a byte buffer, each read checked against its end.
+class ByteReader {
+ public:
+  explicit ByteReader(const std::vector<char>& bytes) : m_bytes(bytes) {}
+  void get(void* data, std::size_t size) {
+    if (size > m_bytes.size() - m_at) throw Error("journal digest: truncated bytes");
+    std::memcpy(data, m_bytes.data() + m_at, size);
+    m_at += size;
+  }
+  std::uint64_t count(std::size_t itemSize) {
+    std::uint64_t n = 0;
+    get(&n, sizeof n);
+    if (n > (m_bytes.size() - m_at) / std::max<std::size_t>(itemSize, 1)) {
+      throw Error("journal digest: a count beyond the bytes");
+    }
+    return n;
+  }
+  std::string text(std::size_t size) {
+    std::string s(size, '\0');
+    get(s.data(), size);
+    return s;
+  }
+
+ private:
+  const std::vector<char>& m_bytes;
+  std::size_t m_at = 0;
+};
+
+}  // namespace
+
+std::vector<char> JournalDigest::encode() const {
+  std::vector<char> out;
+  const std::uint64_t strings = m_strings.size(), entries = m_entries.size(),
+                      committed = m_committed.size();
+  put(out, &strings, sizeof strings);
+  for (const std::string& s : m_strings) {
+    const std::uint64_t size = s.size();
+    put(out, &size, sizeof size);
+    put(out, s.data(), s.size());
+  }
+  put(out, &entries, sizeof entries);
+  put(out, m_entries.data(), m_entries.size() * sizeof(Entry));
+  put(out, &committed, sizeof committed);
+  put(out, m_committed.data(), m_committed.size() * sizeof(std::int32_t));
+  put(out, &m_ignoredLines, sizeof m_ignoredLines);
+  put(out, &m_lines, sizeof m_lines);
+  return out;
+}
+
+JournalDigest JournalDigest::decode(const std::vector<char>& bytes) {
+  JournalDigest d;
+  ByteReader in(bytes);
+  const std::uint64_t strings = in.count(sizeof(std::uint64_t));
+  d.m_strings.reserve(strings);
+  for (std::uint64_t k = 0; k < strings; ++k) {
+    d.m_strings.push_back(in.text(in.count(1)));
+    d.m_stringIndex.emplace(d.m_strings.back(), static_cast<std::int32_t>(k));
+  }
+  d.m_entries.resize(in.count(sizeof(Entry)));
+  in.get(d.m_entries.data(), d.m_entries.size() * sizeof(Entry));
+  d.m_committed.resize(in.count(sizeof(std::int32_t)));
+  in.get(d.m_committed.data(), d.m_committed.size() * sizeof(std::int32_t));
+  in.get(&d.m_ignoredLines, sizeof d.m_ignoredLines);
+  in.get(&d.m_lines, sizeof d.m_lines);
+  const auto known = [&](std::int32_t k) {
+    return k >= 0 && static_cast<std::uint64_t>(k) < strings;
+  };
+  for (const Entry& e : d.m_entries) {
+    if (!known(e.path) || !known(e.text)) throw Error("journal digest: a string beyond its table");
+  }
+  for (std::int32_t f : d.m_committed) {
+    if (!known(f)) throw Error("journal digest: a string beyond its table");
+  }
+  return d;
+}
+
+JournalState JournalDigest::state(const std::string& dir, int lastRun) const {
+  JournalState st;
+  st.lastRun = lastRun;
+  st.ignoredLines = m_ignoredLines;
+  // Strings in text order, so that events come out sorted like EventKey.
+  std::vector<std::int32_t> byText(m_strings.size());
+  for (std::size_t k = 0; k < byText.size(); ++k) byText[k] = static_cast<std::int32_t>(k);
+  std::sort(byText.begin(), byText.end(),
+            [&](std::int32_t a, std::int32_t b) { return m_strings[a] < m_strings[b]; });
+  std::vector<std::int32_t> rank(m_strings.size());
+  for (std::size_t k = 0; k < byText.size(); ++k) rank[byText[k]] = static_cast<std::int32_t>(k);
+  // Committed tracks files, each looked for once; and every file a done record names.
+  std::vector<char> committed(m_strings.size(), 0), usable(m_strings.size(), 0),
+      mentioned(m_strings.size(), 0);
+  std::error_code ec;
+  for (std::int32_t f : m_committed) {
+    if (committed[f]) continue;
+    committed[f] = 1;
+    usable[f] = fs::exists(fs::path(dir) / m_strings[f], ec) ? 1 : 0;
+  }
+  std::vector<Entry> entries = m_entries;
+  std::sort(entries.begin(), entries.end(), [&](const Entry& a, const Entry& b) {
+    if (a.path != b.path) return rank[a.path] < rank[b.path];
+    if (a.index != b.index) return a.index < b.index;
+    return a.order < b.order;
+  });
+  // Per event: the last done record decides whether it is done; an error record after it
+  // (or without one) makes it failed, unless it is done.
+  for (std::size_t k = 0; k < entries.size();) {
+    const Entry* lastDone = nullptr;
+    const Entry* lastError = nullptr;
+    std::size_t end = k;
+    for (; end < entries.size() && entries[end].path == entries[k].path &&
+           entries[end].index == entries[k].index;
+         ++end) {
+      const Entry& e = entries[end];
+      if (e.error) {
+        lastError = &e;
+      } else {
+        lastDone = &e;
+        mentioned[e.text] = 1;
+      }
+    }
+    EventKey key{m_strings[entries[k].path], entries[k].index};
+    if (lastDone != nullptr && usable[lastDone->text]) {
+      st.done.insert(st.done.end(), std::move(key));
+    } else if (lastError != nullptr &&
+               (lastDone == nullptr || lastError->order > lastDone->order)) {
+      st.failed.emplace_hint(st.failed.end(), std::move(key), m_strings[lastError->text]);
+    }
+    k = end;
+  }
+  for (std::int32_t f : byText) {
+    if (mentioned[f]) {
+      (usable[f] ? st.committedFiles : st.uncommittedFiles).push_back(m_strings[f]);
+    } else if (usable[f]) {
+      st.committedFiles.push_back(m_strings[f]);  // a committed file without events
+    }
+  }
+  std::sort(st.committedFiles.begin(), st.committedFiles.end());
+  return st;
+}
+
 JournalState loadJournals(const std::string& dir) {
   int lastRun = 0;
-  const std::vector<JournalRecord> records = readJournalRecords(dir, &lastRun);
-  return foldJournalRecords(dir, records, lastRun);
+  const std::vector<std::string> journals = listJournals(dir, &lastRun);
+  JournalDigest digest;
+  for (std::size_t k = 0; k < journals.size(); ++k) digest.read(journals[k], static_cast<int>(k));
+  return digest.state(dir, lastRun);
 }
 
 JournalWriter::JournalWriter(const std::string& path) : m_path(path) {

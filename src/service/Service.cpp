@@ -159,29 +159,48 @@ int runService(const ServiceConfig& config) {
   const std::string layoutText = layout.describe(places);
   if (rank == 0) logger().info("layout: {}", layoutText);
 
-  // The plan: rank 0 locks the directory and reads the journals while the other ranks
-  // count the inputs' events, a share each; rank 0 decides and makes the run's directory;
-  // everyone hears the plan, or the reason there is none.
+  // The plan: rank 0 locks the directory and lists the journals; every rank reads a share
+  // of them and the other ranks count the inputs' events, a share each; rank 0 combines the
+  // journals, decides and makes the run's directory; everyone hears the plan, or the reason
+  // there is none.
   std::vector<char> bytes;
   std::string failure;
   std::unique_ptr<DirectoryLock> directoryLock;
   const Clock::time_point planStart = Clock::now();
   const double planStartUnix = unixSeconds();
-  JournalState journals;
+  std::vector<std::string> journalFiles;
+  int lastRun = 0;
   if (rank == 0) {
     try {
       directoryLock = std::make_unique<DirectoryLock>(config.outputDir);
-      journals = prepareOutput(config);
+      journalFiles = openOutput(config, lastRun);
     } catch (const std::exception& e) {
       failure = e.what();
     }
   }
   std::vector<InputCount> counts;
+  JournalState journals;
+  double journalsMs = 0;
   try {
+    bcastJournals(comm, journalFiles, lastRun);
+    Clock::time_point journalsStart = Clock::now();
+    JournalDigest share = readJournalShare(journalFiles, rank, size);
+    journalsMs = msSince(journalsStart);
     counts = gatherCounts(comm, countInputs(config.inputs, rank, size), config.inputs.size());
+    journalsStart = Clock::now();
+    journals = gatherJournals(comm, std::move(share), config.outputDir, lastRun);
+    journalsMs += msSince(journalsStart);
   } catch (const std::exception& e) {
-    logger().error("counting the inputs' events: {}; ending the job", e.what());
+    logger().error("reading the journals or counting the inputs' events: {}; ending the job",
+                   e.what());
     MPI_Abort(comm, 1);
+  }
+  if (rank == 0 && failure.empty()) {
+    try {
+      tidyOutput(config, journals);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
   }
   if (rank == 0) {
     if (failure.empty()) {
@@ -268,6 +287,8 @@ int runService(const ServiceConfig& config) {
     timeline["ranks"] = size;
     timeline["plan_start_unix"] = planStartUnix;
     timeline["plan_s"] = planMs / 1000.0;
+    timeline["journals"] = journalFiles.size();
+    timeline["journals_s"] = journalsMs / 1000.0;  // rank 0's share and the combining
     timeline["finals_s"] = finalsMs / 1000.0;
     timeline["report_s"] = msSince(reportStart) / 1000.0;  // without writing the files
     const std::string text = report.dump(2) + "\n";

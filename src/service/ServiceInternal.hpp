@@ -184,16 +184,32 @@ struct InputCount {
 };
 
 /// The inputs `which` of the ranks that count (every rank but rank 0 when there are
-/// others, which reads the journals meanwhile): inputs k, k + n, ... for counter k of n.
+/// others, which lists the journals meanwhile): inputs k, k + n, ... for counter k of n.
 /// Opens each of them once; a file that cannot be read gets its reason, never an exception.
 std::vector<InputCount> countInputs(const std::vector<std::string>& inputs, int rank, int ranks);
 /// Every rank's counts, on rank 0 in input order (empty elsewhere).
 std::vector<InputCount> gatherCounts(MPI_Comm comm, const std::vector<InputCount>& mine,
                                      std::size_t inputs);
+/// Every rank's bytes, on rank 0 by rank (empty elsewhere). Throws on every rank alike when
+/// they add up to more than MPI's int counts allow (`what` names them).
+std::vector<std::vector<char>> gatherBytes(MPI_Comm comm, const std::vector<char>& mine,
+                                           const char* what);
 
-/// Rank 0, before the counts: creates and tidies the output directory (tracks files of runs
-/// that never committed set aside, .part files removed) and reads its journals.
-JournalState prepareOutput(const ServiceConfig& c);
+/// Rank 0, under the directory's lock: creates the output directory and lists its journals
+/// (listJournals' order; `lastRun` the highest run found).
+std::vector<std::string> openOutput(const ServiceConfig& c, int& lastRun);
+/// Rank 0's journal list and last run to every rank.
+void bcastJournals(MPI_Comm comm, std::vector<std::string>& journals, int& lastRun);
+/// The journals k, k + n, ... of `journals` for rank k of n, read: a share of a resume's
+/// records (about 5 s per 10^6 by one rank alone).
+JournalDigest readJournalShare(const std::vector<std::string>& journals, int rank, int ranks);
+/// Every rank's share combined on rank 0 into the directory's JournalState, the same as
+/// loadJournals(dir) (empty elsewhere).
+JournalState gatherJournals(MPI_Comm comm, JournalDigest share, const std::string& dir,
+                            int lastRun);
+/// Rank 0, with the journals read: tracks files of runs that never committed set aside,
+/// .part files removed, unreadable lines reported.
+void tidyOutput(const ServiceConfig& c, const JournalState& state);
 /// Rank 0: the plan from the journals and the counts (in input order): a file given twice
 /// is read once; events done, or failed and not retried, are skipped; at most
 /// `c.maxEvents`. No MPI, no file access.

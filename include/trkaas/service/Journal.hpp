@@ -27,6 +27,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -73,13 +74,53 @@ int journalRun(const std::string& path);
 /// Every line of every journal of `dir` (listJournals' order, then line order).
 std::vector<JournalRecord> readJournalRecords(const std::string& dir, int* lastRun = nullptr);
 
-/// Reads every journal of `dir` (missing directory: empty state).
+/// Reads every journal of `dir` (missing directory: empty state), through a JournalDigest.
 JournalState loadJournals(const std::string& dir);
 
-/// The journals' records folded into a state: what loadJournals does after reading.
+/// The journals' records folded into a state, record by record: the definition of what
+/// the journals say (loadJournals and JournalDigest give the same, faster; tests compare).
 /// `dir` is where the tracks files are looked for (committed files must exist).
 JournalState foldJournalRecords(const std::string& dir, const std::vector<JournalRecord>& records,
                                 int lastRun);
+
+/// A share of a directory's journals, read and kept in a form that merges: what lets
+/// several ranks read the journals of a resume at once (each a share of the files) and one
+/// of them combine the shares into the JournalState that loadJournals gives. The order of
+/// two records of one event (which is later) comes from the journal's place in
+/// listJournals' list and the line's place in the journal, so shares can be read and merged
+/// in any order. Paths, tracks names and reasons are kept once each.
+class JournalDigest {
+ public:
+  /// Reads journal file `path`, number `ordinal` in listJournals' list.
+  void read(const std::string& path, int ordinal);
+  /// Adds another share (of other journal files).
+  void merge(const JournalDigest& other);
+  /// Bytes for sending to another rank, and back (throws trkaas::Error on malformed bytes).
+  std::vector<char> encode() const;
+  static JournalDigest decode(const std::vector<char>& bytes);
+  /// The state of `dir` (whose journals were read), as loadJournals gives it: each
+  /// committed tracks file looked for once.
+  JournalState state(const std::string& dir, int lastRun) const;
+  /// Journal lines read (all kinds).
+  std::int64_t lines() const { return m_lines; }
+
+ private:
+  /// A done or error record; strings are indices into m_strings.
+  struct Entry {
+    std::int64_t index = 0;
+    std::int64_t order = 0;  ///< journal ordinal << 32 | line
+    std::int32_t path = 0;
+    std::int32_t text = 0;   ///< tracks file (done) or reason (error)
+    std::int32_t error = 0;  ///< 0: done, 1: error
+  };
+  std::int32_t intern(const std::string& text);
+  std::vector<std::string> m_strings;
+  std::unordered_map<std::string, std::int32_t> m_stringIndex;
+  std::vector<Entry> m_entries;
+  std::vector<std::int32_t> m_committed;  ///< tracks files of commit records
+  std::int64_t m_ignoredLines = 0;
+  std::int64_t m_lines = 0;
+};
 
 /// The directory of run `run` (relative to the job directory): run-RRR.
 std::string runDirName(int run);
