@@ -109,6 +109,35 @@ TEST_CASE("generate reads a YAML config and names unknown keys", "[cli]") {
   REQUIRE_THAT(r.output, HasSubstring("unknown key generator.pilup"));
 }
 
+TEST_CASE("generate --physics: basic is the default, full adds hits of new particles", "[cli]") {
+  const std::string plain = tmp("phys_default.h5"), basic = tmp("phys_basic.h5"),
+                    full = tmp("phys_full.h5");
+  const std::string common = "generate -n 2 --pileup 10 --seed 21 -j 2 -f ";
+  REQUIRE(runCli(common + "-o " + plain).code == 0);
+  REQUIRE(runCli(common + "--physics basic -o " + basic).code == 0);
+  REQUIRE(runCli(common + "--physics full -o " + full).code == 0);
+  REQUIRE(bytes(plain) == bytes(basic));
+  REQUIRE(bytes(plain) != bytes(full));
+  // Full physics: delta electrons and secondaries leave hits of particles that the basic
+  // event does not have, and energy loss moves the primaries' later hits.
+  EventFileReader a(plain), b(full);
+  REQUIRE(b.numEvents() == 2);
+  for (std::int64_t k = 0; k < 2; ++k) {
+    const Event e0 = a.read(k), e1 = b.read(k);
+    std::vector<std::int64_t> p0(e0.truth.particleId), p1(e1.truth.particleId);
+    std::sort(p0.begin(), p0.end());
+    std::sort(p1.begin(), p1.end());
+    p0.erase(std::unique(p0.begin(), p0.end()), p0.end());
+    p1.erase(std::unique(p1.begin(), p1.end()), p1.end());
+    std::vector<std::int64_t> added;
+    std::set_difference(p1.begin(), p1.end(), p0.begin(), p0.end(), std::back_inserter(added));
+    CHECK(!added.empty());
+  }
+  const CliResult r = runCli(common + "--physics fancy -o " + full);
+  REQUIRE(r.code != 0);
+  REQUIRE_THAT(r.output, HasSubstring("fancy"));
+}
+
 TEST_CASE("convert: event file -> TrackML CSV -> event file keeps every value", "[cli]") {
   const std::string h5 = tmp("conv_in.h5"), dir = tmp("conv_csv"), back = tmp("conv_back.h5");
   REQUIRE(runCli("generate -n 2 --pileup 3 --seed 4 --first-event-id 40 -f -o " + h5).code == 0);
