@@ -14,8 +14,14 @@
 #                            the report (timeline.finals_s, timeline.report_s)
 #   bare                     mpirun of N `trkaas --version`: starting and ending the processes
 #                            alone (BARE=0: not run)
+#   journals(s)              rank 0's part of the resume's journals: its share read and the
+#                            shares combined (timeline.journals_s; "-" from binaries without)
 # With a second binary (BEFORE, e.g. one built from an older commit) each rank count runs
 # both, alternately, on the same inputs: the two columns side by side.
+# RESUME_RECORDS=N (default 0): every run is a resume: its directory starts with an earlier
+# run (run-001/) of RESUME_JOURNALS (64) committed journals holding N done records in all,
+# for the inputs' files at positions beyond their events (so the plan skips them and the run
+# still does every event; reading them costs what reading records of real events costs).
 #
 #   bench/startup_bench.sh [BUILD_DIR=build] [BEFORE_BIN=] [RANKS="32 48 64"] [REPEATS=1]
 #                          [FILES=128] [EVENTS_PER_FILE=2] [DIR=/tmp/trkaas-startup-bench]
@@ -67,10 +73,35 @@ EOF
 fi
 ls "$DIR"/inputs/in-*.h5 >"$DIR/inputs.txt"
 
+RESUME_RECORDS=${RESUME_RECORDS:-0}
+RESUME_JOURNALS=${RESUME_JOURNALS:-64}
+SEED=$DIR/seed-$RESUME_RECORDS-$RESUME_JOURNALS
+if ((RESUME_RECORDS > 0)) && [[ ! -d $SEED ]]; then
+  rm -rf "$SEED.tmp"
+  python3 - "$SEED.tmp" "$RESUME_RECORDS" "$RESUME_JOURNALS" "$PER_FILE" "$DIR/inputs.txt" <<'EOF'
+import json, os, sys
+out, records, journals, per_file = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+inputs = [os.path.realpath(l.strip()) for l in open(sys.argv[5]) if l.strip()]
+os.makedirs(f"{out}/run-001")
+for p in range(journals):
+    tracks = f"run-001/tracks-r001-p{p:04d}.h5"
+    first, last = records * p // journals, records * (p + 1) // journals
+    with open(f"{out}/run-001/journal-r001-p{p:04d}.jsonl", "w") as f:
+        for k in range(first, last):
+            f.write(json.dumps({"event": 10**9 + k, "file": inputs[k % len(inputs)],
+                                "index": per_file + k // len(inputs), "status": "done",
+                                "tracks": tracks}, separators=(",", ":")) + "\n")
+        f.write(json.dumps({"commit": tracks, "events": last - first}, separators=(",", ":")) + "\n")
+    open(f"{out}/{tracks}", "w").close()
+EOF
+  mv "$SEED.tmp" "$SEED"
+fi
+
 # run LABEL BIN NP: one job; prints its row.
 run() {
   local label=$1 bin=$2 np=$3 out=$DIR/run-$1-$3 rc=0
   rm -rf "$out"
+  if ((RESUME_RECORDS > 0)); then cp -r "$SEED" "$out"; fi
   local t0 t1
   t0=$(date +%s.%N)
   timeout -s KILL 900 "$MPIRUN" -np "$np" --oversubscribe --bind-to none "$bin" run --mode service \
@@ -88,7 +119,8 @@ servers = len(r["servers"])
 print(f"{label:<7} {np:>5} {servers:>7} {r['events_done']:>6} {rc:>4} "
       f"{t['plan_start_unix'] - t0:>9.2f} {t['plan_s']:>7.3f} {t['first_event_unix'] - t0:>9.2f} "
       f"{written - t['last_event_unix']:>11.3f} {t1 - written:>11.2f} {t['finals_s']:>6.3f} "
-      f"{t['report_s']:>6.3f} {t1 - t0:>8.2f}")
+      f"{t['report_s']:>6.3f} {t1 - t0:>8.2f} "
+      + (f"{t['journals_s']:>11.3f}" if "journals_s" in t else f"{'-':>11}"))
 EOF
 }
 
@@ -104,7 +136,8 @@ bare() {
 }
 
 echo "$FILES input files x $PER_FILE events; $CORES cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "binary    ranks servers events exit  →plan(s) plan(s) →first(s) last→report report→exit finals report total(s)"
+echo "resume: $RESUME_RECORDS journal record(s) of an earlier run in $RESUME_JOURNALS journal(s)"
+echo "binary    ranks servers events exit  →plan(s) plan(s) →first(s) last→report report→exit finals report total(s) journals(s)"
 for ((k = 0; k < REPEATS; k++)); do
   for np in $RANKS; do
     [[ -n $BEFORE ]] && run before "$BEFORE" "$np"
