@@ -6,7 +6,7 @@
 #
 #   tools/demo.sh [EVENTS] [PILEUP] [RANKS]   defaults: 6 events at pile-up 200, 3 ranks
 #
-# Output: out/demo.h5 (events), out/demo_job/ (tracks and journal per producer,
+# Output: out/demo.h5 (events), out/demo_job/run-RRR/ (tracks and journal per producer,
 # report.json). Rerunning resumes the job in out/demo_job (nothing to do when complete);
 # delete that directory to start over.
 set -euo pipefail
@@ -28,4 +28,4 @@ build/trkaas inspect out/demo.h5
 mpirun -np "$RANKS" --bind-to none build/trkaas run --mode service \
   --config models/pipeline.yaml --input out/demo.h5 --output out/demo_job \
   --threads "$(nproc)" --progress 10
-echo "demo: tracks in out/demo_job/tracks-*.h5, report in out/demo_job/report.json"
+echo "demo: tracks in out/demo_job/run-*/tracks-*.h5, report in out/demo_job/report.json"
