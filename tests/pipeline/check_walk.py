@@ -26,12 +26,12 @@ import evaluate  # noqa: E402
 from trkaas_train import data, pipeline  # noqa: E402
 
 
-def walk_yaml(models, work):
-    """models/pipeline.yaml with track_builder: walk and absolute model paths."""
+def builder_yaml(models, work, builder):
+    """models/pipeline.yaml with this track_builder and absolute model paths."""
     text = open(os.path.join(models, "pipeline.yaml")).read()
     text = re.sub(r"(\w+): (\w+\.pt)", lambda m: f"{m.group(1)}: {os.path.join(os.path.abspath(models), m.group(2))}", text)
-    text = re.sub(r"^track_builder:.*\n", "", text, flags=re.M) + "track_builder: walk\n"
-    path = os.path.join(work, "walk.yaml")
+    text = re.sub(r"^(track_builder|junction_removal):.*\n", "", text, flags=re.M) + f"track_builder: {builder}\n"
+    path = os.path.join(work, builder + ".yaml")
     open(path, "w").write(text)
     return path
 
@@ -74,11 +74,11 @@ def main():
     events = os.path.join(work, "pu100.h5")
     run([binary, "generate", "--pixel-only", "-n", "2", "--pileup", "100", "--seed", "929",
          "--first-event-id", "9200", "-o", events, "-f"])
-    yaml = walk_yaml(models, work)
+    yaml = builder_yaml(models, work, "walk")
     cpp_walk, cpp_m, text = cpp_labels(binary, yaml, events, work, "walk")
     if "tracks by walk" not in text:
         sys.exit("FAILED: trkaas run does not say it builds tracks by walk:\n" + text)
-    cpp_cc, _, _ = cpp_labels(binary, os.path.join(models, "pipeline.yaml"), events, work, "cc")
+    cpp_cc, _, _ = cpp_labels(binary, builder_yaml(models, work, "components"), events, work, "cc")
     ms, cfg = evaluate.load(models)
     cfg_walk = dict(cfg, track_builder="walk")
     failed = False

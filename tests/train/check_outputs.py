@@ -27,8 +27,9 @@ if os.path.isfile(ypath):
         if m:
             keys[m.group(1)] = m.group(2)
 for k in ("features", "embedding_dim", "radius", "max_neighbours", "filter_cut", "gnn_cut",
-          "min_track_size", "volumes"):
+          "min_track_size", "volumes", "track_builder"):
     check(k in keys, f"pipeline.yaml: key {k} missing")
+check(keys.get("track_builder") == "walk", f"track_builder: {keys.get('track_builder')} (train.py's default is walk)")
 feats = re.findall(r"\{name: (\w+), scale: ([0-9.eE+-]+)\}", keys.get("features", ""))
 check([f[0] for f in feats] == ["r", "phi", "z"], f"features: {feats}")
 check(all(float(s) > 0 for _, s in feats), "feature scales must be positive")

@@ -245,6 +245,7 @@ def write_yaml(path, cfg):
         f"filter_cut: {cfg['filter_cut']!r}",
         f"gnn_cut: {cfg['gnn_cut']!r}",
         f"min_track_size: {cfg['min_track_size']}",
+        f"track_builder: {cfg.get('track_builder', 'components')}",
         "embedding_chunk: 4096  # the embedding is a per-hit MLP: hits in chunks on the CPU",
         f"volumes: [{', '.join(str(v) for v in cfg['volumes'])}]",
         "edge_truth: same_particle",
@@ -328,6 +329,9 @@ def main():
     p.add_argument("--gnn-lowpt-weight", type=float, default=1.0,
                    help="loss weight of the (negative) edges within one particle below --pt-min")
     p.add_argument("--min-track-size", type=int, default=3)
+    p.add_argument("--track-builder", choices=("walk", "components"), default="walk",
+                   help="how kept edges become tracks, for the GNN cut scan and in pipeline.yaml "
+                        "(walk: merged components split into paths; models/README.md)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -441,14 +445,20 @@ def main():
         sm = m if isinstance(m, torch.jit.ScriptModule) else torch.jit.script(models.inference_shaped(m.float()))
         torch.jit.save(sm, paths[n])
     scripted = {n: torch.jit.load(p) for n, p in paths.items()}
-    gs_va = [pipeline.gnn_scores(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]
+    lg_va = [pipeline.gnn_logits(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]
+    gs_va = [torch.sigmoid(torch.from_numpy(lg)).numpy() for lg in lg_va]
     best = None
     for cut in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99):
         counts = []
-        for e, gs in zip(va, gs_va):
+        for e, gs, lg in zip(va, gs_va, lg_va):
             ev = e["ev"]
             n = len(ev["particle_id"])
-            lab = graph.connected_components(n, e["fgraph"].numpy()[:, gs > cut], a.min_track_size)
+            kept = e["fgraph"].numpy()[:, gs > cut]
+            if a.track_builder == "walk":
+                xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
+                lab = graph.walk_tracks(n, graph.orient_outwards(xyz, kept), lg[gs > cut], a.min_track_size)
+            else:
+                lab = graph.connected_components(n, kept, a.min_track_size)
             counts.append(metrics.track_metrics(lab, ev["particle_id"], ev["weight"], pipeline.pt_lookup(ev),
                                                 min_hits=a.min_track_size))
         m, _ = metrics.summarize_tracks(counts)
@@ -458,7 +468,8 @@ def main():
             f"score {m['trackml_score']:.4f}")
         if best is None or obj > best[1]:
             best = (cut, obj)
-    cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": best[0], "min_track_size": a.min_track_size}
+    cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": best[0], "min_track_size": a.min_track_size,
+           "track_builder": a.track_builder}
     log(f"gnn cut {best[0]} (best efficiency pT > 1 minus fake rate on validation)")
     with torch.no_grad():
         dim = int(emb(va[0]["x"][:1]).shape[1])
