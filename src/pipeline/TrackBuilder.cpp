@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <numeric>
+#include <queue>
 #include <string>
 #include <utility>
 
@@ -41,129 +44,261 @@ class DisjointSets {
   std::vector<std::int64_t> m_size;
 };
 
+/// The part of the graph that Method::Walk splits into paths: the hits of the components in
+/// which a hit has two outgoing or two incoming edges, numbered 0, 1, ... in hit order, and
+/// their edges (self loops left out) in edge order, between local indices.
+struct WalkGraph {
+  std::vector<std::int64_t> hits;  // local index -> hit index, increasing
+  std::vector<std::int64_t> from, to;
+  std::vector<double> score;
+  std::vector<std::int64_t> outFirst, outEdge;  // edges per local hit (CSR), in edge order
+  std::vector<std::int64_t> inFirst, inEdge;
+  std::size_t size() const { return hits.size(); }
+};
+
+/// Edges grouped by one end (CSR): edges[first[v]..first[v+1]) end at v, in edge order.
+void groupEdges(const std::vector<std::int64_t>& end, std::size_t numNodes,
+                std::vector<std::int64_t>& first, std::vector<std::int64_t>& edges) {
+  first.assign(numNodes + 1, 0);
+  for (std::int64_t v : end) ++first[v + 1];
+  std::partial_sum(first.begin(), first.end(), first.begin());
+  std::vector<std::int64_t> fill(first.begin(), first.end() - 1);
+  edges.resize(end.size());
+  for (std::size_t k = 0; k < end.size(); ++k) edges[fill[end[k]]++] = static_cast<std::int64_t>(k);
+}
+
+/// Labels the hits of the components that do not branch (their root; -1 below minSize) and
+/// returns the others, with their edges, for the walk.
+WalkGraph splitComponents(std::int64_t numHits, const std::int64_t* src, const std::int64_t* dst,
+                          std::int64_t numEdges, const float* scores, int minSize,
+                          DisjointSets& sets, std::vector<std::int64_t>& labels) {
+  const auto n = static_cast<std::size_t>(numHits);
+  std::vector<std::int64_t> root(n);
+  for (std::size_t h = 0; h < n; ++h) root[h] = sets.find(static_cast<std::int64_t>(h));
+  std::vector<std::uint8_t> ends(n, 0);  // bit 0: an outgoing edge seen, bit 1: an incoming one
+  std::vector<char> branched(n, 0);      // per root
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    const std::int64_t a = src[e], b = dst[e];
+    if (a == b) continue;  // a self loop neither joins nor branches
+    if (ends[a] & 1) branched[root[a]] = 1;
+    if (ends[b] & 2) branched[root[b]] = 1;
+    ends[a] |= 1;
+    ends[b] |= 2;
+  }
+  // Reserved for every hit and edge (pages are touched only as they fill): vectors that grow
+  // by reallocation cost fresh pages at every call.
+  WalkGraph g;
+  g.hits.reserve(n);
+  std::vector<std::int64_t> local(n, -1);
+  for (std::size_t h = 0; h < n; ++h) {
+    if (branched[root[h]]) {
+      local[h] = static_cast<std::int64_t>(g.size());
+      g.hits.push_back(static_cast<std::int64_t>(h));
+    } else if (sets.sizeOf(root[h]) >= minSize) {
+      labels[h] = root[h];
+    }
+  }
+  const auto edges = static_cast<std::size_t>(numEdges);
+  g.from.reserve(edges);
+  g.to.reserve(edges);
+  g.score.reserve(edges);
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    if (src[e] == dst[e] || local[src[e]] < 0) continue;
+    g.from.push_back(local[src[e]]);
+    g.to.push_back(local[dst[e]]);
+    g.score.push_back(static_cast<double>(scores[e]));
+  }
+  groupEdges(g.from, g.size(), g.outFirst, g.outEdge);
+  groupEdges(g.to, g.size(), g.inFirst, g.inEdge);
+  return g;
+}
+
+/// The walked hits in a topological order (Kahn; the longest paths do not depend on which).
+/// Throws for a cycle, naming the lowest hit of the component of lowest root that has one.
+std::vector<std::int64_t> topologicalOrder(const WalkGraph& g, DisjointSets& sets) {
+  std::vector<std::int64_t> pending(g.size()), order, stack;
+  order.reserve(g.size());
+  for (std::size_t v = 0; v < g.size(); ++v) {
+    pending[v] = g.inFirst[v + 1] - g.inFirst[v];
+    if (pending[v] == 0) stack.push_back(static_cast<std::int64_t>(v));
+  }
+  while (!stack.empty()) {
+    const std::int64_t v = stack.back();
+    stack.pop_back();
+    order.push_back(v);
+    for (std::int64_t k = g.outFirst[v]; k < g.outFirst[v + 1]; ++k) {
+      const std::int64_t t = g.to[g.outEdge[k]];
+      if (--pending[t] == 0) stack.push_back(t);
+    }
+  }
+  if (order.size() == g.size()) return order;
+  std::int64_t cyclic = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t v = 0; v < g.size(); ++v) {
+    if (pending[v] > 0) cyclic = std::min(cyclic, sets.find(g.hits[v]));
+  }
+  const auto named = std::find_if(g.hits.begin(), g.hits.end(),
+                                  [&](std::int64_t h) { return sets.find(h) == cyclic; });
+  throw Error(
+      "TrackBuilder: the walk needs edges oriented outwards, but a cycle of edges joins hits "
+      "of the component of hit " +
+      std::to_string(*named));
+}
+
+/// Method::Walk's paths, taken one by one, best first, over all walked components at once
+/// (they do not interact). Each hit keeps its longest path onwards among the hits not taken
+/// (the first strictly better successor in edge order). Taking a path only shortens the
+/// paths that ran into it: the hits whose chosen successor was taken, or changed value, are
+/// recomputed, downstream first, so the values stay what a recomputation of every hit would
+/// give (values only drop, and a successor that was not the first best does not become it
+/// by dropping). The best start is a hit without predecessors not taken (a predecessor's
+/// path is longer), so a heap holds the values of those only, and only from minSize hits.
+class PathExtraction {
+ public:
+  PathExtraction(const WalkGraph& g, std::vector<std::int64_t> order, int minSize)
+      : m_g(g),
+        m_minSize(minSize),
+        m_order(std::move(order)),
+        m_position(g.size()),
+        m_predecessors(g.size()),
+        m_length(g.size(), 0),
+        m_weight(g.size(), 0.0),
+        m_onward(g.size(), -1),
+        m_stamp(g.size(), 0),
+        m_taken(g.size(), 0),
+        m_dirty(g.size(), 0) {
+    std::vector<Entry> starts;
+    for (std::size_t k = m_order.size(); k-- > 0;) {
+      const std::int64_t v = m_order[k];
+      m_position[v] = static_cast<std::int64_t>(k);
+      m_predecessors[v] = g.inFirst[v + 1] - g.inFirst[v];
+      relax(v);
+      if (m_predecessors[v] == 0 && m_length[v] >= m_minSize) starts.push_back(entry(v));
+    }
+    m_best = std::priority_queue<Entry>(std::less<Entry>(), std::move(starts));
+  }
+
+  /// Labels each path of at least minSize hits with its first hit.
+  void run(std::vector<std::int64_t>& labels) {
+    while (!m_best.empty()) {
+      const Entry top = m_best.top();
+      m_best.pop();
+      if (m_taken[top.hit] || top.stamp != m_stamp[top.hit]) continue;  // outdated
+      for (std::int64_t v = top.hit; v >= 0; v = m_onward[v]) {
+        m_taken[v] = 1;
+        labels[m_g.hits[v]] = m_g.hits[top.hit];
+      }
+      for (std::int64_t v = top.hit; v >= 0; v = m_onward[v]) markRunningInto(v);
+      update();
+      // The path's successors left without predecessors become starts, as they are now.
+      for (std::int64_t v = top.hit; v >= 0; v = m_onward[v]) {
+        for (std::int64_t k = m_g.outFirst[v]; k < m_g.outFirst[v + 1]; ++k) {
+          const std::int64_t t = m_g.to[m_g.outEdge[k]];
+          if (--m_predecessors[t] == 0 && !m_taken[t]) offer(t);
+        }
+      }
+    }
+  }
+
+ private:
+  /// A hit's path value; the heap's top is the longest, then highest sum, then lowest hit.
+  struct Entry {
+    std::int32_t length;
+    double sum;
+    std::int64_t hit;
+    std::uint32_t stamp;
+    bool operator<(const Entry& o) const {
+      if (length != o.length) return length < o.length;
+      if (sum != o.sum) return sum < o.sum;
+      return hit > o.hit;
+    }
+  };
+
+  Entry entry(std::int64_t v) const { return {m_length[v], m_weight[v], v, m_stamp[v]}; }
+
+  /// A start hit's value into the heap; one shorter than minSize can only get shorter.
+  void offer(std::int64_t v) {
+    if (m_length[v] >= m_minSize) m_best.push(entry(v));
+  }
+
+  /// The longest path from v onwards over hits not taken, from its successors' values.
+  void relax(std::int64_t v) {
+    std::int32_t len = 1;
+    double sum = 0.0;
+    std::int64_t to = -1;
+    for (std::int64_t k = m_g.outFirst[v]; k < m_g.outFirst[v + 1]; ++k) {
+      const std::int64_t e = m_g.outEdge[k], t = m_g.to[e];
+      if (m_taken[t]) continue;
+      const std::int32_t l = m_length[t] + 1;
+      const double w = m_weight[t] + m_g.score[e];
+      if (l > len || (l == len && w > sum)) {
+        len = l;
+        sum = w;
+        to = t;
+      }
+    }
+    m_length[v] = len;
+    m_weight[v] = sum;
+    m_onward[v] = to;
+  }
+
+  /// Schedules the hits not taken whose path continues with v.
+  void markRunningInto(std::int64_t v) {
+    for (std::int64_t k = m_g.inFirst[v]; k < m_g.inFirst[v + 1]; ++k) {
+      const std::int64_t p = m_g.from[m_g.inEdge[k]];
+      if (m_taken[p] || m_onward[p] != v || m_dirty[p]) continue;
+      m_dirty[p] = 1;
+      m_pending.push(m_position[p]);
+    }
+  }
+
+  /// Recomputes the scheduled hits, the latest in topological order first.
+  void update() {
+    while (!m_pending.empty()) {
+      const std::int64_t v = m_order[m_pending.top()];
+      m_pending.pop();
+      m_dirty[v] = 0;
+      const std::int32_t length = m_length[v];
+      const double weight = m_weight[v];
+      relax(v);
+      if (m_length[v] == length && m_weight[v] == weight &&
+          std::signbit(m_weight[v]) == std::signbit(weight)) {
+        continue;  // same value: the hits before it keep theirs
+      }
+      ++m_stamp[v];
+      if (m_predecessors[v] == 0) offer(v);
+      markRunningInto(v);
+    }
+  }
+
+  const WalkGraph& m_g;
+  const int m_minSize;
+  std::vector<std::int64_t> m_order, m_position, m_predecessors;
+  std::vector<std::int32_t> m_length;
+  std::vector<double> m_weight;
+  std::vector<std::int64_t> m_onward;
+  std::vector<std::uint32_t> m_stamp;
+  std::vector<char> m_taken, m_dirty;
+  std::priority_queue<Entry> m_best;
+  std::priority_queue<std::int64_t> m_pending;  // topological positions
+};
+
 /// Method::Walk on the union-find's components (TrackBuilder.hpp). Returns a provisional
-/// label per hit (-1: none); build() renumbers them.
+/// label per hit, a hit index of its track (-1: none); build() renumbers them.
 std::vector<std::int64_t> walkLabels(std::int64_t numHits, const std::int64_t* src,
                                      const std::int64_t* dst, std::int64_t numEdges,
                                      const float* scores, int minSize, DisjointSets& sets) {
-  const auto n = static_cast<std::size_t>(numHits);
-  std::vector<std::int32_t> in(n, 0), out(n, 0);
-  for (std::int64_t e = 0; e < numEdges; ++e) {
-    if (src[e] == dst[e]) continue;  // a self loop neither joins nor branches
-    ++out[src[e]];
-    ++in[dst[e]];
-  }
-  // A component is walked when one of its hits branches.
-  std::vector<char> branched(n, 0);
-  for (std::size_t h = 0; h < n; ++h) {
-    if (in[h] > 1 || out[h] > 1) branched[sets.find(static_cast<std::int64_t>(h))] = 1;
-  }
-  std::vector<std::int64_t> labels(n, -1);
-  for (std::size_t h = 0; h < n; ++h) {
-    const std::int64_t root = sets.find(static_cast<std::int64_t>(h));
-    if (!branched[root] && sets.sizeOf(root) >= minSize) labels[h] = root;
-  }
-  // Outgoing edges of the walked components' hits, in edge order (CSR).
-  std::vector<std::int64_t> first(n + 1, 0);
-  for (std::int64_t e = 0; e < numEdges; ++e) {
-    if (src[e] != dst[e] && branched[sets.find(src[e])]) ++first[src[e] + 1];
-  }
-  std::partial_sum(first.begin(), first.end(), first.begin());
-  std::vector<std::int64_t> next(first.begin(), first.end() - 1), edgeOf(first.back());
-  for (std::int64_t e = 0; e < numEdges; ++e) {
-    if (src[e] != dst[e] && branched[sets.find(src[e])]) edgeOf[next[src[e]]++] = e;
-  }
-  // The walked components' hits, grouped by component, each group in topological order
-  // (Kahn; the longest paths do not depend on which topological order).
-  std::vector<std::int64_t> members;
-  std::vector<std::int64_t> groupStart;
-  {
-    std::vector<std::int64_t> start(n + 1, 0);
-    for (std::size_t h = 0; h < n; ++h) {
-      const std::int64_t root = sets.find(static_cast<std::int64_t>(h));
-      if (branched[root]) ++start[root + 1];
-    }
-    std::partial_sum(start.begin(), start.end(), start.begin());
-    std::vector<std::int64_t> fill(start.begin(), start.end() - 1);
-    std::vector<std::int64_t> byRoot(start.back());
-    for (std::size_t h = 0; h < n; ++h) {
-      const std::int64_t root = sets.find(static_cast<std::int64_t>(h));
-      if (branched[root]) byRoot[fill[root]++] = static_cast<std::int64_t>(h);
-    }
-    std::vector<std::int32_t> pending(in);
-    std::vector<std::int64_t> stack;
-    for (std::size_t r = 0; r < n; ++r) {
-      if (start[r] == start[r + 1]) continue;
-      groupStart.push_back(static_cast<std::int64_t>(members.size()));
-      for (std::int64_t k = start[r]; k < start[r + 1]; ++k) {
-        if (pending[byRoot[k]] == 0) stack.push_back(byRoot[k]);
-      }
-      while (!stack.empty()) {
-        const std::int64_t h = stack.back();
-        stack.pop_back();
-        members.push_back(h);
-        for (std::int64_t k = first[h]; k < first[h + 1]; ++k) {
-          if (--pending[dst[edgeOf[k]]] == 0) stack.push_back(dst[edgeOf[k]]);
-        }
-      }
-      const auto done = static_cast<std::int64_t>(members.size()) - groupStart.back();
-      if (done != start[r + 1] - start[r]) {
-        throw Error(
-            "TrackBuilder: the walk needs edges oriented outwards, but a cycle of edges "
-            "joins hits of the component of hit " +
-            std::to_string(byRoot[start[r]]));
-      }
-    }
-    groupStart.push_back(static_cast<std::int64_t>(members.size()));
-  }
-  // Repeatedly the longest path among the hits not taken (TrackBuilder.hpp's order).
-  std::vector<std::int32_t> length(n, 0);
-  std::vector<double> weight(n, 0.0);
-  std::vector<std::int64_t> onward(n, -1);
-  std::int64_t nextLabel = numHits;  // provisional labels above every hit index
-  for (std::size_t g = 0; g + 1 < groupStart.size(); ++g) {
-    const std::int64_t begin = groupStart[g], end = groupStart[g + 1];
-    while (true) {
-      std::int64_t best = -1;
-      for (std::int64_t k = end - 1; k >= begin; --k) {
-        const std::int64_t h = members[k];
-        if (labels[h] >= 0) continue;
-        std::int32_t len = 1;
-        double sum = 0.0;
-        std::int64_t to = -1;
-        for (std::int64_t j = first[h]; j < first[h + 1]; ++j) {
-          const std::int64_t e = edgeOf[j], t = dst[e];
-          if (labels[t] >= 0) continue;
-          const std::int32_t l = length[t] + 1;
-          const double w = weight[t] + static_cast<double>(scores[e]);
-          if (l > len || (l == len && w > sum)) {
-            len = l;
-            sum = w;
-            to = t;
-          }
-        }
-        length[h] = len;
-        weight[h] = sum;
-        onward[h] = to;
-        if (best < 0 || len > length[best] || (len == length[best] && sum > weight[best]) ||
-            (len == length[best] && sum == weight[best] && h < best)) {
-          best = h;
-        }
-      }
-      if (best < 0 || length[best] < minSize) break;
-      for (std::int64_t h = best; h >= 0; h = onward[h]) labels[h] = nextLabel;
-      ++nextLabel;
-    }
-  }
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(numHits), -1);
+  const WalkGraph g = splitComponents(numHits, src, dst, numEdges, scores, minSize, sets, labels);
+  PathExtraction(g, topologicalOrder(g, sets), minSize).run(labels);
   // Hits left over join a neighbouring track (labels as before this pass: not chained).
-  const std::vector<std::int64_t> before(labels);
-  for (std::int64_t e = 0; e < numEdges; ++e) {
-    const std::int64_t a = src[e], b = dst[e];
-    if (a == b || !branched[sets.find(a)]) continue;
-    if (before[a] >= 0 && labels[b] < 0) {
-      labels[b] = before[a];
-    } else if (before[b] >= 0 && labels[a] < 0) {
-      labels[a] = before[b];
+  std::vector<std::int64_t> before(g.size());
+  for (std::size_t v = 0; v < g.size(); ++v) before[v] = labels[g.hits[v]];
+  for (std::size_t k = 0; k < g.from.size(); ++k) {
+    const std::int64_t a = g.from[k], b = g.to[k];
+    if (before[a] >= 0 && labels[g.hits[b]] < 0) {
+      labels[g.hits[b]] = before[a];
+    } else if (before[b] >= 0 && labels[g.hits[a]] < 0) {
+      labels[g.hits[a]] = before[b];
     }
   }
   return labels;
@@ -204,6 +339,10 @@ std::vector<std::int64_t> TrackBuilder::build(std::int64_t numHits, const std::i
     if (scores != nullptr && std::isnan(scores[e])) {
       throw Error("TrackBuilder: edge " + std::to_string(e) + " has a NaN score");
     }
+    if (scores != nullptr && m_config.method == Method::Walk && std::isinf(scores[e])) {
+      throw Error("TrackBuilder: edge " + std::to_string(e) +
+                  " has an infinite score (the walk adds scores up)");
+    }
   }
   std::vector<char> keep(static_cast<std::size_t>(numEdges), 1);
   if (m_config.junctionRemoval) {
@@ -229,14 +368,14 @@ std::vector<std::int64_t> TrackBuilder::build(std::int64_t numHits, const std::i
   }
   if (m_config.method == Method::Walk) {
     if (scores == nullptr && numEdges > 0) throw Error("TrackBuilder: the walk needs edge scores");
-    const std::vector<std::int64_t> provisional =
+    std::vector<std::int64_t> labels =
         walkLabels(numHits, src, dst, numEdges, scores, m_config.minTrackSize, sets);
-    // Number the tracks in the order of their lowest hit, as for components.
-    std::vector<std::int64_t> labels(static_cast<std::size_t>(numHits), -1);
-    std::vector<std::int64_t> number(2 * static_cast<std::size_t>(numHits), -1);
+    // Number the tracks in the order of their lowest hit, as for components (in place: a
+    // provisional label is a hit index).
+    std::vector<std::int64_t> number(static_cast<std::size_t>(numHits), -1);
     std::int64_t next = 0;
     for (std::int64_t h = 0; h < numHits; ++h) {
-      const std::int64_t p = provisional[h];
+      const std::int64_t p = labels[h];
       if (p < 0) continue;
       if (number[p] < 0) number[p] = next++;
       labels[h] = number[p];

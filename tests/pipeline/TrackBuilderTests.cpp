@@ -1,8 +1,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
+#include <numeric>
 #include <random>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "TrkaasCatch.hpp"
@@ -323,4 +327,231 @@ TEST_CASE("the walk matches an exhaustive search on random graphs", "[pipeline][
     }
   }
   REQUIRE(branchedGraphs > 100);  // the walk, not only plain chains, was compared
+}
+
+namespace {
+/// The walk as first written (commit 0522795): every path taken recomputes the longest
+/// paths of its whole component and rescans it for the best start. Kept as the reference
+/// the incremental version must match label for label, on graphs too big to enumerate.
+std::vector<std::int64_t> walkByRescan(const Graph& g, int minSize) {
+  const auto n = static_cast<std::size_t>(g.n);
+  const auto numEdges = static_cast<std::int64_t>(g.src.size());
+  const std::int64_t* src = g.src.data();
+  const std::int64_t* dst = g.dst.data();
+  std::vector<std::int64_t> parent(n), size(n, 1);
+  std::iota(parent.begin(), parent.end(), 0);
+  const auto find = [&](std::int64_t x) {
+    while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    return x;
+  };
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    std::int64_t a = find(src[e]), b = find(dst[e]);
+    if (a == b) continue;
+    if (size[a] < size[b]) std::swap(a, b);
+    parent[b] = a;
+    size[a] += size[b];
+  }
+  std::vector<std::int32_t> in(n, 0), out(n, 0);
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    if (src[e] == dst[e]) continue;
+    ++out[src[e]];
+    ++in[dst[e]];
+  }
+  std::vector<char> branched(n, 0);
+  for (std::size_t h = 0; h < n; ++h) {
+    if (in[h] > 1 || out[h] > 1) branched[find(h)] = 1;
+  }
+  std::vector<std::int64_t> labels(n, -1);
+  for (std::size_t h = 0; h < n; ++h) {
+    const std::int64_t root = find(h);
+    if (!branched[root] && size[root] >= minSize) labels[h] = root;
+  }
+  std::vector<std::int64_t> first(n + 1, 0);
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    if (src[e] != dst[e] && branched[find(src[e])]) ++first[src[e] + 1];
+  }
+  std::partial_sum(first.begin(), first.end(), first.begin());
+  std::vector<std::int64_t> next(first.begin(), first.end() - 1), edgeOf(first.back());
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    if (src[e] != dst[e] && branched[find(src[e])]) edgeOf[next[src[e]]++] = e;
+  }
+  std::vector<std::int64_t> members, groupStart;
+  std::vector<std::int64_t> start(n + 1, 0);
+  for (std::size_t h = 0; h < n; ++h) {
+    if (branched[find(h)]) ++start[find(h) + 1];
+  }
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  std::vector<std::int64_t> fill(start.begin(), start.end() - 1), byRoot(start.back());
+  for (std::size_t h = 0; h < n; ++h) {
+    if (branched[find(h)]) byRoot[fill[find(h)]++] = static_cast<std::int64_t>(h);
+  }
+  std::vector<std::int32_t> pending(in);
+  std::vector<std::int64_t> stack;
+  for (std::size_t r = 0; r < n; ++r) {
+    if (start[r] == start[r + 1]) continue;
+    groupStart.push_back(static_cast<std::int64_t>(members.size()));
+    for (std::int64_t k = start[r]; k < start[r + 1]; ++k) {
+      if (pending[byRoot[k]] == 0) stack.push_back(byRoot[k]);
+    }
+    while (!stack.empty()) {
+      const std::int64_t h = stack.back();
+      stack.pop_back();
+      members.push_back(h);
+      for (std::int64_t k = first[h]; k < first[h + 1]; ++k) {
+        if (--pending[dst[edgeOf[k]]] == 0) stack.push_back(dst[edgeOf[k]]);
+      }
+    }
+    if (static_cast<std::int64_t>(members.size()) - groupStart.back() != start[r + 1] - start[r]) {
+      throw std::runtime_error(
+          "TrackBuilder: the walk needs edges oriented outwards, but a cycle of edges joins "
+          "hits of the component of hit " +
+          std::to_string(byRoot[start[r]]));
+    }
+  }
+  groupStart.push_back(static_cast<std::int64_t>(members.size()));
+  std::vector<std::int32_t> length(n, 0);
+  std::vector<double> weight(n, 0.0);
+  std::vector<std::int64_t> onward(n, -1);
+  std::int64_t nextLabel = g.n;
+  for (std::size_t c = 0; c + 1 < groupStart.size(); ++c) {
+    while (true) {
+      std::int64_t best = -1;
+      for (std::int64_t k = groupStart[c + 1] - 1; k >= groupStart[c]; --k) {
+        const std::int64_t h = members[k];
+        if (labels[h] >= 0) continue;
+        std::int32_t len = 1;
+        double sum = 0.0;
+        std::int64_t to = -1;
+        for (std::int64_t j = first[h]; j < first[h + 1]; ++j) {
+          const std::int64_t e = edgeOf[j], t = dst[e];
+          if (labels[t] >= 0) continue;
+          const std::int32_t l = length[t] + 1;
+          const double w = weight[t] + static_cast<double>(g.score[e]);
+          if (l > len || (l == len && w > sum)) {
+            len = l;
+            sum = w;
+            to = t;
+          }
+        }
+        length[h] = len;
+        weight[h] = sum;
+        onward[h] = to;
+        if (best < 0 || len > length[best] || (len == length[best] && sum > weight[best]) ||
+            (len == length[best] && sum == weight[best] && h < best)) {
+          best = h;
+        }
+      }
+      if (best < 0 || length[best] < minSize) break;
+      for (std::int64_t h = best; h >= 0; h = onward[h]) labels[h] = nextLabel;
+      ++nextLabel;
+    }
+  }
+  const std::vector<std::int64_t> before(labels);
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    const std::int64_t a = src[e], b = dst[e];
+    if (a == b || !branched[find(a)]) continue;
+    if (before[a] >= 0 && labels[b] < 0) {
+      labels[b] = before[a];
+    } else if (before[b] >= 0 && labels[a] < 0) {
+      labels[a] = before[b];
+    }
+  }
+  std::vector<std::int64_t> number(2 * n, -1), result(n, -1);
+  std::int64_t tracks = 0;
+  for (std::size_t h = 0; h < n; ++h) {
+    if (labels[h] < 0) continue;
+    if (number[labels[h]] < 0) number[labels[h]] = tracks++;
+    result[h] = number[labels[h]];
+  }
+  return result;
+}
+
+/// A detector-like random graph: hits in layers, edges outwards to the next one or two
+/// layers among nearby hits, so that tracks merge into components of many paths; scores
+/// from few values (ties of length and sum), in shuffled edge order, with duplicates.
+Graph layeredGraph(std::mt19937_64& rng, std::int64_t layers, std::int64_t perLayer,
+                   double edgesPerHit) {
+  Graph g;
+  g.n = layers * perLayer;
+  const float values[] = {-1.f, 0.f, 0.5f, 1.f, 1.f, 2.f, 0.25f};
+  std::uniform_real_distribution<float> uniform(-2.f, 8.f);
+  const bool fewValues = rng() % 2 == 0;
+  const auto edges = static_cast<std::int64_t>(edgesPerHit * static_cast<double>(g.n));
+  for (std::int64_t e = 0; e < edges; ++e) {
+    const std::int64_t layer = static_cast<std::int64_t>(rng() % (layers - 1));
+    const std::int64_t skip = std::min<std::int64_t>(layers - 1 - layer, 1 + (rng() % 5 == 0));
+    const std::int64_t pos = static_cast<std::int64_t>(rng() % perLayer);
+    const std::int64_t near =
+        std::clamp<std::int64_t>(pos + static_cast<std::int64_t>(rng() % 5) - 2, 0, perLayer - 1);
+    const float s = fewValues ? values[rng() % 7] : uniform(rng);
+    g.add(layer * perLayer + pos, (layer + skip) * perLayer + near, s);
+  }
+  for (std::int64_t k = static_cast<std::int64_t>(g.src.size()) - 1; k > 0; --k) {
+    const auto j = static_cast<std::size_t>(rng() % static_cast<std::uint64_t>(k + 1));
+    std::swap(g.src[k], g.src[j]);
+    std::swap(g.dst[k], g.dst[j]);
+    std::swap(g.score[k], g.score[j]);
+  }
+  return g;
+}
+}  // namespace
+
+TEST_CASE("the walk matches its first (rescanning) version on large random graphs",
+          "[pipeline][tracks]") {
+  std::mt19937_64 rng(23);
+  std::int64_t paths = 0;
+  std::int64_t largest = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    const std::int64_t layers = 3 + static_cast<std::int64_t>(rng() % 14);
+    const std::int64_t perLayer = 1 + static_cast<std::int64_t>(rng() % 120);
+    const double edgesPerHit = 0.3 + 0.1 * static_cast<double>(rng() % 12);
+    Graph g = layeredGraph(rng, layers, perLayer, edgesPerHit);
+    if (trial % 10 == 0) g.add(0, 0, 1.f);  // a self loop
+    const auto components = run(g, minSize(1));
+    std::vector<std::int64_t> count(g.n, 0);
+    for (std::int64_t c : components) largest = std::max(largest, ++count[c]);
+    for (int m : {1, 3, 5}) {
+      INFO("trial " << trial << ", " << g.n << " hits, " << g.src.size() << " edges, min size "
+                    << m);
+      const auto labels = run(g, walk(m));
+      REQUIRE(labels == walkByRescan(g, m));
+      paths += *std::max_element(labels.begin(), labels.end()) + 1;
+    }
+  }
+  REQUIRE(largest > 500);  // components of many paths were split
+  REQUIRE(paths > 10000);
+}
+
+TEST_CASE("the walk names the same cycle as its first version", "[pipeline][tracks]") {
+  // Components {2, 3, 4, 5} (root 3, a cycle 4->5->4) and {0, 7, 8} (root 7, a cycle
+  // 7->8->7): the one of lower root is named, by its lowest hit, whichever edges come first.
+  for (int order = 0; order < 2; ++order) {
+    Graph g;
+    g.n = 9;
+    const auto first = [&] { g.add(3, 4), g.add(4, 5), g.add(5, 4), g.add(2, 4); };
+    const auto second = [&] { g.add(7, 8), g.add(8, 7), g.add(8, 0); };
+    if (order == 0) first(), second();
+    if (order == 1) second(), first();
+    const auto message = [](auto&& call) {
+      try {
+        call();
+      } catch (const std::runtime_error& e) {
+        return std::string(e.what());
+      }
+      return std::string("no error");
+    };
+    const std::string expected = message([&] { walkByRescan(g, 3); });
+    REQUIRE_THAT(expected, HasSubstring("cycle of edges joins hits of the component of hit 2"));
+    REQUIRE(message([&] { run(g, walk(3)); }) == expected);
+  }
+}
+
+TEST_CASE("the walk refuses infinite scores, which it would add up", "[pipeline][tracks]") {
+  Graph g;
+  g.n = 4;
+  g.add(0, 1, 1.f);
+  g.add(1, 2, std::numeric_limits<float>::infinity());
+  g.add(1, 3, 1.f);
+  REQUIRE_THROWS_WITH(run(g, walk(3)), HasSubstring("edge 1 has an infinite score"));
+  REQUIRE(run(g, minSize(3)) == std::vector<std::int64_t>(4, 0));  // components need none
 }

@@ -48,7 +48,8 @@ class TrackBuilder {
   /// Labels for `numHits` hits from `numEdges` edges src[e] -> dst[e] with optional
   /// `scores` (may be null unless junctionRemoval or Walk). Tracks are numbered 0, 1, ... in the
   /// order of their lowest hit index; hits without a track get -1. Throws trkaas::Error
-  /// for an edge endpoint outside [0, numHits), a NaN score, or (Walk) a cycle of edges.
+  /// for an edge endpoint outside [0, numHits), a NaN score, or (Walk) an infinite score or a
+  /// cycle of edges.
   std::vector<std::int64_t> build(std::int64_t numHits, const std::int64_t* src,
                                   const std::int64_t* dst, std::int64_t numEdges,
                                   const float* scores) const;
