@@ -14,13 +14,14 @@ only by renaming; hits without a track must stay without one).
 """
 import glob
 import os
-import re
 import shutil
 import subprocess
 import sys
 
 import h5py
 import numpy as np
+
+from check_card_physics import pipeline_yaml_with  # the tests' helpers (this directory)
 
 SAMPLE = ["-n", "4", "--pileup", "20", "--seed", "7", "--pixel-only", "-j", "1"]
 # (name, golden file, settings added to the shipped ones after removing their track builder)
@@ -85,16 +86,9 @@ def main():
     os.makedirs(work, exist_ok=True)
     sample = os.path.join(work, "sample.h5")
     run([binary, "generate", "-o", sample, "-f"] + SAMPLE)
-    shipped = re.sub(r"^(track_builder|junction_removal):.*\n", "",
-                     open(os.path.join(models, "pipeline.yaml")).read(), flags=re.M)
     for name, golden_file, settings in CASES:
         want = read_tracks([os.path.join(golden, golden_file)])
-        config = os.path.join(work, f"{name}.yaml")
-        text = shipped
-        for m in ("embedding", "filter", "gnn"):
-            text = text.replace(f"{m}: {m}.pt", f"{m}: {os.path.join(models, m + '.pt')}")
-        text += settings
-        open(config, "w").write(text)
+        config = pipeline_yaml_with(models, os.path.join(work, f"{name}.yaml"), settings)
         out = os.path.join(work, f"{name}.h5")
         run([binary, "run", "-c", config, "-i", sample, "-o", out, "-j", "1", "-f"])
         compare(f"{name}, direct", read_tracks([out]), want)

@@ -12,13 +12,12 @@ compares two copies of the components.
 """
 import json
 import os
-import re
 import sys
 
 import h5py
 import numpy as np
 
-from check_card_physics import run  # the same command runner (this directory)
+from check_card_physics import pipeline_yaml_with, run  # the tests' helpers (this directory)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "train"))
@@ -27,13 +26,7 @@ from trkaas_train import data, pipeline  # noqa: E402
 
 
 def builder_yaml(models, work, builder):
-    """models/pipeline.yaml with this track_builder and absolute model paths."""
-    text = open(os.path.join(models, "pipeline.yaml")).read()
-    text = re.sub(r"(\w+): (\w+\.pt)", lambda m: f"{m.group(1)}: {os.path.join(os.path.abspath(models), m.group(2))}", text)
-    text = re.sub(r"^(track_builder|junction_removal):.*\n", "", text, flags=re.M) + f"track_builder: {builder}\n"
-    path = os.path.join(work, builder + ".yaml")
-    open(path, "w").write(text)
-    return path
+    return pipeline_yaml_with(models, os.path.join(work, builder + ".yaml"), f"track_builder: {builder}\n")
 
 
 def cpp_labels(binary, yaml, events, work, name):
