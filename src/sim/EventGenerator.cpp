@@ -9,6 +9,7 @@
 #include "Random.hpp"
 #include "trkaas/core/Error.hpp"
 #include "trkaas/sim/Clusters.hpp"
+#include "trkaas/sim/Decay.hpp"
 #include "trkaas/sim/Helix.hpp"
 #include "trkaas/sim/ParticleId.hpp"
 
@@ -27,6 +28,8 @@ constexpr double kStopBetaGamma = 0.1;
 /// combine(combine(event seed, kSecondaryStreams), k). Noise uses combine(event, ~0).
 constexpr std::uint64_t kPhysicsStream = 0x5048595349435321ULL;
 constexpr std::uint64_t kSecondaryStreams = ~1ULL;
+/// Per particle, decays draw from combine(particle stream, kDecayStream).
+constexpr std::uint64_t kDecayStream = 0x4445434159532121ULL;
 /// Secondaries start on the module plane: the step is at most this fraction of their
 /// helix radius, so that the chord test sees their loops (primaries keep `stepLength`).
 constexpr double kSecondaryStepPerRadius = 0.25;
@@ -245,6 +248,13 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
                               : c.stepLength;
   };
   double ds = stepFor(helix);
+  // Decays in flight: a proper path length (c tau units) is drawn once and used up at
+  // ds m / p along the way; `decayAt` is where it runs out on the current helix.
+  constexpr double kNever = std::numeric_limits<double>::infinity();
+  const bool decays = c.decays && makeSecondaries && Decay::properLength(particle.pdg) > 0.0;
+  Random decayRng(Random::combine(streamSeed, kDecayStream));
+  double properLeft = decays ? decayRng.exponential(Decay::properLength(particle.pdg)) : kNever;
+  double decayAt = decays ? properLeft * p / particle.mass : kNever;
 
   double travelled = 0.0;  // path length up to the current helix origin
   double s0 = 0.0;
@@ -255,7 +265,7 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
     // safe: no module can be crossed before the particle has come back to it.
     const double outside =
         std::max({x0.perp() - m_grid->rMax(), m_grid->zMin() - x0.z, x0.z - m_grid->zMax()});
-    const double s1 = std::min(s0 + std::max(ds, outside), maxPath - travelled);
+    const double s1 = std::min({s0 + std::max(ds, outside), maxPath - travelled, decayAt});
     const Vector3 x1 = helix.position(s1);
     const Vector3 mid = (x0 + x1) * 0.5;
 
@@ -318,11 +328,16 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
                e2 * std::tan(std::clamp(t2, -1.5, 1.5)))
                   .unit();
       }
+      const double pBefore = p;
       if (material) {
         if (!interact(particle, sf, bestPos, dirIn, p, physicsRng, scratch, makeSecondaries)) {
           break;
         }
         beta = p / std::sqrt(p * p + particle.mass * particle.mass);
+      }
+      if (decays) {
+        properLeft -= best * particle.mass / pBefore;
+        decayAt = std::max(0.0, properLeft) * p / particle.mass;
       }
       travelled += best;
       helix = Helix(bestPos, dir * p, q, c.bField);
@@ -333,6 +348,15 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
       continue;
     }
 
+    if (s1 >= decayAt) {  // decays before the next module: the daughter carries on
+      Decay::Daughter daughter;
+      if (Decay::chargedDaughter(particle.pdg, particle.charge, helix.momentum(s1), decayRng,
+                                 daughter)) {
+        addSecondary(particle, ParticleId::Process::kDecay, daughter.pdg, daughter.mass,
+                     daughter.charge, x1, daughter.momentum, scratch);
+      }
+      break;
+    }
     s0 = s1;
     x0 = x1;
     fresh = false;
@@ -342,6 +366,22 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
       break;
     }
   }
+}
+
+void EventGenerator::addSecondary(const Particle& parent, ParticleId::Process process,
+                                  std::int32_t pdg, double mass, int charge,
+                                  const Vector3& position, const Vector3& momentum,
+                                  Scratch& scratch) {
+  if (scratch.made >= ParticleId::kMaxSecondaries) return;
+  Particle s;
+  s.id = ParticleId::secondary(parent.id, process, ++scratch.made);
+  s.pdg = pdg;
+  s.mass = mass;
+  s.charge = charge;
+  s.vertex = position;
+  s.momentum = momentum;
+  s.secondary = true;
+  scratch.secondaries.push_back(s);
 }
 
 bool EventGenerator::interact(const Particle& particle, const Surface& sf, const Vector3& position,
@@ -354,19 +394,6 @@ bool EventGenerator::interact(const Particle& particle, const Surface& sf, const
   const Vector3 axis = std::abs(dir.z) < 0.9 ? Vector3{0, 0, 1} : Vector3{1, 0, 0};
   const Vector3 e1 = dir.cross(axis).unit();
   const Vector3 e2 = dir.cross(e1);
-  const auto addSecondary = [&](ParticleId::Process process, std::int32_t pdg, double mass,
-                                int charge, const Vector3& momentum) {
-    if (scratch.made >= ParticleId::kMaxSecondaries) return;
-    Particle s;
-    s.id = ParticleId::secondary(particle.id, process, ++scratch.made);
-    s.pdg = pdg;
-    s.mass = mass;
-    s.charge = charge;
-    s.vertex = position;
-    s.momentum = momentum;
-    s.secondary = true;
-    scratch.secondaries.push_back(s);
-  };
 
   if (c.energyLoss) {
     m_energyLoss.sample(m, p, total, rng, scratch.crossing);
@@ -388,7 +415,8 @@ bool EventGenerator::interact(const Particle& particle, const Surface& sf, const
       const double left = EnergyLoss::electronEnergyAfter(t, path);
       if (left < c.deltaElectronMinEnergy) continue;
       const double pe = std::sqrt(left * left + 2.0 * EnergyLoss::kElectronMass * left);
-      addSecondary(ParticleId::Process::kDeltaElectron, 11, EnergyLoss::kElectronMass, -1, d * pe);
+      addSecondary(particle, ParticleId::Process::kDeltaElectron, 11, EnergyLoss::kElectronMass, -1,
+                   position, d * pe, scratch);
     }
     const double e = std::sqrt(p * p + m * m) - scratch.crossing.loss;
     if (e <= m) return false;
@@ -400,7 +428,8 @@ bool EventGenerator::interact(const Particle& particle, const Surface& sf, const
     if (makeSecondaries) {
       m_hadronic.finalState(dir * p, rng, scratch.hadrons);
       for (const HadronicInteraction::Secondary& h : scratch.hadrons) {
-        addSecondary(ParticleId::Process::kHadronic, h.pdg, h.mass, h.charge, h.momentum);
+        addSecondary(particle, ParticleId::Process::kHadronic, h.pdg, h.mass, h.charge, position,
+                     h.momentum, scratch);
       }
     }
     return false;
@@ -475,7 +504,7 @@ Event EventGenerator::generateFromSeed(std::int64_t eventId, std::uint64_t event
   firstHit.reserve(particles.size() + 1);
   Scratch scratch;
   const std::size_t nPrimaries = particles.size();
-  const bool secondaries = c.deltaElectrons || c.hadronicInteractions;
+  const bool secondaries = c.deltaElectrons || c.hadronicInteractions || c.decays;
   const std::uint64_t secondarySeed = Random::combine(eventSeed, kSecondaryStreams);
   for (std::size_t i = 0; i < particles.size(); ++i) {
     const std::size_t before = hits.size();

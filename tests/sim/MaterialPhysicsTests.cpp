@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "BoxDetector.hpp"
 #include "PdgFormulas.hpp"
 #include "SimTestUtil.hpp"
 #include "TrkaasCatch.hpp"
@@ -23,6 +24,7 @@ using trkaas::Module;
 using trkaas::ParticleId;
 using trkaas::Vector3;
 using trkaas::test::betheMeV;
+using trkaas::test::boxDetector;
 using trkaas::test::contains;
 using trkaas::test::thrownMessage;
 
@@ -78,6 +80,7 @@ GeneratorConfig fullPhysics() {
   c.energyLoss = true;
   c.deltaElectrons = true;
   c.hadronicInteractions = true;
+  c.decays = true;
   return c;
 }
 
@@ -176,6 +179,7 @@ TEST_CASE("material physics: delta electrons leave the sensor with the delta-ray
           "[sim][generator][physics]") {
   GeneratorConfig config = fullPhysics();
   config.hadronicInteractions = false;
+  config.decays = false;
   config.pileup = 40;
   config.volumes = {7, 8, 9};
   config.seed = 3;
@@ -236,41 +240,6 @@ TEST_CASE("material physics: delta electrons leave the sensor with the delta-ray
   // which a few percent of crossings give.
   CHECK(deltaHits < e.hits.size() / 20);
 }
-
-namespace {
-
-/// A box detector without field: layer i is four planes facing +-x and +-y at distance
-/// 100 i mm (i = 1..10), each 2 d wide and 6 m long, so that every particle from the
-/// origin with |eta| < 0.5 crosses each layer once, at cos(incidence) = max(|ux|, |uy|).
-std::shared_ptr<const Detector> boxDetector() {
-  std::vector<Module> modules;
-  for (int layer = 1; layer <= 10; ++layer) {
-    const double d = 100.0 * layer;
-    const Vector3 normals[4] = {{1, 0, 0}, {-1, 0, 0}, {0, 1, 0}, {0, -1, 0}};
-    for (int side = 0; side < 4; ++side) {
-      const Vector3 n = normals[side];
-      const Vector3 u{-n.y, n.x, 0.0};
-      const Vector3 v{0.0, 0.0, 1.0};
-      Module m;
-      m.volumeId = 8;
-      m.layerId = 2 * layer;
-      m.moduleId = side + 1;
-      m.centre[0] = d * n.x;
-      m.centre[1] = d * n.y;
-      m.centre[2] = 0.0;
-      const double rot[9] = {u.x, v.x, n.x, u.y, v.y, n.y, u.z, v.z, n.z};
-      std::copy(rot, rot + 9, m.rot);
-      m.thickness = 0.3;
-      m.minHu = m.maxHu = d;
-      m.hv = 3000.0;
-      m.pitchU = m.pitchV = 0.05;
-      modules.push_back(m);
-    }
-  }
-  return std::make_shared<const Detector>(std::move(modules), "box");
-}
-
-}  // namespace
 
 TEST_CASE("material physics: hadrons interact at the rate of the nuclear interaction length",
           "[sim][generator][physics]") {

@@ -11,6 +11,7 @@
 #include "trkaas/sim/EnergyLoss.hpp"
 #include "trkaas/sim/HadronicInteraction.hpp"
 #include "trkaas/sim/ModuleGrid.hpp"
+#include "trkaas/sim/ParticleId.hpp"
 #include "trkaas/sim/PtSpectrum.hpp"
 
 namespace trkaas {
@@ -88,6 +89,10 @@ struct GeneratorConfig {
   /// sim/HadronicInteraction.hpp): the hadron ends at the module, primaries' interactions
   /// leave charged secondaries that are tracked (one generation).
   bool hadronicInteractions = false;
+  /// Decays in flight of charged pions and kaons (PDG lifetimes; sim/Decay.hpp): the
+  /// parent ends at its decay point, the charged daughter (a muon, or for K -> pi pi0 a
+  /// pion) carries on as a secondary. Primaries only (one generation).
+  bool decays = false;
 
   // ---- propagation ---------------------------------------------------------------
   double stepLength = 10.0;  ///< mm, helix step between module look-ups
@@ -105,9 +110,9 @@ struct GeneratorConfig {
 /// gives the modules near the step, and a crossing is the helix meeting a module plane
 /// inside its trapezoid. At each crossing the direction is deflected (Highland) and the
 /// helix restarts. Optional (GeneratorConfig, off by default): energy loss, delta
-/// electrons, hadronic interactions with secondaries. Not simulated: bremsstrahlung,
-/// photon conversions, decays, charge sharing and fluctuations in clusters (with `cells`,
-/// a hit's cells follow its crossing angle only).
+/// electrons, hadronic interactions with secondaries, decays in flight. Not simulated:
+/// bremsstrahlung, photon conversions, charge sharing and fluctuations in clusters (with
+/// `cells`, a hit's cells follow its crossing angle only).
 class EventGenerator {
  public:
   /// Validates `config` against the detector; throws trkaas::Error with a precise message.
@@ -148,6 +153,10 @@ class EventGenerator {
   bool interact(const Particle& particle, const Surface& surface, const Vector3& position,
                 const Vector3& dir, double& p, Random& rng, Scratch& scratch,
                 bool makeSecondaries) const;
+  /// Appends a secondary of `parent` made by `process` at `position` to `scratch`.
+  static void addSecondary(const Particle& parent, ParticleId::Process process, std::int32_t pdg,
+                           double mass, int charge, const Vector3& position,
+                           const Vector3& momentum, Scratch& scratch);
 
   std::shared_ptr<const Detector> m_detector;
   GeneratorConfig m_config;

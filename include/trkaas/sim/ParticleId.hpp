@@ -15,7 +15,12 @@ namespace trkaas {
 /// trackml-library's decode_particle_id, puts the vertex in the top bits; the generator
 /// keeps its older layout so that the default events stay what they were.)
 struct ParticleId {
-  enum class Process : std::int64_t { kPrimary = 0, kDeltaElectron = 1, kHadronic = 2 };
+  enum class Process : std::int64_t {
+    kPrimary = 0,
+    kDeltaElectron = 1,
+    kHadronic = 2,
+    kDecay = 3,  ///< the charged daughter of a decay in flight
+  };
 
   static constexpr int kVertexShift = 24;
   static constexpr int kSecondaryShift = 41;
