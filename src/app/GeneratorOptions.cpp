@@ -56,6 +56,7 @@ std::map<std::string, Setter> generatorKeys(GeneratorConfig& c) {
       {"delta_electron_min_energy", set(c.deltaElectronMinEnergy)},
       {"hadronic_interactions", set(c.hadronicInteractions)},
       {"decays", set(c.decays)},
+      {"bremsstrahlung", set(c.bremsstrahlung)},
       {"physics", [](const YAML::Node&) {}},  // applied before the others
   };
 }
@@ -116,18 +117,20 @@ void applyPhysicsLevel(const std::string& level, GeneratorConfig& config) {
   config.deltaElectrons = on;
   config.hadronicInteractions = on;
   config.decays = on;
+  config.bremsstrahlung = on;
 }
 
 std::string describeGeneratorConfig(const GeneratorConfig& c) {
   return fmt::format(
       "pile-up {}{}, hard scatter {}, seed {}, volumes {}, B {} T, inefficiency {}, noise {}, "
       "multiple scattering {}, energy loss {}, delta electrons {}, hadronic interactions {}, "
-      "decays {}",
+      "decays {}, bremsstrahlung {}",
       c.pileup, c.fixedPileup ? " (fixed)" : " (Poisson mean)", c.hardScatter ? "on" : "off",
       c.seed, c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
       c.bField, c.hitInefficiency, c.noiseFraction, c.multipleScattering ? "on" : "off",
       c.energyLoss ? "on" : "off", c.deltaElectrons ? "on" : "off",
-      c.hadronicInteractions ? "on" : "off", c.decays ? "on" : "off");
+      c.hadronicInteractions ? "on" : "off", c.decays ? "on" : "off",
+      c.bremsstrahlung ? "on" : "off");
 }
 
 }  // namespace trkaas::app

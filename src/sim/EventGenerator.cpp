@@ -8,6 +8,7 @@
 
 #include "Random.hpp"
 #include "trkaas/core/Error.hpp"
+#include "trkaas/sim/Bremsstrahlung.hpp"
 #include "trkaas/sim/Clusters.hpp"
 #include "trkaas/sim/Decay.hpp"
 #include "trkaas/sim/Helix.hpp"
@@ -30,6 +31,8 @@ constexpr std::uint64_t kPhysicsStream = 0x5048595349435321ULL;
 constexpr std::uint64_t kSecondaryStreams = ~1ULL;
 /// Per particle, decays draw from combine(particle stream, kDecayStream).
 constexpr std::uint64_t kDecayStream = 0x4445434159532121ULL;
+/// ... and bremsstrahlung from combine(particle stream, kBremStream).
+constexpr std::uint64_t kBremStream = 0x4252454D53535452ULL;
 /// Secondaries start on the module plane: the step is at most this fraction of their
 /// helix radius, so that the chord test sees their loops (primaries keep `stepLength`).
 constexpr double kSecondaryStepPerRadius = 0.25;
@@ -235,8 +238,9 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
                                bool makeSecondaries) const {
   Random rng(streamSeed);
   const GeneratorConfig& c = m_config;
-  const bool material = c.energyLoss || c.hadronicInteractions;
+  const bool material = c.energyLoss || c.hadronicInteractions || c.bremsstrahlung;
   Random physicsRng(Random::combine(streamSeed, kPhysicsStream));
+  Random bremRng(Random::combine(streamSeed, kBremStream));
   scratch.made = 0;
   const double q = particle.charge;
   Helix helix(particle.vertex, particle.momentum, q, c.bField);
@@ -330,7 +334,8 @@ void EventGenerator::propagate(const Particle& particle, std::uint64_t streamSee
       }
       const double pBefore = p;
       if (material) {
-        if (!interact(particle, sf, bestPos, dirIn, p, physicsRng, scratch, makeSecondaries)) {
+        if (!interact(particle, sf, bestPos, dirIn, p, physicsRng, bremRng, scratch,
+                      makeSecondaries)) {
           break;
         }
         beta = p / std::sqrt(p * p + particle.mass * particle.mass);
@@ -385,8 +390,8 @@ void EventGenerator::addSecondary(const Particle& parent, ParticleId::Process pr
 }
 
 bool EventGenerator::interact(const Particle& particle, const Surface& sf, const Vector3& position,
-                              const Vector3& dir, double& p, Random& rng, Scratch& scratch,
-                              bool makeSecondaries) const {
+                              const Vector3& dir, double& p, Random& rng, Random& bremRng,
+                              Scratch& scratch, bool makeSecondaries) const {
   const GeneratorConfig& c = m_config;
   const double m = particle.mass;
   const double cosInc = std::max(std::abs(dir.dot(sf.n)), kMinCosIncidence);
@@ -419,6 +424,15 @@ bool EventGenerator::interact(const Particle& particle, const Surface& sf, const
                    position, d * pe, scratch);
     }
     const double e = std::sqrt(p * p + m * m) - scratch.crossing.loss;
+    if (e <= m) return false;
+    p = std::sqrt(e * e - m * m);
+    if (p < kStopBetaGamma * m) return false;
+  }
+  if (c.bremsstrahlung && Bremsstrahlung::radiates(particle.pdg)) {
+    // The energy kept after the module's radiation lengths at this incidence (the photon
+    // is not tracked).
+    const double e = Bremsstrahlung::sampleEnergyFraction(sf.xOverX0 / cosInc, bremRng) *
+                     std::sqrt(p * p + m * m);
     if (e <= m) return false;
     p = std::sqrt(e * e - m * m);
     if (p < kStopBetaGamma * m) return false;

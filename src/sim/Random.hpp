@@ -73,6 +73,29 @@ class Random {
   /// Exponential with the given mean.
   double exponential(double mean) { return -mean * std::log(uniformPositive()); }
 
+  /// Gamma distribution of this shape (> 0) and scale 1: Marsaglia and Tsang's method
+  /// (ACM Trans. Math. Softw. 26 (2000) 363), with Gamma(a) = Gamma(a + 1) U^(1/a) below 1.
+  double gamma(double shape) {
+    if (shape < 1.0) {
+      const double u = uniformPositive();
+      return gamma(shape + 1.0) * std::pow(u, 1.0 / shape);
+    }
+    const double d = shape - 1.0 / 3.0;
+    const double c = 1.0 / std::sqrt(9.0 * d);
+    for (;;) {
+      double x = 0.0;
+      double v = 0.0;
+      do {
+        x = normal();
+        v = 1.0 + c * x;
+      } while (v <= 0.0);
+      v = v * v * v;
+      const double u = uniformPositive();
+      if (u < 1.0 - 0.0331 * x * x * x * x) return d * v;
+      if (std::log(u) < 0.5 * x * x + d * (1.0 - v + std::log(v))) return d * v;
+    }
+  }
+
   /// Poisson with the given mean (>= 0): exact, as a sum of small-mean Poisson
   /// numbers drawn by Knuth's multiplication method.
   std::int64_t poisson(double mean) {

@@ -81,6 +81,7 @@ GeneratorConfig fullPhysics() {
   c.deltaElectrons = true;
   c.hadronicInteractions = true;
   c.decays = true;
+  c.bremsstrahlung = true;
   return c;
 }
 

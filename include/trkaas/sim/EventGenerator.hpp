@@ -93,6 +93,10 @@ struct GeneratorConfig {
   /// parent ends at its decay point, the charged daughter (a muon, or for K -> pi pi0 a
   /// pion) carries on as a secondary. Primaries only (one generation).
   bool decays = false;
+  /// Bremsstrahlung of electrons and positrons at every crossing (Bethe-Heitler energy
+  /// fraction for the module's radiation lengths; sim/Bremsstrahlung.hpp). The photon is
+  /// not tracked.
+  bool bremsstrahlung = false;
 
   // ---- propagation ---------------------------------------------------------------
   double stepLength = 10.0;  ///< mm, helix step between module look-ups
@@ -110,9 +114,9 @@ struct GeneratorConfig {
 /// gives the modules near the step, and a crossing is the helix meeting a module plane
 /// inside its trapezoid. At each crossing the direction is deflected (Highland) and the
 /// helix restarts. Optional (GeneratorConfig, off by default): energy loss, delta
-/// electrons, hadronic interactions with secondaries, decays in flight. Not simulated:
-/// bremsstrahlung, photon conversions, charge sharing and fluctuations in clusters (with
-/// `cells`, a hit's cells follow its crossing angle only).
+/// electrons, hadronic interactions with secondaries, decays in flight, bremsstrahlung.
+/// Not simulated: photons and their conversions, charge sharing and fluctuations in
+/// clusters (with `cells`, a hit's cells follow its crossing angle only).
 class EventGenerator {
  public:
   /// Validates `config` against the detector; throws trkaas::Error with a precise message.
@@ -149,9 +153,9 @@ class EventGenerator {
   void propagate(const Particle& particle, std::uint64_t streamSeed, std::vector<SimHit>& hits,
                  Scratch& scratch, bool makeSecondaries) const;
   /// Material effects of one crossing after the hit: energy loss, delta electrons,
-  /// hadronic interaction. Updates `p`; returns false when the particle ends here.
+  /// bremsstrahlung, hadronic interaction. Updates `p`; returns false when the particle ends here.
   bool interact(const Particle& particle, const Surface& surface, const Vector3& position,
-                const Vector3& dir, double& p, Random& rng, Scratch& scratch,
+                const Vector3& dir, double& p, Random& rng, Random& bremRng, Scratch& scratch,
                 bool makeSecondaries) const;
   /// Appends a secondary of `parent` made by `process` at `position` to `scratch`.
   static void addSecondary(const Particle& parent, ParticleId::Process process, std::int32_t pdg,
