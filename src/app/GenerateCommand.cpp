@@ -154,9 +154,10 @@ void addGenerateCommand(CLI::App& app) {
                   "material physics: 'basic' (default; the events the shipped models were "
                   "trained on: multiple scattering only) or 'full' (adds ionisation energy "
                   "loss, delta electrons that leave hits, hadronic interactions with "
-                  "secondaries, decays in flight, bremsstrahlung; docs/generator.md). The "
-                  "config's energy_loss, delta_electrons, hadronic_interactions, decays and "
-                  "bremsstrahlung keys set them one by one");
+                  "secondaries, decays in flight, bremsstrahlung, species from measured LHC "
+                  "ratios; docs/generator.md). The config's energy_loss, delta_electrons, "
+                  "hadronic_interactions, decays, bremsstrahlung and measured_species keys "
+                  "set them one by one");
   cmd->add_option("--config,-c", o->configFile,
                   "YAML file whose 'generator:' map sets any generator parameter "
                   "(command-line flags win)");

@@ -57,6 +57,7 @@ std::map<std::string, Setter> generatorKeys(GeneratorConfig& c) {
       {"hadronic_interactions", set(c.hadronicInteractions)},
       {"decays", set(c.decays)},
       {"bremsstrahlung", set(c.bremsstrahlung)},
+      {"measured_species", set(c.measuredSpecies)},
       {"physics", [](const YAML::Node&) {}},  // applied before the others
   };
 }
@@ -118,19 +119,20 @@ void applyPhysicsLevel(const std::string& level, GeneratorConfig& config) {
   config.hadronicInteractions = on;
   config.decays = on;
   config.bremsstrahlung = on;
+  config.measuredSpecies = on;
 }
 
 std::string describeGeneratorConfig(const GeneratorConfig& c) {
   return fmt::format(
       "pile-up {}{}, hard scatter {}, seed {}, volumes {}, B {} T, inefficiency {}, noise {}, "
       "multiple scattering {}, energy loss {}, delta electrons {}, hadronic interactions {}, "
-      "decays {}, bremsstrahlung {}",
+      "decays {}, bremsstrahlung {}, measured species {}",
       c.pileup, c.fixedPileup ? " (fixed)" : " (Poisson mean)", c.hardScatter ? "on" : "off",
       c.seed, c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
       c.bField, c.hitInefficiency, c.noiseFraction, c.multipleScattering ? "on" : "off",
       c.energyLoss ? "on" : "off", c.deltaElectrons ? "on" : "off",
       c.hadronicInteractions ? "on" : "off", c.decays ? "on" : "off",
-      c.bremsstrahlung ? "on" : "off");
+      c.bremsstrahlung ? "on" : "off", c.measuredSpecies ? "on" : "off");
 }
 
 }  // namespace trkaas::app

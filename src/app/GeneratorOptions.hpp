@@ -11,13 +11,14 @@ namespace trkaas::app {
 /// Applies the `generator:` map of a YAML file onto `config` (keys in snake_case, as in
 /// config/generate.yaml). `physics: basic|full` is applied first, so that the single
 /// switches (energy_loss, delta_electrons, hadronic_interactions, decays,
-/// bremsstrahlung) refine it. An unknown key, a
+/// bremsstrahlung, measured_species) refine it. An unknown key, a
 /// value of the wrong type or a missing file throws trkaas::Error naming the file and the key.
 void applyGeneratorYaml(const std::string& path, GeneratorConfig& config);
 
 /// Sets the material-physics switches of `config` from a level: "basic" (none: the events
 /// the shipped models were trained on, the default) or "full" (energy loss, delta
-/// electrons, hadronic interactions, decays in flight, bremsstrahlung; docs/generator.md). Throws
+/// electrons, hadronic interactions, decays in flight, bremsstrahlung, measured species
+/// mix; docs/generator.md). Throws
 /// trkaas::Error otherwise.
 void applyPhysicsLevel(const std::string& level, GeneratorConfig& config);
 

@@ -21,8 +21,8 @@ using trkaas::ParticleId;
 namespace {
 
 struct Tally {
-  double events = 0, hits = 0, noise = 0, deltaHits = 0, hadronicHits = 0;
-  double primaries = 0, secondaries = 0, deltas = 0, hadronic = 0;
+  double events = 0, hits = 0, noise = 0, deltaHits = 0, hadronicHits = 0, decayHits = 0;
+  double primaries = 0, secondaries = 0, deltas = 0, hadronic = 0, decays = 0;
   double seen = 0, seenHits = 0, reconstructable = 0;  // particles with >= 1 and >= 3 hits
   double hardPrimaries = 0, hardHits = 0;              // pT > 1 GeV primaries with hits
   double interactedParents = 0, hadronsSeen = 0;
@@ -39,6 +39,8 @@ void add(const Event& e, Tally& t) {
       t.deltaHits += 1;
     } else if (ParticleId::process(pid) == ParticleId::Process::kHadronic) {
       t.hadronicHits += 1;
+    } else if (ParticleId::process(pid) == ParticleId::Process::kDecay) {
+      t.decayHits += 1;
     }
   }
   std::map<std::int64_t, bool> interacted;
@@ -56,6 +58,7 @@ void add(const Event& e, Tally& t) {
     t.secondaries += secondary;
     t.deltas += ParticleId::process(pid) == ParticleId::Process::kDeltaElectron;
     t.hadronic += ParticleId::process(pid) == ParticleId::Process::kHadronic;
+    t.decays += ParticleId::process(pid) == ParticleId::Process::kDecay;
     if (n == 0) continue;
     t.seen += 1;
     t.seenHits += n;
@@ -78,10 +81,13 @@ void print(const char* name, const Tally& t) {
   std::printf("%s: %.0f events\n", name, ev);
   std::printf(
       "  hits/event %.0f; particles/event %.0f primaries + %.0f secondaries "
-      "(%.0f delta electrons, %.0f hadronic)\n",
-      t.hits / ev, t.primaries / ev, t.secondaries / ev, t.deltas / ev, t.hadronic / ev);
-  std::printf("  hit fractions: noise %.4f, delta electrons %.4f, hadronic secondaries %.4f\n",
-              t.noise / t.hits, t.deltaHits / t.hits, t.hadronicHits / t.hits);
+      "(%.0f delta electrons, %.0f hadronic, %.0f decay daughters)\n",
+      t.hits / ev, t.primaries / ev, t.secondaries / ev, t.deltas / ev, t.hadronic / ev,
+      t.decays / ev);
+  std::printf(
+      "  hit fractions: noise %.4f, delta electrons %.4f, hadronic secondaries %.4f, decay "
+      "daughters %.4f\n",
+      t.noise / t.hits, t.deltaHits / t.hits, t.hadronicHits / t.hits, t.decayHits / t.hits);
   std::printf(
       "  particles with hits/event %.0f, mean hits %.2f, with >= 3 hits %.0f/event; "
       "hits/particle (all hits / particles with hits) %.2f\n",
@@ -102,15 +108,18 @@ void print(const char* name, const Tally& t) {
 TEST_CASE("measure: pile-up 200, basic and full physics", "[.measure]") {
   const auto det = std::make_shared<const Detector>(Detector::load(Detector::defaultPath()));
   const int events = 3;
-  for (const bool full : {false, true}) {
+  // basic; full as it was (energy loss, deltas, hadronic); full as it is now (adds decays,
+  // bremsstrahlung and the measured species mix).
+  for (const int level : {0, 1, 2}) {
     GeneratorConfig c;
     c.pileup = 200;
     c.seed = 7;
-    c.energyLoss = c.deltaElectrons = c.hadronicInteractions = full;
+    c.energyLoss = c.deltaElectrons = c.hadronicInteractions = level > 0;
+    c.decays = c.bremsstrahlung = c.measuredSpecies = level > 1;
     const EventGenerator gen(det, c);
     Tally t;
     for (int id = 0; id < events; ++id) add(gen.generate(id), t);
-    print(full ? "full" : "basic", t);
+    print(level == 0 ? "basic" : level == 1 ? "full (material only)" : "full", t);
     CHECK(t.hits > 0);
   }
 }

@@ -325,3 +325,41 @@ TEST_CASE("material physics: configuration", "[sim][generator][physics]") {
   const Event e = EventGenerator(detector(), basic).generate(0);
   for (std::int64_t id : e.particles.particleId) CHECK_FALSE(ParticleId::isSecondary(id));
 }
+
+TEST_CASE("measured species: ALICE's K/pi and p/pi, the same momenta as the basic mix",
+          "[sim][generator][physics]") {
+  GeneratorConfig basic;
+  basic.pileup = 200;
+  basic.seed = 8;
+  GeneratorConfig measured = basic;
+  measured.measuredSpecies = true;
+  const Event a = EventGenerator(detector(), basic).generate(0);
+  const Event b = EventGenerator(detector(), measured).generate(0);
+  REQUIRE(a.particles.size() == b.particles.size());
+  std::map<int, double> count;
+  std::size_t changed = 0;
+  for (std::size_t k = 0; k < b.particles.size(); ++k) {
+    CHECK(b.particles.px[k] == a.particles.px[k]);
+    CHECK(b.particles.pz[k] == a.particles.pz[k]);
+    CHECK(b.particles.charge[k] == a.particles.charge[k]);
+    changed += b.particles.pdgId[k] != a.particles.pdgId[k];
+    count[std::abs(b.particles.pdgId[k])] += 1;
+  }
+  // ALICE, EPJC 81 (2021) 256, pp at 13 TeV: (K+ + K-)/(pi+ + pi-) = 0.1299,
+  // (p + pbar)/(pi+ + pi-) = 0.0576; 2% electrons; no primary muons.
+  const double n = static_cast<double>(b.particles.size());
+  const double pions = 0.98 / (1.0 + 0.1299 + 0.0576);
+  CAPTURE(n, count[211], count[321], count[2212], count[11], count[13]);
+  const auto near = [n](double observed, double share) {
+    return std::abs(observed - n * share) < 4.0 * std::sqrt(n * share * (1.0 - share));
+  };
+  CHECK(near(count[211], pions));
+  CHECK(near(count[321], pions * 0.1299));
+  CHECK(near(count[2212], pions * 0.0576));
+  CHECK(near(count[11], 0.02));
+  CHECK(count[13] == 0);
+  CHECK(changed > 0);
+  // One uniform picks both: only where the two mixes' cumulative shares differ (about
+  // 10%) does the species change.
+  CHECK(changed < 0.15 * n);
+}

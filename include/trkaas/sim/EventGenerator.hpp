@@ -43,7 +43,8 @@ struct GeneratorConfig {
   /// Mean number of charged particles per pile-up vertex (Poisson), with |eta| < etaMax
   /// (flat in eta and phi) and pT from `spectrum` (Hagedorn, peak near 0.2 GeV). The
   /// default gives about 100k hits at pile-up 200 on the full detector, as in TrackML.
-  /// Species: 78% pions, 12% kaons, 7% protons, 2% electrons, 1% muons; charge +-1.
+  /// Species: 78% pions, 12% kaons, 7% protons, 2% electrons, 1% muons; charge +-1 (a
+  /// plausible mix, not sourced; `measuredSpecies` replaces it).
   double particlesPerVertex = 36;
   double etaMax = 4.0;
   PtSpectrum::Config spectrum;
@@ -97,6 +98,11 @@ struct GeneratorConfig {
   /// fraction for the module's radiation lengths; sim/Bremsstrahlung.hpp). The photon is
   /// not tracked.
   bool bremsstrahlung = false;
+  /// Species of the primaries from measured LHC yield ratios instead of the basic mix:
+  /// pions, kaons and protons in ALICE's pT-integrated ratios at 13 TeV (K/pi 0.1299,
+  /// p/pi 0.0576), 2% electrons (not sourced), no primary muons (decays make them).
+  /// Changes species (and masses) only: momenta, charges and vertices stay the same.
+  bool measuredSpecies = false;
 
   // ---- propagation ---------------------------------------------------------------
   double stepLength = 10.0;  ///< mm, helix step between module look-ups
