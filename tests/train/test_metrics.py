@@ -8,7 +8,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "train"))
-from trkaas_train import data, graph, metrics, models  # noqa: E402
+from trkaas_train import data, graph, metrics, models, pipeline  # noqa: E402
 
 
 class TrackMetrics(unittest.TestCase):
@@ -426,6 +426,65 @@ class WalkTracks(unittest.TestCase):
         self.assertEqual(e.tolist(), [[1, 1, 1], [0, 2, 3]])
         with self.assertRaisesRegex(ValueError, "cycle"):
             graph.walk_tracks(3, np.array([[0, 1, 2, 0], [1, 2, 0, 2]]), np.ones(4, np.float32), 1)
+
+
+class TrackSettingsScan(unittest.TestCase):
+    """pipeline.scan_track_settings and build_tracks: the minimum track size drops short
+    tracks, the metrics' selection (particles with >= 3 hits) stays fixed, and the scan picks
+    the (cut, size) pair with the best efficiency minus fake rate."""
+
+    def setUp(self):
+        # Five particles of pT 2 GeV along straight lines outwards, chained by sure edges
+        # (logit 5): A (8 hits) whole; B (8) whole but its middle edge unsure (logit -1,
+        # score 0.27); C and E (10 hits each) only their first 4 hits chained (fragments at any
+        # cut); D has only 4 hits, all chained.
+        sizes = {1: 8, 2: 8, 3: 10, 4: 4, 5: 10}
+        chained = {1: 8, 2: 8, 3: 4, 4: 4, 5: 4}
+        x, y, pid, src, logits = [], [], [], [], []
+        for p, m in sizes.items():
+            first = len(pid)
+            r = np.arange(1, m + 1, dtype=np.float64)
+            x.append(r * np.cos(p))
+            y.append(r * np.sin(p))
+            pid += [p] * m
+            for i in range(chained[p] - 1):
+                src.append(first + i)
+                logits.append(-1.0 if (p == 2 and i == 3) else 5.0)
+        n = len(pid)
+        ev = {"x": np.concatenate(x), "y": np.concatenate(y), "z": np.zeros(n), "particle_id": np.array(pid),
+              "weight": np.full(n, 1.0 / n), "p_particle_id": np.arange(1, 6),
+              "p_px": np.full(5, 2.0), "p_py": np.zeros(5)}
+        src = np.array(src)
+        self.sample = (ev, np.stack([src, src + 1]), np.array(logits, np.float32))
+
+    def test_build_tracks_min_size(self):
+        ev, e, lg = self.sample
+        pid = ev["particle_id"]
+        for builder in ("walk", "components"):
+            low = pipeline.build_tracks(ev, e, lg, 0.1, builder, 3)
+            self.assertEqual(len(set(low[pid <= 2].tolist())), 2)      # A and B whole
+            self.assertEqual(int((low[pid == 3] >= 0).sum()), 4)        # C's 4-hit fragment
+            high = pipeline.build_tracks(ev, e, lg, 0.5, builder, 5)
+            self.assertTrue((high[pid == 1] >= 0).all() and (high[pid != 1] == -1).all())
+
+    def test_scan(self):
+        best, rows = pipeline.scan_track_settings([self.sample], [0.1, 0.5], [3, 5], "walk", log=lambda _: None)
+        got = {(r["cut"], r["min_track_size"]): r["metrics"] for r in rows}
+        # Every case counts all five particles (>= 3 hits each), whatever the size.
+        # cut 0.1, size 3: A, B, D found; C's and E's fragments (4 of 10 hits) are fakes.
+        self.assertAlmostEqual(got[(0.1, 3)]["track_efficiency_pt1"], 3 / 5)
+        self.assertAlmostEqual(got[(0.1, 3)]["fake_rate"], 2 / 5)
+        # cut 0.1, size 5: the fragments go, and so does D's 4-hit track: D is still a
+        # particle to find (the selection does not follow the size).
+        self.assertAlmostEqual(got[(0.1, 5)]["track_efficiency_pt1"], 2 / 5)
+        self.assertAlmostEqual(got[(0.1, 5)]["fake_rate"], 0.0)
+        # cut 0.5, size 3: B in two halves of 4 (half is not a majority): tracks A, B, B, C,
+        # D, E of which 4 are fakes.
+        self.assertAlmostEqual(got[(0.5, 3)]["track_efficiency_pt1"], 2 / 5)
+        self.assertAlmostEqual(got[(0.5, 3)]["fake_rate"], 4 / 6)
+        self.assertAlmostEqual(got[(0.5, 5)]["track_efficiency_pt1"], 1 / 5)
+        self.assertAlmostEqual(got[(0.5, 5)]["fake_rate"], 0.0)
+        self.assertEqual(best, (0.1, 5))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

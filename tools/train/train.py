@@ -232,6 +232,21 @@ def scores(model, evs, key):
     return out
 
 
+# The GNN cuts scanned on validation (with each --min-track-size).
+GNN_CUTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)
+
+
+def int_list(text):
+    """'3' or '3,4,6' or '3-8' -> [int]."""
+    out = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes of at least 1 expected")
+    return out
+
+
 def write_yaml(path, cfg):
     feats = ", ".join(f"{{name: {n}, scale: {s!r}}}" for n, s in cfg["features"])
     lines = [
@@ -328,7 +343,9 @@ def main():
                    help="target particles of the GNN labels (default: --pt-min)")
     p.add_argument("--gnn-lowpt-weight", type=float, default=1.0,
                    help="loss weight of the (negative) edges within one particle below --pt-min")
-    p.add_argument("--min-track-size", type=int, default=3)
+    p.add_argument("--min-track-size", type=int_list, default=[3],
+                   help="comma list: the smallest track kept; with several, the validation scan chooses "
+                        "it with the GNN cut (whole-detector tracks are long: 3,4,5,6,7,8)")
     p.add_argument("--track-builder", choices=("walk", "components"), default="walk",
                    help="how kept edges become tracks, for the GNN cut scan and in pipeline.yaml "
                         "(walk: merged components split into paths; models/README.md)")
@@ -447,30 +464,11 @@ def main():
     scripted = {n: torch.jit.load(p) for n, p in paths.items()}
     lg_va = [pipeline.gnn_logits(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]
     gs_va = [torch.sigmoid(torch.from_numpy(lg)).numpy() for lg in lg_va]
-    best = None
-    for cut in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99):
-        counts = []
-        for e, gs, lg in zip(va, gs_va, lg_va):
-            ev = e["ev"]
-            n = len(ev["particle_id"])
-            kept = e["fgraph"].numpy()[:, gs > cut]
-            if a.track_builder == "walk":
-                xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
-                lab = graph.walk_tracks(n, graph.orient_outwards(xyz, kept), lg[gs > cut], a.min_track_size)
-            else:
-                lab = graph.connected_components(n, kept, a.min_track_size)
-            counts.append(metrics.track_metrics(lab, ev["particle_id"], ev["weight"], pipeline.pt_lookup(ev),
-                                                min_hits=a.min_track_size))
-        m, _ = metrics.summarize_tracks(counts)
-        obj = m["track_efficiency_pt1"] - m["fake_rate"]
-        log(f"validation gnn cut {cut}: track eff (pT>1) {m['track_efficiency_pt1']:.4f}, "
-            f"eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, dup {m['duplicate_rate']:.4f}, "
-            f"score {m['trackml_score']:.4f}")
-        if best is None or obj > best[1]:
-            best = (cut, obj)
-    cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": best[0], "min_track_size": a.min_track_size,
+    samples = [(e["ev"], e["fgraph"].numpy(), lg) for e, lg in zip(va, lg_va)]
+    (cut, size), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder, log)
+    cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": cut, "min_track_size": size,
            "track_builder": a.track_builder}
-    log(f"gnn cut {best[0]} (best efficiency pT > 1 minus fake rate on validation)")
+    log(f"gnn cut {cut}, min track size {size} (best efficiency pT > 1 minus fake rate on validation)")
     with torch.no_grad():
         dim = int(emb(va[0]["x"][:1]).shape[1])
     cfg.update({"embedding_dim": dim, "volumes": volumes, "features": names, "train_pileup": a.train_pileup,

@@ -29,6 +29,46 @@ def gnn_scores(model, x, edge_index):
     return torch.sigmoid(torch.from_numpy(gnn_logits(model, x, edge_index))).numpy()
 
 
+# The selection of the truth metrics: particles (and tracks) with at least this many hits in
+# the scope count. Fixed, whatever the pipeline's min_track_size (a reconstruction setting),
+# as in the C++ TruthMetrics, so that every model set is measured on the same particles.
+METRIC_MIN_HITS = 3
+
+
+def build_tracks(ev, edges, logits, cut, builder, min_size):
+    """Track labels (-1: none) from the filtered graph's edges and their GNN logits: the edges
+    with sigmoid(logit) > cut, made into tracks by builder ("walk" or "components"), tracks of
+    at least min_size hits, as the C++ TrackBuilder does."""
+    n = len(ev["x"])
+    keep = torch.sigmoid(torch.from_numpy(logits)).numpy() > cut  # as run_event's scores
+    kept = edges[:, keep]
+    if builder == "walk":
+        xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
+        return graph.walk_tracks(n, graph.orient_outwards(xyz, kept), logits[keep], min_size)
+    return graph.connected_components(n, kept, min_size)
+
+
+def scan_track_settings(samples, cuts, sizes, builder, log=print):
+    """Track metrics on validation samples [(ev, filtered edges, GNN logits)] for every GNN
+    cut and minimum track size; returns (best (cut, size) by efficiency pT > 1 GeV minus fake
+    rate, rows [{cut, min_track_size, metrics}])."""
+    rows, best = [], None
+    for size in sizes:
+        for cut in cuts:
+            counts = [metrics.track_metrics(build_tracks(ev, e, lg, cut, builder, size), ev["particle_id"],
+                                            ev["weight"], pt_lookup(ev), min_hits=METRIC_MIN_HITS)
+                      for ev, e, lg in samples]
+            m, _ = metrics.summarize_tracks(counts)
+            rows.append({"cut": cut, "min_track_size": size, "metrics": m})
+            log(f"validation gnn cut {cut}, min track size {size}: track eff (pT>1) "
+                f"{m['track_efficiency_pt1']:.4f}, eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, "
+                f"dup {m['duplicate_rate']:.4f}, score {m['trackml_score']:.4f}")
+            obj = m["track_efficiency_pt1"] - m["fake_rate"]
+            if best is None or obj > best[1]:
+                best = ((cut, size), obj)
+    return best[0], rows
+
+
 def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     """models: dict embedding/filter/gnn; cfg: dict radius, k, filter_cut, gnn_cut,
     min_track_size, optionally features ([(name, scale)], default r, phi, z), geometry
@@ -61,15 +101,12 @@ def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     gs = torch.sigmoid(torch.from_numpy(logits)).numpy()
     t["gnn"] = time.time() - t0
     res["gnn_scores"] = gs
+    res["gnn_logits"] = logits
     t0 = time.time()
     keep = gs > cfg["gnn_cut"]
+    res["labels"] = build_tracks(ev, fe, logits, cfg["gnn_cut"], cfg.get("track_builder", "components"),
+                                 cfg["min_track_size"])
     ge = fe[:, keep]
-    if cfg.get("track_builder", "components") == "walk":
-        xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
-        res["labels"] = graph.walk_tracks(len(feats), graph.orient_outwards(xyz, ge), logits[keep],
-                                          cfg["min_track_size"])
-    else:
-        res["labels"] = graph.connected_components(len(feats), ge, cfg["min_track_size"])
     t["tracks"] = time.time() - t0
     res["kept"] = ge
     return res
@@ -100,11 +137,11 @@ def evaluate_events(models, cfg, events, log=print):
             ec[s].append(metrics.edge_counts(e, truth, tp, n))
             ec1[s].append(metrics.edge_counts(e, truth, tp1, n))
         tc.append(metrics.track_metrics(r["labels"], ev["particle_id"], ev["weight"], pt_lookup(ev),
-                                        min_hits=cfg["min_track_size"]))
+                                        min_hits=METRIC_MIN_HITS))
         labels = np.full(len(mask), -1, np.int64)
         labels[mask] = r["labels"]
         tc_event.append(metrics.track_metrics(labels, whole["particle_id"], whole["weight"],
-                                              pt_lookup(whole), min_hits=cfg["min_track_size"]))
+                                              pt_lookup(whole), min_hits=METRIC_MIN_HITS))
         for k, v in r["times"].items():
             times[k] = times.get(k, 0.0) + v
         log(f"  event {ev['event_id']}: {n} hits, graph {r['graph'].shape[1]} edges, "
