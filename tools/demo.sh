@@ -4,13 +4,26 @@
 # find its tracks with the MPI service on this machine (mpirun: 2 producer ranks and 1
 # server rank running the shipped models) and print the report.
 #
-#   tools/demo.sh [EVENTS] [PILEUP] [RANKS]   defaults: 6 events at pile-up 200, 3 ranks
+#   tools/demo.sh [--whole] [EVENTS] [PILEUP] [RANKS]   defaults: 6 events at pile-up 200, 3 ranks
+#
+# --whole: the whole detector (pixels and strips, with cells: config/demo_whole.yaml) with
+# the whole-detector models (models/whole/pipeline.yaml); about 4x the pixel demo's time.
 #
 # Output: out/demo.h5 (events), out/demo_job/run-RRR/ (tracks and journal per producer,
-# report.json). Rerunning resumes the job in out/demo_job (nothing to do when complete);
-# delete that directory to start over.
+# report.json); with --whole out/demo_whole.h5 and out/demo_whole_job/. Rerunning resumes the
+# job (nothing to do when complete); delete its directory to start over.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+NAME=demo
+MODELS=models/pipeline.yaml
+if [[ "${1:-}" == "--whole" ]]; then
+  NAME=demo_whole
+  MODELS=models/whole/pipeline.yaml
+  shift
+elif [[ "${1:-}" == -* ]]; then
+  echo "usage: tools/demo.sh [--whole] [EVENTS] [PILEUP] [RANKS]" >&2
+  exit 2
+fi
 EVENTS=${1:-6}
 PILEUP=${2:-200}
 RANKS=${3:-3}
@@ -18,14 +31,16 @@ tools/setup.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 mkdir -p out
-if [[ ! -f out/demo.h5 ]] || [[ config/demo.yaml -nt out/demo.h5 ]] || [[ "$(build/trkaas inspect --json out/demo.h5 | \
+SAMPLE=out/$NAME.h5
+JOB=out/${NAME}_job
+if [[ ! -f $SAMPLE ]] || [[ config/$NAME.yaml -nt $SAMPLE ]] || [[ "$(build/trkaas inspect --json "$SAMPLE" | \
       python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null)" != "$EVENTS" ]]; then
-  rm -rf out/demo_job
-  build/trkaas generate --config config/demo.yaml --events "$EVENTS" --pileup "$PILEUP" \
-    --out out/demo.h5 --force
+  rm -rf "$JOB"
+  build/trkaas generate --config "config/$NAME.yaml" --events "$EVENTS" --pileup "$PILEUP" \
+    --out "$SAMPLE" --force
 fi
-build/trkaas inspect out/demo.h5
+build/trkaas inspect "$SAMPLE"
 mpirun -np "$RANKS" --bind-to none build/trkaas run --mode service \
-  --config models/pipeline.yaml --input out/demo.h5 --output out/demo_job \
+  --config "$MODELS" --input "$SAMPLE" --output "$JOB" \
   --threads "$(nproc)" --progress 10
-echo "demo: tracks in out/demo_job/run-*/tracks-*.h5, report in out/demo_job/report.json"
+echo "demo: tracks in $JOB/run-*/tracks-*.h5, report in $JOB/report.json"

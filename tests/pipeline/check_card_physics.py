@@ -3,6 +3,10 @@ model card (models/metrics.json, Python evaluation on other held-out events) rep
 
 usage: check_card_physics.py TRKAAS_BIN MODELS_DIR WORKDIR
 
+Models for the pixel volumes get pixel-only events; models whose pipeline.yaml lists other
+volumes (models/whole: pixels and strips, cluster-shape features) get whole-detector events
+with cells.
+
 The events use a seed and event ids that no training or test sample uses, so the numbers
 differ from the card's by statistics only: the tolerances below are three binomial
 standard deviations for this sample plus a small allowance for event-to-event spread.
@@ -42,7 +46,9 @@ def main():
     os.makedirs(work, exist_ok=True)
     card = json.load(open(os.path.join(models, "metrics.json")))["samples"]["pu20"]["metrics"]
     events = os.path.join(work, "card_pu20.h5")
-    run([binary, "generate", "--pixel-only", "-n", str(EVENTS), "--pileup", "20", "--seed",
+    volumes = re.search(r"^volumes:\s*\[([^\]]*)\]", open(os.path.join(models, "pipeline.yaml")).read(), re.M)
+    pixel = volumes is not None and set(int(v) for v in re.findall(r"\d+", volumes.group(1))) <= {7, 8, 9}
+    run([binary, "generate", "--pixel-only" if pixel else "--cells", "-n", str(EVENTS), "--pileup", "20", "--seed",
          str(SEED), "--first-event-id", str(FIRST_ID), "-o", events, "-f"])
     report = os.path.join(work, "card_pu20.json")
     run([binary, "run", "-c", os.path.join(models, "pipeline.yaml"), "-i", events, "-o",
