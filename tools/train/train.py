@@ -275,7 +275,7 @@ def write_yaml(path, cfg):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--train", required=True, nargs="+", help="event file(s) (/truth, and cells for cell features)")
-    p.add_argument("--val", required=True)
+    p.add_argument("--val", nargs="+", required=True, help="validation event files (cuts and sizes are chosen on them)")
     p.add_argument("--out", required=True)
     p.add_argument("--train-pileup", default="200.0", help="recorded in the YAML (a number or a text like 0-200)")
     p.add_argument("--features", default="r,phi,z",
@@ -363,7 +363,7 @@ def main():
     volumes = sorted(int(v) for v in a.volumes.split(",") if v)
     geometry = data.load_geometry() if data.needs_geometry(names) else None
     train_ev = [e for path in a.train for e in data.read_events(path, a.max_train_events)]
-    val_ev = data.read_events(a.val, a.max_val_events)
+    val_ev = [e for path in a.val for e in data.read_events(path, a.max_val_events)]
     tr, va = prepare(train_ev, names, geometry, volumes), prepare(val_ev, names, geometry, volumes)
     log(f"read {len(train_ev)} training events ({np.mean([len(e['x']) for e in tr]):.0f} hits/event in volumes "
         f"{volumes}), {len(val_ev)} validation events; features {', '.join(n for n, _ in names)}")
