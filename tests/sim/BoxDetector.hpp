@@ -3,11 +3,13 @@
 // whose expectations need straight trajectories and a known amount of material.
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "trkaas/sim/Detector.hpp"
+#include "trkaas/sim/EventGenerator.hpp"
 #include "trkaas/sim/Vector3.hpp"
 
 namespace trkaas::test {
@@ -41,6 +43,28 @@ inline std::shared_ptr<const Detector> boxDetector() {
     }
   }
   return std::make_shared<const Detector>(std::move(modules), "box");
+}
+
+/// A generator config for boxDetector(): one vertex at the origin (no beam spot, no
+/// pile-up) with `particles` hard-scatter particles of pT >= ptMin and |eta| < etaMax, no
+/// field, no multiple scattering, every hit kept, no noise. Tests switch on the physics
+/// they measure and set the pT spectrum's exponential part (hardScatterPtMean).
+inline GeneratorConfig boxBeam(double ptMin, double etaMax, std::int64_t particles = 3000) {
+  GeneratorConfig config;
+  config.pileup = 0;
+  config.hardScatter = true;
+  config.hardScatterParticles = particles;
+  config.hardScatterPtMin = ptMin;
+  config.hardScatterEtaMax = etaMax;
+  config.particlesPerVertex = 0;
+  config.beamSigmaT = 0.0;
+  config.beamSigmaZ = 0.0;
+  config.bField = 0.0;
+  config.multipleScattering = false;
+  config.hitInefficiency = 0.0;
+  config.noiseFraction = 0.0;
+  config.envelopeR = 2000.0;
+  return config;
 }
 
 }  // namespace trkaas::test

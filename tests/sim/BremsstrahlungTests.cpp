@@ -64,23 +64,10 @@ TEST_CASE("Bremsstrahlung: the energy kept has the Bethe-Heitler mean exp(-t)",
 
 TEST_CASE("Bremsstrahlung: electrons lose energy through the layers, pions do not",
           "[sim][bremsstrahlung][generator]") {
-  GeneratorConfig config;
+  GeneratorConfig config = trkaas::test::boxBeam(1.0, 0.5);
   config.bremsstrahlung = true;
-  config.pileup = 0;
-  config.hardScatter = true;
-  config.hardScatterParticles = 3000;
-  config.hardScatterPtMin = 1.0;
   config.hardScatterPtMean = 0.0;
-  config.hardScatterEtaMax = 0.5;
-  config.particlesPerVertex = 0;
-  config.beamSigmaT = 0.0;
-  config.beamSigmaZ = 0.0;
-  config.bField = 0.0;
-  config.multipleScattering = false;
-  config.hitInefficiency = 0.0;
-  config.noiseFraction = 0.0;
   config.supportMaterial = 0.1;  // ~0.1 X0 per layer
-  config.envelopeR = 2000.0;
   const EventGenerator gen(trkaas::test::boxDetector(), config);
   double measured = 0.0;  // sum over electrons of E(hit 10) / E(hit 1)
   double expected = 0.0;

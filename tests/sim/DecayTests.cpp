@@ -129,22 +129,9 @@ namespace {
 /// Field-free box, no material effects: only decays change the particles. Particles of
 /// one momentum (pT = p at eta ~ 0).
 GeneratorConfig boxDecays(double p) {
-  GeneratorConfig config;
+  GeneratorConfig config = trkaas::test::boxBeam(p, 1e-3);
   config.decays = true;
-  config.pileup = 0;
-  config.hardScatter = true;
-  config.hardScatterParticles = 3000;
-  config.hardScatterPtMin = p;
   config.hardScatterPtMean = 0.0;
-  config.hardScatterEtaMax = 1e-3;
-  config.particlesPerVertex = 0;
-  config.beamSigmaT = 0.0;
-  config.beamSigmaZ = 0.0;
-  config.bField = 0.0;
-  config.multipleScattering = false;
-  config.hitInefficiency = 0.0;
-  config.noiseFraction = 0.0;
-  config.envelopeR = 2000.0;
   return config;
 }
 

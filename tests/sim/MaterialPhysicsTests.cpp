@@ -24,6 +24,7 @@ using trkaas::Module;
 using trkaas::ParticleId;
 using trkaas::Vector3;
 using trkaas::test::betheMeV;
+using trkaas::test::boxBeam;
 using trkaas::test::boxDetector;
 using trkaas::test::contains;
 using trkaas::test::thrownMessage;
@@ -244,22 +245,9 @@ TEST_CASE("material physics: delta electrons leave the sensor with the delta-ray
 
 TEST_CASE("material physics: hadrons interact at the rate of the nuclear interaction length",
           "[sim][generator][physics]") {
-  GeneratorConfig config;
+  GeneratorConfig config = boxBeam(5.0, 0.5);
   config.hadronicInteractions = true;
-  config.pileup = 0;
-  config.hardScatter = true;
-  config.hardScatterParticles = 3000;
-  config.hardScatterPtMin = 5.0;
-  config.hardScatterEtaMax = 0.5;
-  config.particlesPerVertex = 0;
-  config.beamSigmaT = 0.0;
-  config.beamSigmaZ = 0.0;
-  config.bField = 0.0;
-  config.multipleScattering = false;
-  config.hitInefficiency = 0.0;
-  config.noiseFraction = 0.0;
   config.supportMaterial = 0.1;  // 2.2 g/cm2 per layer: ~2% interaction probability
-  config.envelopeR = 2000.0;
   const EventGenerator gen(boxDetector(), config);
   double expected = 0.0;
   double variance = 0.0;
