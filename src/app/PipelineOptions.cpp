@@ -38,11 +38,11 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     throw Error("pipeline config '" + path + "': " + key + " " + why);
   };
   static const std::set<std::string> known = {
-      "format",           "version",    "features",   "embedding_dim",   "radius",
-      "max_neighbours",   "filter_cut", "gnn_cut",    "min_track_size",  "volumes",
-      "edge_truth",       "models",     "trained_on", "grid_dims",       "filter_chunk",
-      "junction_removal", "undirected", "max_hits",   "max_graph_edges", "embedding_chunk",
-      "detector",         "track_builder"};
+      "format",           "version",       "features",   "embedding_dim",   "radius",
+      "max_neighbours",   "filter_cut",    "gnn_cut",    "min_track_size",  "volumes",
+      "edge_truth",       "models",        "trained_on", "grid_dims",       "filter_chunk",
+      "junction_removal", "undirected",    "max_hits",   "max_graph_edges", "embedding_chunk",
+      "detector",         "track_builder", "extend_cut"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -66,6 +66,13 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
     if (root["grid_dims"]) c.graph.gridDims = root["grid_dims"].as<int>();
     c.filterCut = root["filter_cut"].as<float>();
     c.gnnCut = root["gnn_cut"].as<float>();
+    if (root["extend_cut"]) {
+      c.extendCut = root["extend_cut"].as<float>();
+      if (!(c.extendCut > 0.0f && c.extendCut < c.gnnCut)) {
+        fail("extend_cut", "must lie strictly between 0 and gnn_cut (" + std::to_string(c.gnnCut) +
+                               "), got " + std::to_string(c.extendCut));
+      }
+    }
     if (root["filter_chunk"]) c.filterChunk = root["filter_chunk"].as<std::int64_t>();
     if (root["embedding_chunk"]) c.embeddingChunk = root["embedding_chunk"].as<std::int64_t>();
     if (root["min_track_size"]) c.tracks.minTrackSize = root["min_track_size"].as<int>();
@@ -106,12 +113,13 @@ std::string describePipelineConfig(const PipelineConfig& c) {
     features.push_back(fmt::format("{}/{}", f.name, f.scale));
   return fmt::format(
       "features [{}]; volumes {}; graph r={} k={} grid dims {}; cuts filter {} gnn {}; "
-      "min track size {}{}{}{}; threads {}\n  models: {}, {}, {}",
+      "min track size {}{}{}{}{}; threads {}\n  models: {}, {}, {}",
       fmt::join(features, ", "),
       c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
       c.graph.radius, c.graph.maxNeighbours, c.graph.gridDims, c.filterCut, c.gnnCut,
       c.tracks.minTrackSize, c.tracks.junctionRemoval ? ", junction removal" : "",
       c.tracks.method == TrackBuilder::Method::Walk ? ", tracks by walk" : "",
+      c.extendCut > 0.0f ? fmt::format(", extended along edges above {}", c.extendCut) : "",
       c.undirected ? ", edges scored in both directions" : "", c.threads, c.embeddingModel,
       c.filterModel, c.gnnModel);
 }

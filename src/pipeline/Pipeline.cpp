@@ -256,9 +256,10 @@ struct Pipeline::Impl {
         graph(std::make_unique<detail::RadiusGraphStage>(graphConfig(c), ctx)),
         filter(std::make_unique<detail::TorchScriptClassifier>(*models->impl().filter, c.filterCut,
                                                                filterChunk(c, o), c.undirected)),
-        gnn(std::make_unique<detail::TorchScriptClassifier>(*models->impl().gnn, c.gnnCut, 0,
-                                                            c.undirected)),
-        tracks(std::make_unique<detail::ComponentsStage>(c.tracks)) {
+        // With an extension cut the GNN keeps the edges above it; the track stage splits them.
+        gnn(std::make_unique<detail::TorchScriptClassifier>(
+            *models->impl().gnn, c.extendCut > 0.0f ? c.extendCut : c.gnnCut, 0, c.undirected)),
+        tracks(std::make_unique<detail::ComponentsStage>(c.tracks, c.extendCut > 0.0f)) {
     if (features.numFeatures() != models->impl().numFeatures) {
       throw Error(where + ": the features give " + std::to_string(features.numFeatures()) +
                   " per hit, the models were loaded for " +
@@ -373,9 +374,16 @@ std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& 
 
   // The GNN over the whole filtered graph (one call); the kept edges' logits are the
   // scores of junction removal.
-  torch::Tensor kept, keptScores;
+  torch::Tensor kept, keptScores, grow, growScores;
   timed(Stage::kGnn, [&] {
     std::tie(kept, keptScores) = d.gnn->select(x, filtered, ctx);
+    if (d.config.extendCut > 0.0f) {
+      // The edges above the extension cut; those above the GNN cut make the tracks.
+      grow = kept;
+      growScores = keptScores;
+      std::tie(kept, keptScores) =
+          detail::keepAbove(grow, growScores, detail::logitCut(d.config.gnnCut));
+    }
     const std::vector<std::int64_t> counts = perEvent(kept);
     for (std::size_t k = 0; k < numEvents; ++k) results[k].record.gnnEdges = counts[k];
     return 0;
@@ -385,7 +393,7 @@ std::vector<PipelineResult> Pipeline::runBatch(const std::vector<const Event*>& 
   // lowest hit over the union; no edge joins two events, so event k's tracks follow those
   // of the earlier events: subtracting their track count gives its labels alone.
   timed(Stage::kTracks, [&] {
-    const torch::Tensor labels = d.tracks->labels(n, kept, keptScores, xyz, ctx);
+    const torch::Tensor labels = d.tracks->labels(n, kept, keptScores, xyz, ctx, grow, growScores);
     torch::Tensor host = labels;
     if (ctx.onCuda()) {
       host = hostBuffer(d.hostLabels, n, torch::kInt64, true);

@@ -32,6 +32,11 @@ void checkPipelineConfig(const PipelineConfig& c) {
     throw Error("pipeline: filter and GNN cuts must lie strictly between 0 and 1, got " +
                 std::to_string(c.filterCut) + " and " + std::to_string(c.gnnCut));
   }
+  if (c.extendCut != 0.0f && !(c.extendCut > 0.0f && c.extendCut < c.gnnCut)) {
+    throw Error("pipeline: the extension cut must lie strictly between 0 and the GNN cut " +
+                std::to_string(c.gnnCut) + " (0: no extension), got " +
+                std::to_string(c.extendCut));
+  }
   if (c.filterChunk < 1) throw Error("pipeline: filterChunk must be at least 1");
   if (c.embeddingChunk < 0) throw Error("pipeline: embeddingChunk must be >= 0 (0: one call)");
   if (c.maxHits < 0 || c.maxGraphEdges < 0) {

@@ -109,19 +109,20 @@ torch::Tensor TorchScriptClassifier::score(const torch::Tensor& x, const torch::
 
 // ---- ComponentsStage -------------------------------------------------------------------
 
-ComponentsStage::ComponentsStage(const TrackBuilder::Config& config)
-    : m_cpu(config), m_cuda(deviceComponentsConfig(config)) {}
+ComponentsStage::ComponentsStage(const TrackBuilder::Config& config, bool extend)
+    : m_cpu(config), m_extend(extend), m_cuda(deviceComponentsConfig(config)) {}
 
 torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges,
                                       const torch::Tensor& scores, const torch::Tensor& xyz,
-                                      const ExecutionContext& ctx) const {
+                                      const ExecutionContext& ctx, const torch::Tensor& grow,
+                                      const torch::Tensor& growScores) const {
   const bool junctions = m_cpu.config().junctionRemoval;
   const bool walk = m_cpu.config().method == TrackBuilder::Method::Walk;
   // Junction removal and the walk follow edges from the hit nearer the origin to the
   // farther one (along the particle's flight, in the barrel and in the endcaps alike).
   const bool oriented = junctions || walk;
   const torch::Tensor directed = oriented ? orientOutwardsTensor(xyz, edges) : edges;
-  if (directed.is_cuda() && !walk) {
+  if (directed.is_cuda() && !walk && !m_extend) {
     return cudaComponents(m_cuda, n, directed.select(0, 0).contiguous(),
                           directed.select(0, 1).contiguous(),
                           junctions ? scores.contiguous() : torch::Tensor(), ctx);
@@ -131,9 +132,18 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
   const torch::Tensor dst = hostEdges.select(0, 1).contiguous();
   const torch::Tensor s =
       oriented ? scores.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
-  const std::vector<std::int64_t> labels =
+  std::vector<std::int64_t> labels =
       m_cpu.build(n, src.data_ptr<std::int64_t>(), dst.data_ptr<std::int64_t>(), src.numel(),
                   oriented ? s.data_ptr<float>() : nullptr);
+  if (m_extend) {
+    if (!grow.defined()) throw Error("pipeline: the track extension got no edges to grow along");
+    const torch::Tensor g = orientOutwardsTensor(xyz, grow).cpu();
+    const torch::Tensor gs = g.select(0, 0).contiguous(), gd = g.select(0, 1).contiguous();
+    const torch::Tensor w = growScores.to(torch::kCPU, torch::kFloat32).contiguous();
+    const torch::Tensor p = xyz.to(torch::kCPU, torch::kFloat32).contiguous();
+    TrackBuilder::extend(labels, p.data_ptr<float>(), gs.data_ptr<std::int64_t>(),
+                         gd.data_ptr<std::int64_t>(), gs.numel(), w.data_ptr<float>());
+  }
   if (directed.is_cuda()) return torch::tensor(labels, torch::kInt64).to(directed.device());
   return torch::tensor(labels, torch::kInt64);
 }

@@ -89,10 +89,13 @@ class TrackBuilding {
   virtual ~TrackBuilding() = default;
   /// Labels [N] int64 on the context's device for n hits from the kept edges [2, E] with
   /// their logits [E]; `xyz` [N, 3] float32 positions where needsPositions(). Tracks
-  /// numbered 0, 1, ... by their lowest hit, -1 for none.
+  /// numbered 0, 1, ... by their lowest hit, -1 for none. `grow` [2, G] and `growScores`
+  /// [G], defined only with an extension cut: the edges along which the tracks then grow
+  /// at their ends (TrackBuilder::extend).
   virtual torch::Tensor labels(std::int64_t n, const torch::Tensor& edges,
                                const torch::Tensor& scores, const torch::Tensor& xyz,
-                               const ExecutionContext& ctx) const = 0;
+                               const ExecutionContext& ctx, const torch::Tensor& grow,
+                               const torch::Tensor& growScores) const = 0;
   virtual bool needsPositions() const = 0;
 };
 
@@ -128,18 +131,22 @@ class TorchScriptClassifier final : public EdgeClassification {
 /// Connected components, with junction removal on edges oriented outwards: TrackBuilder
 /// (union-find) on CPU tensors, device::ConnectedComponents on CUDA tensors. The walk
 /// (TrackBuilder::Method::Walk, edges oriented outwards) runs on the host for either: its
-/// input is the GNN's kept edges, a few per hit.
+/// input is the GNN's kept edges, a few per hit. So does the extension (`extend`), for
+/// either builder.
 class ComponentsStage final : public TrackBuilding {
  public:
-  explicit ComponentsStage(const TrackBuilder::Config& config);
+  ComponentsStage(const TrackBuilder::Config& config, bool extend);
   torch::Tensor labels(std::int64_t n, const torch::Tensor& edges, const torch::Tensor& scores,
-                       const torch::Tensor& xyz, const ExecutionContext& ctx) const override;
+                       const torch::Tensor& xyz, const ExecutionContext& ctx,
+                       const torch::Tensor& grow, const torch::Tensor& growScores) const override;
   bool needsPositions() const override {
-    return m_cpu.config().junctionRemoval || m_cpu.config().method == TrackBuilder::Method::Walk;
+    return m_extend || m_cpu.config().junctionRemoval ||
+           m_cpu.config().method == TrackBuilder::Method::Walk;
   }
 
  private:
   TrackBuilder m_cpu;
+  bool m_extend;
   device::ConnectedComponents m_cuda;
 };
 

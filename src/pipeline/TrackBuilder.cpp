@@ -395,4 +395,83 @@ std::vector<std::int64_t> TrackBuilder::build(std::int64_t numHits, const std::i
   return labels;
 }
 
+void TrackBuilder::extend(std::vector<std::int64_t>& labels, const float* xyz,
+                          const std::int64_t* src, const std::int64_t* dst, std::int64_t numEdges,
+                          const float* scores) {
+  const auto numHits = static_cast<std::int64_t>(labels.size());
+  if (numEdges < 0) throw Error("TrackBuilder: negative edge count");
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    if (src[e] < 0 || src[e] >= numHits || dst[e] < 0 || dst[e] >= numHits) {
+      throw Error("TrackBuilder: extension edge " + std::to_string(e) + " (" +
+                  std::to_string(src[e]) + " -> " + std::to_string(dst[e]) +
+                  ") has an end outside the " + std::to_string(numHits) + " hits");
+    }
+    if (std::isnan(scores[e])) {
+      throw Error("TrackBuilder: extension edge " + std::to_string(e) + " has a NaN score");
+    }
+  }
+  std::int64_t numTracks = 0;
+  for (const std::int64_t t : labels) numTracks = std::max(numTracks, t + 1);
+  if (numTracks == 0 || numEdges == 0) return;
+  std::vector<double> dist2(static_cast<std::size_t>(numHits));
+  for (std::int64_t h = 0; h < numHits; ++h) {
+    const double x = xyz[3 * h], y = xyz[3 * h + 1], z = xyz[3 * h + 2];
+    dist2[h] = x * x + y * y + z * z;
+  }
+  // Each track's innermost and outermost hit, ordered by (distance, index).
+  const auto before = [&](std::int64_t a, std::int64_t b) {
+    return dist2[a] < dist2[b] || (dist2[a] == dist2[b] && a < b);
+  };
+  std::vector<std::int64_t> inner(static_cast<std::size_t>(numTracks), -1);
+  std::vector<std::int64_t> outer(static_cast<std::size_t>(numTracks), -1);
+  for (std::int64_t h = 0; h < numHits; ++h) {
+    const std::int64_t t = labels[h];
+    if (t < 0) continue;
+    if (inner[t] < 0 || before(h, inner[t])) inner[t] = h;
+    if (outer[t] < 0 || before(outer[t], h)) outer[t] = h;
+  }
+  // Edges per hit, leaving and entering (CSR, in edge order; self loops left out).
+  std::vector<std::int64_t> outFirst(static_cast<std::size_t>(numHits) + 1, 0);
+  std::vector<std::int64_t> inFirst(outFirst.size(), 0);
+  for (std::int64_t e = 0; e < numEdges; ++e) {
+    if (src[e] == dst[e]) continue;
+    ++outFirst[src[e] + 1];
+    ++inFirst[dst[e] + 1];
+  }
+  for (std::int64_t h = 0; h < numHits; ++h) {
+    outFirst[h + 1] += outFirst[h];
+    inFirst[h + 1] += inFirst[h];
+  }
+  std::vector<std::int64_t> outEdge(static_cast<std::size_t>(outFirst.back()));
+  std::vector<std::int64_t> inEdge(static_cast<std::size_t>(inFirst.back()));
+  {
+    std::vector<std::int64_t> o(outFirst.begin(), outFirst.end() - 1);
+    std::vector<std::int64_t> i(inFirst.begin(), inFirst.end() - 1);
+    for (std::int64_t e = 0; e < numEdges; ++e) {
+      if (src[e] == dst[e]) continue;
+      outEdge[o[src[e]]++] = e;
+      inEdge[i[dst[e]]++] = e;
+    }
+  }
+  // From hit h along its edges (first, edge, far end) to hits without a track, best first.
+  const auto grow = [&](std::int64_t h, std::int64_t t, const std::vector<std::int64_t>& first,
+                        const std::vector<std::int64_t>& edge, const std::int64_t* far) {
+    while (true) {
+      std::int64_t best = -1;
+      for (std::int64_t k = first[h]; k < first[h + 1]; ++k) {
+        const std::int64_t e = edge[k];
+        if (labels[far[e]] < 0 && (best < 0 || scores[e] > scores[best])) best = e;
+      }
+      if (best < 0) return;
+      h = far[best];
+      labels[h] = t;
+    }
+  };
+  for (std::int64_t t = 0; t < numTracks; ++t) {
+    if (outer[t] < 0) continue;
+    grow(outer[t], t, outFirst, outEdge, dst);
+    grow(inner[t], t, inFirst, inEdge, src);
+  }
+}
+
 }  // namespace trkaas

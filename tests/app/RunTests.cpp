@@ -89,6 +89,11 @@ TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]"
                        " -o " + tmp("t.h5") + " -f");
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("radious is not a known setting"));
+  r = runCli("run -c " + writeConfig("bad_extend.yaml", "extend_cut: 0.9\n") + " -i " + events +
+             " -o " + tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("bad_extend.yaml") &&
+                             HasSubstring("extend_cut must lie strictly between 0 and gnn_cut"));
   r = runCli("run --mode service -c " + writeConfig("ok.yaml") + " -i " + events + " -o " +
              tmp("t.h5") + " -f");
   REQUIRE(r.code == 1);

@@ -204,6 +204,9 @@ TEST_CASE("pipeline config mistakes are refused at construction", "[pipeline][ch
   c.filterCut = 1.0f;
   REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("cuts must lie strictly between 0 and 1"));
   c = testConfig();
+  c.extendCut = c.gnnCut;  // an extension cut must lie below the GNN cut
+  REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("extension cut must lie strictly between 0 and"));
+  c = testConfig();
   c.embeddingChunk = -1;
   REQUIRE_THROWS_WITH(Pipeline(c), HasSubstring("embeddingChunk must be >= 0"));
   c = testConfig();

@@ -313,11 +313,11 @@ TEST_CASE("track building stage: components, with junction removal on edges orie
       TrackBuilder::Config config;
       config.minTrackSize = 3;
       config.junctionRemoval = junctions;
-      const trkaas::detail::ComponentsStage stage(config);
+      const trkaas::detail::ComponentsStage stage(config, false);
       CHECK(stage.needsPositions() == junctions);
       const torch::Tensor labels =
           stage.labels(n, toTensor(edges).to(ctx.device), torch::tensor(scores).to(ctx.device),
-                       torch::tensor(xyz).view({n, 3}).to(ctx.device), ctx);
+                       torch::tensor(xyz).view({n, 3}).to(ctx.device), ctx, {}, {});
       ctx.synchronize();
       CHECK(toLongs(labels) == components(n, junctions ? survivors : edges, 3));
     }
@@ -325,7 +325,7 @@ TEST_CASE("track building stage: components, with junction removal on edges orie
     TrackBuilder::Config walk;
     walk.minTrackSize = 3;
     walk.method = TrackBuilder::Method::Walk;
-    const trkaas::detail::ComponentsStage walkStage(walk);
+    const trkaas::detail::ComponentsStage walkStage(walk, false);
     CHECK(walkStage.needsPositions());
     std::vector<std::int64_t> src, dst;
     for (const auto& [a, b] : oriented) {
@@ -336,10 +336,44 @@ TEST_CASE("track building stage: components, with junction removal on edges orie
         n, src.data(), dst.data(), static_cast<std::int64_t>(src.size()), scores.data());
     const torch::Tensor walked =
         walkStage.labels(n, toTensor(edges).to(ctx.device), torch::tensor(scores).to(ctx.device),
-                         torch::tensor(xyz).view({n, 3}).to(ctx.device), ctx);
+                         torch::tensor(xyz).view({n, 3}).to(ctx.device), ctx, {}, {});
     ctx.synchronize();
     CHECK(walked.device() == ctx.device);
     CHECK(toLongs(walked) == expected);
+    // The extension: the walk over the edges scored above 1, grown along all of them
+    // (oriented outwards), for the walk and the components alike, on every device.
+    std::vector<std::pair<std::int64_t, std::int64_t>> high;
+    std::vector<float> highScores;
+    std::vector<std::int64_t> hs, hd;
+    for (std::size_t e = 0; e < edges.size(); ++e) {
+      if (scores[e] <= 1.0f) continue;
+      high.push_back(edges[e]);
+      highScores.push_back(scores[e]);
+      hs.push_back(oriented[e].first);
+      hd.push_back(oriented[e].second);
+    }
+    REQUIRE(high.size() < edges.size());
+    std::vector<float> xyzF(xyz.begin(), xyz.end());
+    for (const auto method : {TrackBuilder::Method::Walk, TrackBuilder::Method::Components}) {
+      TrackBuilder::Config c;
+      c.minTrackSize = 3;
+      c.method = method;
+      std::vector<std::int64_t> want = TrackBuilder(c).build(
+          n, hs.data(), hd.data(), static_cast<std::int64_t>(hs.size()), highScores.data());
+      const std::vector<std::int64_t> plain = want;
+      TrackBuilder::extend(want, xyzF.data(), src.data(), dst.data(),
+                           static_cast<std::int64_t>(src.size()), scores.data());
+      CHECK(want != plain);  // something grew
+      const trkaas::detail::ComponentsStage extended(c, true);
+      CHECK(extended.needsPositions());
+      const torch::Tensor got = extended.labels(
+          n, toTensor(high).to(ctx.device), torch::tensor(highScores).to(ctx.device),
+          torch::tensor(xyz).view({n, 3}).to(ctx.device), ctx, toTensor(edges).to(ctx.device),
+          torch::tensor(scores).to(ctx.device));
+      ctx.synchronize();
+      CHECK(got.device() == ctx.device);
+      CHECK(toLongs(got) == want);
+    }
   }
 }
 

@@ -555,3 +555,105 @@ TEST_CASE("the walk refuses infinite scores, which it would add up", "[pipeline]
   REQUIRE_THROWS_WITH(run(g, walk(3)), HasSubstring("edge 1 has an infinite score"));
   REQUIRE(run(g, minSize(3)) == std::vector<std::int64_t>(4, 0));  // components need none
 }
+
+namespace {
+/// Hits on the x axis at x = 1, 2, ...: the distance from the origin grows with the index.
+std::vector<float> onAxis(std::int64_t n) {
+  std::vector<float> xyz(static_cast<std::size_t>(3 * n), 0.f);
+  for (std::int64_t h = 0; h < n; ++h) xyz[3 * h] = static_cast<float>(h + 1);
+  return xyz;
+}
+void extend(const Graph& g, std::vector<std::int64_t>& labels, const std::vector<float>& xyz) {
+  TrackBuilder::extend(labels, xyz.data(), g.src.data(), g.dst.data(),
+                       static_cast<std::int64_t>(g.src.size()), g.score.data());
+}
+}  // namespace
+
+TEST_CASE("tracks grow at their ends along the extension edges", "[pipeline][tracks]") {
+  Graph g;
+  g.n = 10;
+  g.add(4, 5, 1.0f);
+  g.add(4, 6, 2.0f);  // track 0 leaves its outer hit 4 by its best edge, to 6
+  g.add(6, 7, 5.0f);  // 7 is track 1's: never taken
+  g.add(6, 9, 0.5f);  // so on from 6 to 9, the only free hit left beyond
+  g.add(1, 2, 0.3f);  // inwards from hit 2: a tie, the first edge (from 1) wins
+  g.add(0, 2, 0.3f);
+  g.add(0, 1, -2.0f);  // any score of an edge given may extend: then from 1 to 0
+  g.add(8, 9, 3.0f);   // track 1's outer hit: 9 is taken by then (track 0 went first)
+  g.add(5, 7, 0.1f);   // track 1 inwards from 7: to 5, still free
+  const std::vector<float> xyz = onAxis(g.n);
+  std::vector<std::int64_t> labels = {-1, -1, 0, 0, 0, -1, -1, 1, 1, -1};
+  extend(g, labels, xyz);
+  REQUIRE(labels == std::vector<std::int64_t>{0, 0, 0, 0, 0, 1, 0, 1, 1, 0});
+
+  SECTION("no edge, no track: nothing changes") {
+    std::vector<std::int64_t> none = {-1, -1, -1};
+    Graph empty;
+    TrackBuilder::extend(none, onAxis(3).data(), nullptr, nullptr, 0, nullptr);
+    REQUIRE(none == std::vector<std::int64_t>{-1, -1, -1});
+  }
+  SECTION("errors name the edge") {
+    Graph bad;
+    bad.add(0, 7, 1.f);
+    std::vector<std::int64_t> l = {0, -1};
+    REQUIRE_THROWS_WITH(extend(bad, l, onAxis(2)), HasSubstring("extension edge 0 (0 -> 7)"));
+    Graph nan;
+    nan.add(0, 1, std::numeric_limits<float>::quiet_NaN());
+    REQUIRE_THROWS_WITH(extend(nan, l, onAxis(2)), HasSubstring("NaN score"));
+  }
+}
+
+TEST_CASE("the extension keeps tracks, grows only from their ends and stops at nothing to take",
+          "[pipeline][tracks]") {
+  std::mt19937_64 rng(23);
+  std::uniform_real_distribution<float> score(-3.f, 3.f);
+  int grown = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    Graph g;
+    g.n = 3 + static_cast<std::int64_t>(rng() % 14);
+    const auto edges = static_cast<std::int64_t>(rng() % (3 * g.n));
+    for (std::int64_t e = 0; e < edges; ++e) {
+      const auto a = static_cast<std::int64_t>(rng() % g.n);
+      const auto b = static_cast<std::int64_t>(rng() % g.n);
+      if (a != b) g.add(std::min(a, b), std::max(a, b), score(rng));  // oriented outwards
+    }
+    std::vector<std::int64_t> before(static_cast<std::size_t>(g.n), -1);
+    const auto tracks = static_cast<std::int64_t>(rng() % 4);
+    for (auto& l : before) {
+      if (rng() % 3 == 0 && tracks > 0) l = static_cast<std::int64_t>(rng() % tracks);
+    }
+    std::vector<std::int64_t> after = before;
+    extend(g, after, onAxis(g.n));
+    std::map<std::int64_t, std::pair<std::int64_t, std::int64_t>> ends;  // inner, outer hit
+    for (std::int64_t h = 0; h < g.n; ++h) {
+      if (before[h] >= 0) REQUIRE(after[h] == before[h]);  // a track keeps its hits
+      if (after[h] < 0) continue;
+      auto it = ends.find(after[h]);
+      if (it == ends.end()) {
+        ends[after[h]] = {h, h};
+      } else {
+        it->second.second = h;
+      }
+    }
+    // Each new hit was reached from one of its track's hits by an edge: outwards from a
+    // lower index, inwards from a higher one.
+    for (std::int64_t h = 0; h < g.n; ++h) {
+      if (before[h] >= 0 || after[h] < 0) continue;
+      ++grown;
+      bool reached = false;
+      for (std::size_t e = 0; e < g.src.size(); ++e) {
+        const std::int64_t other = g.src[e] == h ? g.dst[e] : g.dst[e] == h ? g.src[e] : -1;
+        if (other >= 0 && after[other] == after[h]) reached = true;
+      }
+      REQUIRE(reached);
+    }
+    // Nothing left to take at either end.
+    for (const auto& [track, io] : ends) {
+      for (std::size_t e = 0; e < g.src.size(); ++e) {
+        if (g.src[e] == io.second) REQUIRE(after[g.dst[e]] >= 0);
+        if (g.dst[e] == io.first) REQUIRE(after[g.src[e]] >= 0);
+      }
+    }
+  }
+  REQUIRE(grown > 50);  // the cases above were exercised
+}

@@ -30,12 +30,12 @@ def run(cmd):
 
 def pipeline_yaml_with(models, path, settings):
     """Writes to path the models' pipeline.yaml with absolute model paths, its track builder
-    settings (track_builder, junction_removal) replaced by `settings` (YAML lines); returns
+    settings (track_builder, junction_removal, extend_cut) replaced by `settings` (YAML lines); returns
     path. The tests' one way to run the shipped models with other track-building settings."""
     text = open(os.path.join(models, "pipeline.yaml")).read()
     text = re.sub(r"(\w+): (\w+\.pt2?)\b",
                   lambda m: f"{m.group(1)}: {os.path.join(os.path.abspath(models), m.group(2))}", text)
-    text = re.sub(r"^(track_builder|junction_removal):.*\n", "", text, flags=re.M)
+    text = re.sub(r"^(track_builder|junction_removal|extend_cut):.*\n", "", text, flags=re.M)
     with open(path, "w") as f:
         f.write(text + settings)
     return path

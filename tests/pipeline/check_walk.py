@@ -1,7 +1,9 @@
 """The walk track builder (pipeline.yaml `track_builder: walk`) gives the same tracks in
 `trkaas run` (C++ TrackBuilder) and in tools/train (graph.walk_tracks), hit by hit, on a
 pile-up-100 pixel sample with the shipped models, and splits components that plain connected
-components leave merged.
+components leave merged. The same for the walk's tracks grown at their ends along edges above
+a lower cut (`extend_cut`, C++ TrackBuilder::extend, Python graph.extend_tracks), which must
+give hits to tracks.
 
 usage: check_walk.py TRKAAS_BIN MODELS_DIR WORKDIR
 
@@ -25,8 +27,12 @@ import evaluate  # noqa: E402
 from trkaas_train import data, pipeline  # noqa: E402
 
 
-def builder_yaml(models, work, builder):
-    return pipeline_yaml_with(models, os.path.join(work, builder + ".yaml"), f"track_builder: {builder}\n")
+EXTEND_CUT = 0.3
+
+
+def builder_yaml(models, work, builder, extra=""):
+    name = builder + ("_extended" if extra else "")
+    return pipeline_yaml_with(models, os.path.join(work, name + ".yaml"), f"track_builder: {builder}\n{extra}")
 
 
 def cpp_labels(binary, yaml, events, work, name):
@@ -72,23 +78,40 @@ def main():
     if "tracks by walk" not in text:
         sys.exit("FAILED: trkaas run does not say it builds tracks by walk:\n" + text)
     cpp_cc, _, _ = cpp_labels(binary, builder_yaml(models, work, "components"), events, work, "cc")
+    cpp_ext, _, text = cpp_labels(binary, builder_yaml(models, work, "walk", f"extend_cut: {EXTEND_CUT}\n"), events,
+                                  work, "walk_extended")
+    if f"extended along edges above {EXTEND_CUT}" not in text:
+        sys.exit("FAILED: trkaas run does not say it extends the tracks:\n" + text)
     ms, cfg = evaluate.load(models)
+    cfg.pop("extend_cut", None)
     cfg_walk = dict(cfg, track_builder="walk")
+    cfg_ext = dict(cfg_walk, extend_cut=EXTEND_CUT)
     failed = False
     mixed = {"walk": 0, "components": 0}
+    grown = 0
     for k, whole in enumerate(data.read_events(events)):
         ev, _ = data.select_volumes(whole, cfg.get("volumes"))
-        py = pipeline.run_event(ms, cfg_walk, ev)["labels"]
+        r = pipeline.run_event(ms, cfg_walk, ev)
+        py = r["labels"]
         ids = ev["hit_id"].tolist()
         cpp = np.array([cpp_walk[k].get(h, -1) for h in ids])
         cc = np.array([cpp_cc[k].get(h, -1) for h in ids])
-        same = same_partition_fraction(py, cpp)
-        ok = same >= 0.998
-        failed |= not ok
-        print(f"{'ok  ' if ok else 'FAIL'} event {ev['event_id']}: {len(ids)} hits, {int(py.max()) + 1} Python "
-              f"tracks, {int(cpp.max()) + 1} C++ tracks, same partition for {same:.4%} of hits")
+        # The extension on the same GNN logits (no second model run).
+        py_ext = pipeline.build_tracks(ev, r["filtered"], r["gnn_logits"], cfg["gnn_cut"], "walk",
+                                       cfg["min_track_size"], EXTEND_CUT)
+        ext = np.array([cpp_ext[k].get(h, -1) for h in ids])
+        grown += int((ext >= 0).sum() - (cpp >= 0).sum())
+        for name, a, b in (("walk", py, cpp), ("walk + extension", py_ext, ext)):
+            same = same_partition_fraction(a, b)
+            ok = same >= 0.998
+            failed |= not ok
+            print(f"{'ok  ' if ok else 'FAIL'} {name}, event {ev['event_id']}: {len(ids)} hits, {int(a.max()) + 1} "
+                  f"Python tracks, {int(b.max()) + 1} C++ tracks, same partition for {same:.4%} of hits")
         mixed["walk"] += mixed_hits(cpp, ev["particle_id"])
         mixed["components"] += mixed_hits(cc, ev["particle_id"])
+    ok = grown > 0
+    failed |= not ok
+    print(f"{'ok  ' if ok else 'FAIL'} the extension (cut {EXTEND_CUT}) gave {grown} more hits to tracks")
     ok = mixed["walk"] < mixed["components"]
     failed |= not ok
     print(f"{'ok  ' if ok else 'FAIL'} hits in another particle's track: walk {mixed['walk']}, "

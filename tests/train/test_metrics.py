@@ -428,6 +428,37 @@ class WalkTracks(unittest.TestCase):
             graph.walk_tracks(3, np.array([[0, 1, 2, 0], [1, 2, 0, 2]]), np.ones(4, np.float32), 1)
 
 
+class TrackExtension(unittest.TestCase):
+    """graph.extend_tracks (the C++ TrackBuilder::extend, same hand-made case as its test):
+    tracks grow from their outer and inner hits along their best edges into free hits."""
+
+    def test_hand_made(self):
+        xyz = np.stack([np.arange(1, 11, dtype=np.float64), np.zeros(10), np.zeros(10)], 1)
+        # (edge, score): 4->6 beats 4->5; 6->7 is track 1's; then 6->9; inwards from 2 the tie
+        # goes to the first edge (1->2), then 0->1; track 1: 8->9 is taken, 5->7 is free.
+        edges = [(4, 5, 1.0), (4, 6, 2.0), (6, 7, 5.0), (6, 9, 0.5), (1, 2, 0.3), (0, 2, 0.3), (0, 1, -2.0),
+                 (8, 9, 3.0), (5, 7, 0.1)]
+        ei = np.array([[a for a, _, _ in edges], [b for _, b, _ in edges]])
+        w = np.array([s for _, _, s in edges], np.float32)
+        got = graph.extend_tracks(np.array([-1, -1, 0, 0, 0, -1, -1, 1, 1, -1]), xyz, ei, w)
+        self.assertEqual(got.tolist(), [0, 0, 0, 0, 0, 1, 0, 1, 1, 0])
+
+    def test_build_tracks_extend_cut(self):
+        # A line of 8 hits whose edges 3->4 and 4->5 are unsure (score 0.27): at cut 0.5 the
+        # walk gives the 4-hit track 0-3 and the 3-hit track 5-7; hit 4 is free. With an
+        # extension cut of 0.2 the first track takes hit 4, never the second track's hits.
+        n = 8
+        ev = {"x": np.arange(1, n + 1, dtype=np.float64), "y": np.zeros(n), "z": np.zeros(n)}
+        e = np.stack([np.arange(n - 1), np.arange(1, n)])
+        lg = np.array([5, 5, 5, -1, -1, 5, 5], np.float32)
+        plain = pipeline.build_tracks(ev, e, lg, 0.5, "walk", 3)
+        self.assertEqual(plain.tolist(), [0, 0, 0, 0, -1, 1, 1, 1])
+        grown = pipeline.build_tracks(ev, e, lg, 0.5, "walk", 3, extend_cut=0.2)
+        self.assertEqual(grown.tolist(), [0, 0, 0, 0, 0, 1, 1, 1])
+        # Below the extension cut nothing grows.
+        self.assertEqual(pipeline.build_tracks(ev, e, lg, 0.5, "walk", 3, extend_cut=0.3).tolist(), plain.tolist())
+
+
 class TrackSettingsScan(unittest.TestCase):
     """pipeline.scan_track_settings and build_tracks: the minimum track size drops short
     tracks, the metrics' selection (particles with >= 3 hits) stays fixed, and the scan picks
@@ -484,7 +515,7 @@ class TrackSettingsScan(unittest.TestCase):
         self.assertAlmostEqual(got[(0.5, 3)]["fake_rate"], 4 / 6)
         self.assertAlmostEqual(got[(0.5, 5)]["track_efficiency_pt1"], 1 / 5)
         self.assertAlmostEqual(got[(0.5, 5)]["fake_rate"], 0.0)
-        self.assertEqual(best, (0.1, 5))
+        self.assertEqual(best, (0.1, 5, None))
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -236,6 +236,17 @@ def scores(model, evs, key):
 GNN_CUTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)
 
 
+def extend_list(text):
+    """'none,0.1,0.3' -> [None, 0.1, 0.3]: extension cuts to scan (none: no extension)."""
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        out.append(None if part in ("none", "off", "") else float(part))
+        if out[-1] is not None and not 0.0 < out[-1] < 1.0:
+            raise argparse.ArgumentTypeError(f"{text!r}: extension cuts lie in (0, 1) or are 'none'")
+    return out
+
+
 def int_list(text):
     """'3' or '3,4,6' or '3-8' -> [int]."""
     out = []
@@ -261,6 +272,7 @@ def write_yaml(path, cfg):
         f"gnn_cut: {cfg['gnn_cut']!r}",
         f"min_track_size: {cfg['min_track_size']}",
         f"track_builder: {cfg.get('track_builder', 'components')}",
+    ] + ([f"extend_cut: {cfg['extend_cut']!r}"] if cfg.get("extend_cut") is not None else []) + [
         "embedding_chunk: 4096  # the embedding is a per-hit MLP: hits in chunks on the CPU",
         f"volumes: [{', '.join(str(v) for v in cfg['volumes'])}]",
         "edge_truth: same_particle",
@@ -346,6 +358,9 @@ def main():
     p.add_argument("--min-track-size", type=int_list, default=[3],
                    help="comma list: the smallest track kept; with several, the validation scan chooses "
                         "it with the GNN cut (whole-detector tracks are long: 3,4,5,6,7,8)")
+    p.add_argument("--extend-cuts", type=extend_list, default=[None],
+                   help="comma list of lower GNN cuts along which tracks grow at their ends ('none': no "
+                        "extension); with several, the validation scan chooses among them (e.g. none,0.1,0.3,0.5)")
     p.add_argument("--track-builder", choices=("walk", "components"), default="walk",
                    help="how kept edges become tracks, for the GNN cut scan and in pipeline.yaml "
                         "(walk: merged components split into paths; models/README.md)")
@@ -465,10 +480,12 @@ def main():
     lg_va = [pipeline.gnn_logits(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]
     gs_va = [torch.sigmoid(torch.from_numpy(lg)).numpy() for lg in lg_va]
     samples = [(e["ev"], e["fgraph"].numpy(), lg) for e, lg in zip(va, lg_va)]
-    (cut, size), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder, log)
+    (cut, size, ext), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder, log,
+                                                       a.extend_cuts)
     cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": cut, "min_track_size": size,
-           "track_builder": a.track_builder}
-    log(f"gnn cut {cut}, min track size {size} (best efficiency pT > 1 minus fake rate on validation)")
+           "track_builder": a.track_builder, "extend_cut": ext}
+    log(f"gnn cut {cut}, min track size {size}, extend cut {ext} (best efficiency pT > 1 minus fake rate on "
+        "validation)")
     with torch.no_grad():
         dim = int(emb(va[0]["x"][:1]).shape[1])
     cfg.update({"embedding_dim": dim, "volumes": volumes, "features": names, "train_pileup": a.train_pileup,

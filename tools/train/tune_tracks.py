@@ -26,17 +26,21 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from trkaas_train import data, pipeline  # noqa: E402
 import evaluate  # noqa: E402
-from train import GNN_CUTS, int_list  # noqa: E402
+from train import GNN_CUTS, extend_list, int_list  # noqa: E402
 
 
-def rewrite_yaml(path, cut, size):
-    """The pipeline.yaml at path with its gnn_cut and min_track_size values replaced."""
+def rewrite_yaml(path, cut, size, ext):
+    """The pipeline.yaml at path with its gnn_cut and min_track_size values replaced and its
+    extend_cut line set (after min_track_size) or removed (ext None)."""
     with open(path) as f:
         text = f.read()
     for key, value in (("gnn_cut", repr(cut)), ("min_track_size", str(size))):
         text, n = re.subn(rf"^{key}:[^\n#]*", f"{key}: {value}", text, count=1, flags=re.M)
         if n != 1:
             sys.exit(f"tune_tracks.py: {path} has no '{key}:' line to replace")
+    text = re.sub(r"^extend_cut:[^\n]*\n", "", text, flags=re.M)
+    if ext is not None:
+        text = re.sub(r"^(min_track_size:[^\n]*\n)", rf"\1extend_cut: {ext!r}\n", text, count=1, flags=re.M)
     with open(path, "w") as f:
         f.write(text)
 
@@ -48,6 +52,9 @@ def main():
     p.add_argument("--max-events", type=int, default=None, help="per file")
     p.add_argument("--min-track-size", type=int_list, default=[3], help="sizes to scan: '3-8' or '3,5,6'")
     p.add_argument("--cuts", default=",".join(str(c) for c in GNN_CUTS), help="GNN cuts to scan, comma list")
+    p.add_argument("--extend-cuts", type=extend_list, default=[None],
+                   help="lower GNN cuts along which tracks grow at their ends, comma list ('none': no "
+                        "extension), e.g. none,0.1,0.3,0.5")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="write every scanned pair's metrics here")
     p.add_argument("--write", action="store_true", help="put the best pair into MODELS/pipeline.yaml")
@@ -65,17 +72,19 @@ def main():
                   flush=True)
     if not samples:
         sys.exit("tune_tracks.py: no validation events read")
-    (cut, size), rows = pipeline.scan_track_settings(samples, cuts, a.min_track_size, cfg["track_builder"])
-    print(f"best: gnn cut {cut}, min track size {size} (was {cfg['gnn_cut']}, {cfg['min_track_size']})")
+    (cut, size, ext), rows = pipeline.scan_track_settings(samples, cuts, a.min_track_size, cfg["track_builder"],
+                                                          extend_cuts=a.extend_cuts)
+    print(f"best: gnn cut {cut}, min track size {size}, extend cut {ext} "
+          f"(was {cfg['gnn_cut']}, {cfg['min_track_size']}, {cfg.get('extend_cut')})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"models": a.models, "val": a.val,
                        "events": len(samples), "track_builder": cfg["track_builder"],
-                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "best": {"gnn_cut": cut, "min_track_size": size},
+                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext},
                        "scan": rows}, f, indent=2)
     if a.write:
-        rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size)
-        print(f"wrote gnn_cut {cut}, min_track_size {size} into {os.path.join(a.models, 'pipeline.yaml')}")
+        rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size, ext)
+        print(f"wrote gnn_cut {cut}, min_track_size {size}, extend_cut {ext} into {os.path.join(a.models, 'pipeline.yaml')}")
 
 
 if __name__ == "__main__":

@@ -37,6 +37,9 @@ struct PipelineConfig {
   /// Edges whose sigmoid(logit) is above the cut are kept.
   float filterCut = 0.5f;
   float gnnCut = 0.5f;
+  /// A lower GNN cut along which the built tracks grow at their ends into hits without a
+  /// track (TrackBuilder::extend): 0, the default, for none; else in (0, gnnCut).
+  float extendCut = 0.0f;
   /// The filter scores at most this many edges per call on the CPU, bounding its memory.
   /// Small chunks keep the layers' [chunk, hidden] tensors in cache and off fresh pages:
   /// measured at pile-up 200 on one thread (BENCHMARKS.md), 2^16 edges made the filter 22%

@@ -54,6 +54,18 @@ class TrackBuilder {
                                   const std::int64_t* dst, std::int64_t numEdges,
                                   const float* scores) const;
 
+  /// Grows the tracks of `labels` (as build() returns them; track numbers unchanged) at both
+  /// ends: for each track in number order, from its outermost hit (the largest x^2 + y^2 +
+  /// z^2, ties: the higher index) repeatedly the best-scoring edge leaving that hit towards a
+  /// hit without a track (the first in edge order among equals) adds that hit and moves on to
+  /// it; then the same inwards from its innermost hit along the edges entering it. Edges are
+  /// oriented outwards, and all of them may extend (the pipeline passes the GNN's edges above
+  /// its lower `extend_cut`): a track reaches past a gap where the GNN was unsure, never into
+  /// another track. `xyz` holds numHits rows of x, y, z. Throws trkaas::Error for a label
+  /// vector of the wrong size, an edge end outside the hits or a NaN score.
+  static void extend(std::vector<std::int64_t>& labels, const float* xyz, const std::int64_t* src,
+                     const std::int64_t* dst, std::int64_t numEdges, const float* scores);
+
   const Config& config() const { return m_config; }
 
  private:

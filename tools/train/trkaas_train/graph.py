@@ -244,3 +244,45 @@ def walk_tracks(n, edge_index, scores, min_size=3):
         rank[np.argsort(first, kind="stable")] = np.arange(len(first))
         out[has] = rank[inv.reshape(-1)]
     return out
+
+
+def extend_tracks(labels, xyz, edge_index, scores):
+    """Tracks grown at both ends (the C++ TrackBuilder::extend, same rules and ties): for each
+    track in label order, from its outermost hit (the largest distance from the origin, ties:
+    the higher index) repeatedly the best-scoring edge leaving it towards a hit without a track
+    (first in edge order among equals) adds that hit and moves on; then the same inwards from
+    its innermost hit along the edges entering it. edge_index must be oriented
+    (orient_outwards) and holds only the edges allowed to extend (e.g. those above a lower GNN
+    cut than the one that made the tracks). Returns new labels; the track numbers stay."""
+    labels = np.array(labels, np.int64, copy=True)
+    src, dst = np.asarray(edge_index[0], np.int64), np.asarray(edge_index[1], np.int64)
+    w = np.asarray(scores, np.float32)
+    if labels.size == 0 or labels.max() < 0 or src.size == 0:
+        return labels
+    p = np.asarray(xyz, np.float64)
+    d2 = p[:, 0] * p[:, 0] + p[:, 1] * p[:, 1] + p[:, 2] * p[:, 2]
+    outs, ins = {}, {}
+    for e, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
+        if a != b:
+            outs.setdefault(a, []).append(e)
+            ins.setdefault(b, []).append(e)
+    hits = np.nonzero(labels >= 0)[0]
+    # Per track its innermost and outermost hit: order hits by (track, d2, index).
+    order = hits[np.lexsort((hits, d2[hits], labels[hits]))]
+    tracks = labels[order]
+    first = np.searchsorted(tracks, np.arange(tracks[-1] + 1))
+    last = np.searchsorted(tracks, np.arange(tracks[-1] + 1), side="right") - 1
+    for t in range(len(first)):
+        if first[t] > last[t]:
+            continue
+        for h, edges, far in ((int(order[last[t]]), outs, dst), (int(order[first[t]]), ins, src)):
+            while True:
+                best = -1
+                for e in edges.get(h, ()):
+                    if labels[far[e]] < 0 and (best < 0 or w[e] > w[best]):
+                        best = e
+                if best < 0:
+                    break
+                h = int(far[best])
+                labels[h] = t
+    return labels

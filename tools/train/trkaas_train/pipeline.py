@@ -35,37 +35,49 @@ def gnn_scores(model, x, edge_index):
 METRIC_MIN_HITS = 3
 
 
-def build_tracks(ev, edges, logits, cut, builder, min_size):
+def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None):
     """Track labels (-1: none) from the filtered graph's edges and their GNN logits: the edges
     with sigmoid(logit) > cut, made into tracks by builder ("walk" or "components"), tracks of
-    at least min_size hits, as the C++ TrackBuilder does."""
+    at least min_size hits, as the C++ TrackBuilder does. With extend_cut (< cut), the tracks
+    then grow at their ends along the edges with sigmoid(logit) > extend_cut
+    (graph.extend_tracks, the pipeline YAML's extend_cut)."""
     n = len(ev["x"])
-    keep = torch.sigmoid(torch.from_numpy(logits)).numpy() > cut  # as run_event's scores
+    prob = torch.sigmoid(torch.from_numpy(logits)).numpy()  # as run_event's scores
+    keep = prob > cut
     kept = edges[:, keep]
+    xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
     if builder == "walk":
-        xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
-        return graph.walk_tracks(n, graph.orient_outwards(xyz, kept), logits[keep], min_size)
-    return graph.connected_components(n, kept, min_size)
+        labels = graph.walk_tracks(n, graph.orient_outwards(xyz, kept), logits[keep], min_size)
+    else:
+        labels = graph.connected_components(n, kept, min_size)
+    if extend_cut is not None:
+        grow = prob > extend_cut
+        labels = graph.extend_tracks(labels, xyz, graph.orient_outwards(xyz, edges[:, grow]), logits[grow])
+    return labels
 
 
-def scan_track_settings(samples, cuts, sizes, builder, log=print):
+def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,)):
     """Track metrics on validation samples [(ev, filtered edges, GNN logits)] for every GNN
-    cut and minimum track size; returns (best (cut, size) by efficiency pT > 1 GeV minus fake
-    rate, rows [{cut, min_track_size, metrics}])."""
+    cut, minimum track size and extension cut (None: no extension; a value at or above the cut
+    is skipped); returns (best (cut, size, extend_cut) by efficiency pT > 1 GeV minus fake
+    rate, rows [{cut, min_track_size, extend_cut, metrics}])."""
     rows, best = [], None
     for size in sizes:
         for cut in cuts:
-            counts = [metrics.track_metrics(build_tracks(ev, e, lg, cut, builder, size), ev["particle_id"],
-                                            ev["weight"], pt_lookup(ev), min_hits=METRIC_MIN_HITS)
-                      for ev, e, lg in samples]
-            m, _ = metrics.summarize_tracks(counts)
-            rows.append({"cut": cut, "min_track_size": size, "metrics": m})
-            log(f"validation gnn cut {cut}, min track size {size}: track eff (pT>1) "
-                f"{m['track_efficiency_pt1']:.4f}, eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, "
-                f"dup {m['duplicate_rate']:.4f}, score {m['trackml_score']:.4f}")
-            obj = m["track_efficiency_pt1"] - m["fake_rate"]
-            if best is None or obj > best[1]:
-                best = ((cut, size), obj)
+            for ext in extend_cuts:
+                if ext is not None and ext >= cut:
+                    continue
+                counts = [metrics.track_metrics(build_tracks(ev, e, lg, cut, builder, size, ext), ev["particle_id"],
+                                                ev["weight"], pt_lookup(ev), min_hits=METRIC_MIN_HITS)
+                          for ev, e, lg in samples]
+                m, _ = metrics.summarize_tracks(counts)
+                rows.append({"cut": cut, "min_track_size": size, "extend_cut": ext, "metrics": m})
+                log(f"validation gnn cut {cut}, min track size {size}, extend cut {ext}: track eff (pT>1) "
+                    f"{m['track_efficiency_pt1']:.4f}, eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, "
+                    f"dup {m['duplicate_rate']:.4f}, score {m['trackml_score']:.4f}")
+                obj = m["track_efficiency_pt1"] - m["fake_rate"]
+                if best is None or obj > best[1]:
+                    best = ((cut, size, ext), obj)
     return best[0], rows
 
 
@@ -105,7 +117,7 @@ def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     t0 = time.time()
     keep = gs > cfg["gnn_cut"]
     res["labels"] = build_tracks(ev, fe, logits, cfg["gnn_cut"], cfg.get("track_builder", "components"),
-                                 cfg["min_track_size"])
+                                 cfg["min_track_size"], cfg.get("extend_cut"))
     ge = fe[:, keep]
     t["tracks"] = time.time() - t0
     res["kept"] = ge
