@@ -1,7 +1,9 @@
 #!/bin/bash
 # Track builders side by side: connected components against the walk (pipeline.yaml
-# track_builder), the same models and events in one process each, alternating, TURNS times.
-# Prints the track-building stage's time per event and the physics of each.
+# track_builder) and the walk with its tracks grown along edges above a lower cut
+# (extend_cut, $EXTEND, default 0.3), the same models and events in one process each,
+# alternating, TURNS times. Prints the track-building stage's time per event and the physics
+# of each.
 #
 #   bench/track_builders.sh [MODELS_DIR] [EVENTS.h5] [TURNS] [BUILD_DIR]
 #   defaults: models, 3 pixel events at pile-up 200 (seed 1, generated), 2 turns, build
@@ -17,19 +19,22 @@ if [[ -z "$EV" ]]; then
   EV=$W/events.h5
   $B generate --pixel-only -n 3 --pileup 200 --seed 1 -o "$EV" -f > /dev/null 2>&1
 fi
-for builder in components walk; do
-  sed -E "s#^(track_builder|junction_removal):.*##; s#(embedding|filter|gnn): ([a-z_]+\.pt2?)#\1: $M/\2#g" \
+EXTEND=${EXTEND:-0.3}
+BUILDERS="components walk walk+extend"
+for builder in $BUILDERS; do
+  sed -E "s#^(track_builder|junction_removal|extend_cut):.*##; s#(embedding|filter|gnn): ([a-z_]+\.pt2?)#\1: $M/\2#g" \
     "$M/pipeline.yaml" > "$W/$builder.yaml"
-  echo "track_builder: $builder" >> "$W/$builder.yaml"
+  echo "track_builder: ${builder%+extend}" >> "$W/$builder.yaml"
+  if [[ $builder == *+extend ]]; then echo "extend_cut: $EXTEND" >> "$W/$builder.yaml"; fi
 done
-printf '%-11s %5s %14s %13s %12s %10s %9s\n' builder turn "tracks ms/ev" "p99 ms" "total ms/ev" "eff pT>1" "fakes"
+printf '%-12s %5s %14s %13s %12s %10s %9s\n' builder turn "tracks ms/ev" "p99 ms" "total ms/ev" "eff pT>1" "fakes"
 for turn in $(seq 1 "$TURNS"); do
-  for builder in components walk; do
+  for builder in $BUILDERS; do
     $B run -c "$W/$builder.yaml" -i "$EV" -o "$W/t.h5" -f --threads 1 --metrics-json "$W/r.json" > /dev/null 2>&1
     python3 - "$W/r.json" "$builder" "$turn" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1])); s = r["stage_ms"]; p = r["physics"]["processed"]
-print(f"{sys.argv[2]:<11} {sys.argv[3]:>5} {s['tracks']['mean']:>14.1f} {s['tracks']['p99']:>13.1f} "
+print(f"{sys.argv[2]:<12} {sys.argv[3]:>5} {s['tracks']['mean']:>14.1f} {s['tracks']['p99']:>13.1f} "
       f"{s['total']['mean']:>12.0f} {p['efficiency_pt_gt_1gev']:>10.3f} {p['fake_rate']:>9.3f}")
 PY
   done

@@ -134,6 +134,7 @@ void runDirect(const RunOptions& o) {
   PhysicsMetrics metrics;
   TrackMetricsConfig metricsConfig;  // the processed scope: the pipeline's volumes
   metricsConfig.volumes = config.volumes;
+  metricsConfig.tracks = describeTracks(config);
   EdgeMetrics graphEdges, filterEdges, gnnEdges;
   bool anyTruth = false;
   std::int64_t failed = 0, hits = 0;

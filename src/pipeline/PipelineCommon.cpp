@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 #include <unordered_map>
 
 #include "trkaas/core/Error.hpp"
@@ -149,3 +150,18 @@ void setTracks(PipelineResult& r, const Event& original, std::vector<std::int64_
 }
 
 }  // namespace trkaas::detail
+
+namespace trkaas {
+
+std::string describeTracks(const PipelineConfig& c) {
+  std::ostringstream s;
+  s << "edges with GNN score > " << c.gnnCut
+    << (c.tracks.method == TrackBuilder::Method::Walk ? ", split into paths by walk"
+                                                      : ", connected components")
+    << (c.tracks.junctionRemoval ? " after junction removal" : "");
+  if (c.extendCut > 0.0f) s << ", grown at their ends along edges > " << c.extendCut;
+  s << "; tracks of >= " << c.tracks.minTrackSize << " hits";
+  return s.str();
+}
+
+}  // namespace trkaas

@@ -121,7 +121,8 @@ std::string metricsSelection(const TrackMetricsConfig& c) {
          " hits; double majority: a track matches a particle when more than half of the "
          "track's hits are the particle's and more than half of the particle's hits in the "
          "scope are in the track; fake: a track matching no particle; TrackML score: truth "
-         "weight of the matched hits (official, whole-event weights summing to 1)";
+         "weight of the matched hits (official, whole-event weights summing to 1)" +
+         (c.tracks.empty() ? std::string() : "; the pipeline's tracks: " + c.tracks);
 }
 
 EdgeMetrics edgeMetrics(const Event& event, const std::vector<std::int64_t>& rows,

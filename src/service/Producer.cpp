@@ -52,6 +52,7 @@ class ProducerLoop {
     m_last = static_cast<std::int64_t>(m_items.size());
     m_cells = needsCells(config.pipeline);
     m_metricsConfig.volumes = config.pipeline.volumes;
+    m_metricsConfig.tracks = describeTracks(config.pipeline);
     if (servers.empty()) {
       PipelineConfig pc = config.pipeline;
       pc.threads = threads;

@@ -113,6 +113,7 @@ nlohmann::json makeReport(const ServiceConfig& c, const JobPlan& plan,
   if (truth) {
     TrackMetricsConfig metrics;
     metrics.volumes = c.pipeline.volumes;
+    metrics.tracks = describeTracks(c.pipeline);
     report["physics"] = physicsSummary(m, done, metrics);
   }
   return report;

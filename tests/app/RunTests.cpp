@@ -36,6 +36,9 @@ TEST_CASE("run --mode direct writes tracks for every hit of every event", "[cli]
   REQUIRE_THAT(r.output, HasSubstring("events/s") &&
                              HasSubstring("physics on the processed hits (volumes 8:") &&
                              HasSubstring("physics on the whole event"));
+  // The selection line says how the tracks were made (the config: cut 0.05, components, 3).
+  REQUIRE_THAT(r.output, HasSubstring("the pipeline's tracks: edges with GNN score > 0.05, "
+                                      "connected components; tracks of >= 3 hits"));
   EventFileReader in(events);
   TracksFileReader out(tracks);
   REQUIRE(out.numEvents() == in.numEvents());

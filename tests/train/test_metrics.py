@@ -516,6 +516,13 @@ class TrackSettingsScan(unittest.TestCase):
         self.assertAlmostEqual(got[(0.5, 5)]["track_efficiency_pt1"], 1 / 5)
         self.assertAlmostEqual(got[(0.5, 5)]["fake_rate"], 0.0)
         self.assertEqual(best, (0.1, 5, None))
+        # With a fake-rate limit: the highest efficiency within it. At 0.5, (0.1, 3) (3/5 at
+        # fakes 2/5) beats (0.1, 5); at 0, (0.1, 5) (2/5) beats (0.5, 5) (1/5); a limit nothing
+        # meets falls back to efficiency minus fake rate.
+        for limit, want in ((0.5, (0.1, 3, None)), (0.0, (0.1, 5, None)), (-1.0, (0.1, 5, None))):
+            got_best, _ = pipeline.scan_track_settings([self.sample], [0.1, 0.5], [3, 5], "walk", log=lambda _: None,
+                                                       max_fake_rate=limit)
+            self.assertEqual(got_best, want, limit)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

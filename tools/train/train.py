@@ -361,6 +361,9 @@ def main():
     p.add_argument("--extend-cuts", type=extend_list, default=[None],
                    help="comma list of lower GNN cuts along which tracks grow at their ends ('none': no "
                         "extension); with several, the validation scan chooses among them (e.g. none,0.1,0.3,0.5)")
+    p.add_argument("--max-fake-rate", type=float, default=None,
+                   help="with several cuts/sizes: the highest validation efficiency pT > 1 GeV among the "
+                        "settings with at most this fake rate (default: best efficiency minus fake rate)")
     p.add_argument("--track-builder", choices=("walk", "components"), default="walk",
                    help="how kept edges become tracks, for the GNN cut scan and in pipeline.yaml "
                         "(walk: merged components split into paths; models/README.md)")
@@ -481,7 +484,7 @@ def main():
     gs_va = [torch.sigmoid(torch.from_numpy(lg)).numpy() for lg in lg_va]
     samples = [(e["ev"], e["fgraph"].numpy(), lg) for e, lg in zip(va, lg_va)]
     (cut, size, ext), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder, log,
-                                                       a.extend_cuts)
+                                                       a.extend_cuts, a.max_fake_rate)
     cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": cut, "min_track_size": size,
            "track_builder": a.track_builder, "extend_cut": ext}
     log(f"gnn cut {cut}, min track size {size}, extend cut {ext} (best efficiency pT > 1 minus fake rate on "

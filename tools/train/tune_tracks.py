@@ -5,10 +5,11 @@ without training: the same scan as the end of train.py, on the models as they ar
   tools/python tools/train/tune_tracks.py --models models/whole --val out/whole/val.h5 \\
       --min-track-size 3-8 --json out/tune.json [--write]
 
-Every (cut, size) pair is scored by track efficiency pT > 1 GeV minus fake rate (selection:
+Every (cut, size, extension cut) is scored by track efficiency pT > 1 GeV minus fake rate, or
+with --max-fake-rate F the highest efficiency among those with a fake rate <= F (selection:
 particles with >= 3 hits in the scope, double majority; the pipeline's min_track_size is
-a reconstruction setting and does not change it). --write puts the best pair into
-MODELS/pipeline.yaml (its gnn_cut and min_track_size lines; the rest unchanged).
+a reconstruction setting and does not change it). --write puts the chosen setting into
+MODELS/pipeline.yaml (its gnn_cut, min_track_size and extend_cut lines; the rest unchanged).
 
 Why a minimum track size: with tracks built by walk, most fake tracks of the
 whole-detector models are fragments, pieces of particles cut where the GNN lost an edge.
@@ -55,6 +56,10 @@ def main():
     p.add_argument("--extend-cuts", type=extend_list, default=[None],
                    help="lower GNN cuts along which tracks grow at their ends, comma list ('none': no "
                         "extension), e.g. none,0.1,0.3,0.5")
+    p.add_argument("--max-fake-rate", type=float, default=None,
+                   help="choose the highest efficiency pT > 1 GeV among the settings with at most this "
+                        "validation fake rate (e.g. 0.02, the physics target); default: the best efficiency "
+                        "minus fake rate")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="write every scanned pair's metrics here")
     p.add_argument("--write", action="store_true", help="put the best pair into MODELS/pipeline.yaml")
@@ -73,7 +78,7 @@ def main():
     if not samples:
         sys.exit("tune_tracks.py: no validation events read")
     (cut, size, ext), rows = pipeline.scan_track_settings(samples, cuts, a.min_track_size, cfg["track_builder"],
-                                                          extend_cuts=a.extend_cuts)
+                                                          extend_cuts=a.extend_cuts, max_fake_rate=a.max_fake_rate)
     print(f"best: gnn cut {cut}, min track size {size}, extend cut {ext} "
           f"(was {cfg['gnn_cut']}, {cfg['min_track_size']}, {cfg.get('extend_cut')})")
     if a.json:
@@ -81,6 +86,7 @@ def main():
             json.dump({"models": a.models, "val": a.val,
                        "events": len(samples), "track_builder": cfg["track_builder"],
                        "metric_min_hits": pipeline.METRIC_MIN_HITS, "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext},
+                       "max_fake_rate": a.max_fake_rate,
                        "scan": rows}, f, indent=2)
     if a.write:
         rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size, ext)

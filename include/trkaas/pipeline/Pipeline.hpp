@@ -64,6 +64,11 @@ struct PipelineConfig {
   int threads = 1;
 };
 
+/// How the pipeline makes its tracks, in words, for the reports' selection line: e.g. "edges
+/// with GNN score > 0.7, split into paths by walk, grown at their ends along edges > 0.1;
+/// tracks of >= 6 hits".
+std::string describeTracks(const PipelineConfig& config);
+
 /// The stages of the chain, in order; stageName() gives the names every report uses.
 enum class Stage { kFeatures, kEmbedding, kGraph, kFilter, kGnn, kTracks };
 inline constexpr std::size_t kNumStages = 6;

@@ -64,6 +64,9 @@ struct TrackMetricsConfig {
   int minHits = 3;     ///< for particles and tracks to count
   /// The scope: hits of these volumes only; empty: the whole event.
   std::vector<std::int32_t> volumes;
+  /// How the pipeline made the tracks (describeTracks), for the selection line; empty: not
+  /// said. The metrics count every track given them of >= minHits hits.
+  std::string tracks;
 };
 
 /// The metrics of one or more events on the hits the pipeline processed (the model's

@@ -56,11 +56,13 @@ def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None):
     return labels
 
 
-def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,)):
+def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,), max_fake_rate=None):
     """Track metrics on validation samples [(ev, filtered edges, GNN logits)] for every GNN
     cut, minimum track size and extension cut (None: no extension; a value at or above the cut
-    is skipped); returns (best (cut, size, extend_cut) by efficiency pT > 1 GeV minus fake
-    rate, rows [{cut, min_track_size, extend_cut, metrics}])."""
+    is skipped); returns (best (cut, size, extend_cut), rows [{cut, min_track_size,
+    extend_cut, metrics}]). Best: the highest efficiency pT > 1 GeV among the settings whose
+    fake rate is at most max_fake_rate (ties: the lower fake rate); without max_fake_rate, or
+    when no setting meets it, the highest efficiency minus fake rate."""
     rows, best = [], None
     for size in sizes:
         for cut in cuts:
@@ -78,6 +80,14 @@ def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(N
                 obj = m["track_efficiency_pt1"] - m["fake_rate"]
                 if best is None or obj > best[1]:
                     best = ((cut, size, ext), obj)
+    if max_fake_rate is not None:
+        ok = [r for r in rows if r["metrics"]["fake_rate"] <= max_fake_rate]
+        if ok:
+            r = max(ok, key=lambda r: (r["metrics"]["track_efficiency_pt1"], -r["metrics"]["fake_rate"]))
+            log(f"highest efficiency with fake rate <= {max_fake_rate}: gnn cut {r['cut']}, min track size "
+                f"{r['min_track_size']}, extend cut {r['extend_cut']}")
+            return (r["cut"], r["min_track_size"], r["extend_cut"]), rows
+        log(f"no setting has a fake rate <= {max_fake_rate}: best efficiency minus fake rate instead")
     return best[0], rows
 
 
