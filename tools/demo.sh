@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
-# The main job: set up, simulate a pile-up-200 sample on the TrackML detector's pixel
-# volumes (those the shipped models were trained for: config/demo.yaml), summarise it, then
+# The main job: set up, simulate a TrackML-like pile-up-200 sample on the whole detector
+# (pixels, short and long strips, with cells: config/demo_whole.yaml), summarise it, then
 # find its tracks with the MPI service on this machine (mpirun: 2 producer ranks and 1
-# server rank running the shipped models) and print the report.
+# server rank running the whole-detector models, models/whole/pipeline.yaml) and print the
+# report.
 #
-#   tools/demo.sh [--whole] [EVENTS] [PILEUP] [RANKS]   defaults: 6 events at pile-up 200, 3 ranks
+#   tools/demo.sh [--pixel|--whole] [EVENTS] [PILEUP] [RANKS]
+#   defaults: the whole detector, 6 events at pile-up 200 with a hard scatter, 3 ranks
 #
-# --whole: the whole detector (pixels and strips, with cells: config/demo_whole.yaml) with
-# the whole-detector models (models/whole/pipeline.yaml); about 4x the pixel demo's time.
+# --pixel: the pixel volumes 7, 8, 9 only (config/demo.yaml) with the pixel models
+# (models/pipeline.yaml, the default of `trkaas run`); --whole: the default, said aloud.
 #
-# Output: out/demo.h5 (events), out/demo_job/run-RRR/ (tracks and journal per producer,
-# report.json); with --whole out/demo_whole.h5 and out/demo_whole_job/. Rerunning resumes the
+# Output: out/demo_whole.h5 (events), out/demo_whole_job/run-RRR/ (tracks and journal per
+# producer, report.json); with --pixel out/demo.h5 and out/demo_job/. Rerunning resumes the
 # job (nothing to do when complete); delete its directory to start over.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-NAME=demo
-MODELS=models/pipeline.yaml
-if [[ "${1:-}" == "--whole" ]]; then
-  NAME=demo_whole
-  MODELS=models/whole/pipeline.yaml
+NAME=demo_whole
+MODELS=models/whole/pipeline.yaml
+if [[ "${1:-}" == "--pixel" ]]; then
+  NAME=demo
+  MODELS=models/pipeline.yaml
+  shift
+elif [[ "${1:-}" == "--whole" ]]; then
   shift
 elif [[ "${1:-}" == -* ]]; then
-  echo "usage: tools/demo.sh [--whole] [EVENTS] [PILEUP] [RANKS]" >&2
+  echo "usage: tools/demo.sh [--pixel|--whole] [EVENTS] [PILEUP] [RANKS]" >&2
   exit 2
 fi
 EVENTS=${1:-6}
