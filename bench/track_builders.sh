@@ -1,7 +1,7 @@
 #!/bin/bash
 # Track builders side by side: connected components against the walk (pipeline.yaml
 # track_builder) and the walk with its tracks grown along edges above a lower cut
-# (extend_cut, $EXTEND, default 0.3), the same models and events in one process each,
+# (extend_cut: $EXTEND, default the models' own, else 0.1), the same models and events in one process each,
 # alternating, TURNS times. Prints the track-building stage's time per event and the physics
 # of each.
 #
@@ -19,7 +19,8 @@ if [[ -z "$EV" ]]; then
   EV=$W/events.h5
   $B generate --pixel-only -n 3 --pileup 200 --seed 1 -o "$EV" -f > /dev/null 2>&1
 fi
-EXTEND=${EXTEND:-0.3}
+EXTEND=${EXTEND:-$(sed -nE 's/^extend_cut:[[:space:]]*([0-9.eE+-]+).*/\1/p' "$M/pipeline.yaml")}
+EXTEND=${EXTEND:-0.1}
 BUILDERS="components walk walk+extend"
 for builder in $BUILDERS; do
   sed -E "s#^(track_builder|junction_removal|extend_cut):.*##; s#(embedding|filter|gnn): ([a-z_]+\.pt2?)#\1: $M/\2#g" \
