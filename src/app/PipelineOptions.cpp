@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <set>
 
 #include <fmt/format.h>
@@ -42,7 +43,7 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
       "max_neighbours",   "filter_cut",    "gnn_cut",    "min_track_size",  "volumes",
       "edge_truth",       "models",        "trained_on", "grid_dims",       "filter_chunk",
       "junction_removal", "undirected",    "max_hits",   "max_graph_edges", "embedding_chunk",
-      "detector",         "track_builder", "extend_cut"};
+      "detector",         "track_builder", "extend_cut", "walk_max_turn"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -85,6 +86,16 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
       }
       if (c.tracks.method == TrackBuilder::Method::Walk && c.tracks.junctionRemoval) {
         fail("track_builder", "walk does not combine with junction_removal: true");
+      }
+    }
+    if (root["walk_max_turn"]) {
+      c.tracks.maxTurn = root["walk_max_turn"].as<double>();
+      if (!(c.tracks.maxTurn > 0.0 && c.tracks.maxTurn <= M_PI)) {
+        fail("walk_max_turn",
+             "must lie in (0, pi] radians, got " + std::to_string(c.tracks.maxTurn));
+      }
+      if (c.tracks.method != TrackBuilder::Method::Walk) {
+        fail("walk_max_turn", "needs track_builder: walk");
       }
     }
     if (root["undirected"]) c.undirected = root["undirected"].as<bool>();

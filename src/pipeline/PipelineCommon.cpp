@@ -159,6 +159,7 @@ std::string describeTracks(const PipelineConfig& c) {
     << (c.tracks.method == TrackBuilder::Method::Walk ? ", split into paths by walk"
                                                       : ", connected components")
     << (c.tracks.junctionRemoval ? " after junction removal" : "");
+  if (c.tracks.maxTurn > 0.0) s << " turning at most " << c.tracks.maxTurn << " rad in r-z";
   if (c.extendCut > 0.0f) s << ", grown at their ends along edges > " << c.extendCut;
   s << "; tracks of >= " << c.tracks.minTrackSize << " hits";
   return s.str();

@@ -132,15 +132,17 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
   const torch::Tensor dst = hostEdges.select(0, 1).contiguous();
   const torch::Tensor s =
       oriented ? scores.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
-  std::vector<std::int64_t> labels =
-      m_cpu.build(n, src.data_ptr<std::int64_t>(), dst.data_ptr<std::int64_t>(), src.numel(),
-                  oriented ? s.data_ptr<float>() : nullptr);
+  // Positions on the host for the walk's turn limit and the extension.
+  const torch::Tensor p =
+      walk || m_extend ? xyz.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
+  std::vector<std::int64_t> labels = m_cpu.build(
+      n, src.data_ptr<std::int64_t>(), dst.data_ptr<std::int64_t>(), src.numel(),
+      oriented ? s.data_ptr<float>() : nullptr, p.defined() ? p.data_ptr<float>() : nullptr);
   if (m_extend) {
     if (!grow.defined()) throw Error("pipeline: the track extension got no edges to grow along");
     const torch::Tensor g = orientOutwardsTensor(xyz, grow).cpu();
     const torch::Tensor gs = g.select(0, 0).contiguous(), gd = g.select(0, 1).contiguous();
     const torch::Tensor w = growScores.to(torch::kCPU, torch::kFloat32).contiguous();
-    const torch::Tensor p = xyz.to(torch::kCPU, torch::kFloat32).contiguous();
     TrackBuilder::extend(labels, p.data_ptr<float>(), gs.data_ptr<std::int64_t>(),
                          gd.data_ptr<std::int64_t>(), gs.numel(), w.data_ptr<float>());
   }

@@ -282,14 +282,100 @@ class PathExtraction {
   std::priority_queue<std::int64_t> m_pending;  // topological positions
 };
 
+/// The angle between two directions in the r-z plane, in [0, pi].
+double turnAngle(double a, double b) {
+  const double d = std::abs(a - b);
+  return std::min(d, 2.0 * M_PI - d);
+}
+
+/// Method::Walk's paths with Config::maxTurn (TrackBuilder.hpp), component by component:
+/// every hit not taken gets its longest path onwards among the successors whose own path
+/// starts with an edge turning by at most maxTurn from the edge into them (or has no edge);
+/// the component's best path is taken; all is recomputed. No incremental shortcut as in
+/// PathExtraction: taking hits can make a successor eligible and lengthen a path.
+void straightPaths(const WalkGraph& g, const std::vector<std::int64_t>& order, int minSize,
+                   double maxTurn, const float* xyz, DisjointSets& sets,
+                   std::vector<std::int64_t>& labels) {
+  const auto rz = [&](std::int64_t local) {
+    const std::int64_t h = g.hits[local];
+    const double x = xyz[3 * h], y = xyz[3 * h + 1];
+    return std::pair<double, double>(std::sqrt(x * x + y * y), xyz[3 * h + 2]);
+  };
+  std::vector<double> angle(g.from.size());
+  for (std::size_t e = 0; e < angle.size(); ++e) {
+    const auto [ra, za] = rz(g.from[e]);
+    const auto [rb, zb] = rz(g.to[e]);
+    angle[e] = std::atan2(rb - ra, zb - za);
+  }
+  // The components' hits, each in the topological order.
+  std::vector<std::vector<std::int64_t>> components;
+  std::vector<std::int64_t> componentOfRoot(labels.size(), -1);
+  for (const std::int64_t v : order) {
+    std::int64_t& c = componentOfRoot[sets.find(g.hits[v])];
+    if (c < 0) {
+      c = static_cast<std::int64_t>(components.size());
+      components.emplace_back();
+    }
+    components[c].push_back(v);
+  }
+  std::vector<std::int32_t> length(g.size(), 0);
+  std::vector<double> sum(g.size(), 0.0);
+  std::vector<std::int64_t> onward(g.size(), -1);  // the edge the path leaves by
+  std::vector<char> taken(g.size(), 0);
+  for (const auto& hits : components) {
+    while (true) {
+      std::int64_t best = -1;
+      for (auto k = hits.size(); k-- > 0;) {
+        const std::int64_t v = hits[k];
+        if (taken[v]) continue;
+        std::int32_t len = 1;
+        double s = 0.0;
+        std::int64_t to = -1;
+        for (std::int64_t j = g.outFirst[v]; j < g.outFirst[v + 1]; ++j) {
+          const std::int64_t e = g.outEdge[j], t = g.to[e];
+          if (taken[t]) continue;
+          if (onward[t] >= 0 && turnAngle(angle[e], angle[onward[t]]) > maxTurn) continue;
+          const std::int32_t l = length[t] + 1;
+          const double w = sum[t] + g.score[e];
+          if (l > len || (l == len && w > s)) {
+            len = l;
+            s = w;
+            to = e;
+          }
+        }
+        length[v] = len;
+        sum[v] = s;
+        onward[v] = to;
+        // Local indices follow the hit indices: the lower one is the lower hit.
+        if (best < 0 || len > length[best] || (len == length[best] && s > sum[best]) ||
+            (len == length[best] && s == sum[best] && v < best)) {
+          best = v;
+        }
+      }
+      if (best < 0 || length[best] < minSize) break;
+      for (std::int64_t v = best;;) {
+        taken[v] = 1;
+        labels[g.hits[v]] = g.hits[best];
+        if (onward[v] < 0) break;
+        v = g.to[onward[v]];
+      }
+    }
+  }
+}
+
 /// Method::Walk on the union-find's components (TrackBuilder.hpp). Returns a provisional
 /// label per hit, a hit index of its track (-1: none); build() renumbers them.
 std::vector<std::int64_t> walkLabels(std::int64_t numHits, const std::int64_t* src,
                                      const std::int64_t* dst, std::int64_t numEdges,
-                                     const float* scores, int minSize, DisjointSets& sets) {
+                                     const float* scores, int minSize, double maxTurn,
+                                     const float* xyz, DisjointSets& sets) {
   std::vector<std::int64_t> labels(static_cast<std::size_t>(numHits), -1);
   const WalkGraph g = splitComponents(numHits, src, dst, numEdges, scores, minSize, sets, labels);
-  PathExtraction(g, topologicalOrder(g, sets), minSize).run(labels);
+  if (maxTurn > 0.0) {
+    straightPaths(g, topologicalOrder(g, sets), minSize, maxTurn, xyz, sets, labels);
+  } else {
+    PathExtraction(g, topologicalOrder(g, sets), minSize).run(labels);
+  }
   // Hits left over join a neighbouring track (labels as before this pass: not chained).
   std::vector<std::int64_t> before(g.size());
   for (std::size_t v = 0; v < g.size(); ++v) before[v] = labels[g.hits[v]];
@@ -324,11 +410,18 @@ TrackBuilder::TrackBuilder(Config config) : m_config(config) {
   if (m_config.method == Method::Walk && m_config.junctionRemoval) {
     throw Error("TrackBuilder: the walk does not combine with junction removal (choose one)");
   }
+  if (!(m_config.maxTurn >= 0.0 && m_config.maxTurn <= M_PI)) {
+    throw Error("TrackBuilder: maxTurn must lie in [0, pi] radians (0: no limit), got " +
+                std::to_string(m_config.maxTurn));
+  }
+  if (m_config.maxTurn > 0.0 && m_config.method != Method::Walk) {
+    throw Error("TrackBuilder: a turn limit (maxTurn) is for the walk only");
+  }
 }
 
 std::vector<std::int64_t> TrackBuilder::build(std::int64_t numHits, const std::int64_t* src,
                                               const std::int64_t* dst, std::int64_t numEdges,
-                                              const float* scores) const {
+                                              const float* scores, const float* xyz) const {
   if (numHits < 0 || numEdges < 0) throw Error("TrackBuilder: negative hit or edge count");
   for (std::int64_t e = 0; e < numEdges; ++e) {
     if (src[e] < 0 || src[e] >= numHits || dst[e] < 0 || dst[e] >= numHits) {
@@ -368,8 +461,11 @@ std::vector<std::int64_t> TrackBuilder::build(std::int64_t numHits, const std::i
   }
   if (m_config.method == Method::Walk) {
     if (scores == nullptr && numEdges > 0) throw Error("TrackBuilder: the walk needs edge scores");
-    std::vector<std::int64_t> labels =
-        walkLabels(numHits, src, dst, numEdges, scores, m_config.minTrackSize, sets);
+    if (m_config.maxTurn > 0.0 && xyz == nullptr && numEdges > 0) {
+      throw Error("TrackBuilder: the walk's turn limit needs the hits' positions");
+    }
+    std::vector<std::int64_t> labels = walkLabels(
+        numHits, src, dst, numEdges, scores, m_config.minTrackSize, m_config.maxTurn, xyz, sets);
     // Number the tracks in the order of their lowest hit, as for components (in place: a
     // provisional label is a hit index).
     std::vector<std::int64_t> number(static_cast<std::size_t>(numHits), -1);

@@ -3,7 +3,8 @@
 pile-up-100 pixel sample with the shipped models, and splits components that plain connected
 components leave merged. The same for the walk's tracks grown at their ends along edges above
 a lower cut (`extend_cut`, C++ TrackBuilder::extend, Python graph.extend_tracks), which must
-give hits to tracks.
+give hits to tracks, and for the walk with a turn limit in r-z (`walk_max_turn`), which must
+change some tracks.
 
 usage: check_walk.py TRKAAS_BIN MODELS_DIR WORKDIR
 
@@ -28,6 +29,7 @@ from trkaas_train import data, pipeline  # noqa: E402
 
 
 EXTEND_CUT = 0.3
+MAX_TURN = 0.05
 
 
 def builder_yaml(models, work, builder, extra=""):
@@ -82,13 +84,19 @@ def main():
                                   work, "walk_extended")
     if f"extended along edges above {EXTEND_CUT}" not in text:
         sys.exit("FAILED: trkaas run does not say it extends the tracks:\n" + text)
+    cpp_turn, _, text = cpp_labels(binary, builder_yaml(models, work, "walk", f"walk_max_turn: {MAX_TURN}\n"), events,
+                                   work, "walk_turn")
+    if f"turning at most {MAX_TURN} rad in r-z" not in text:
+        sys.exit("FAILED: trkaas run does not say it limits the walk's turns:\n" + text)
     ms, cfg = evaluate.load(models)
     cfg.pop("extend_cut", None)
+    cfg.pop("walk_max_turn", None)
     cfg_walk = dict(cfg, track_builder="walk")
     cfg_ext = dict(cfg_walk, extend_cut=EXTEND_CUT)
     failed = False
     mixed = {"walk": 0, "components": 0}
     grown = 0
+    turned = 0
     for k, whole in enumerate(data.read_events(events)):
         ev, _ = data.select_volumes(whole, cfg.get("volumes"))
         r = pipeline.run_event(ms, cfg_walk, ev)
@@ -101,7 +109,11 @@ def main():
                                        cfg["min_track_size"], EXTEND_CUT)
         ext = np.array([cpp_ext[k].get(h, -1) for h in ids])
         grown += int((ext >= 0).sum() - (cpp >= 0).sum())
-        for name, a, b in (("walk", py, cpp), ("walk + extension", py_ext, ext)):
+        py_turn = pipeline.build_tracks(ev, r["filtered"], r["gnn_logits"], cfg["gnn_cut"], "walk",
+                                        cfg["min_track_size"], None, MAX_TURN)
+        trn = np.array([cpp_turn[k].get(h, -1) for h in ids])
+        turned += int(round((1.0 - same_partition_fraction(trn, cpp)) * len(ids)))
+        for name, a, b in (("walk", py, cpp), ("walk + extension", py_ext, ext), ("walk, turn limit", py_turn, trn)):
             same = same_partition_fraction(a, b)
             ok = same >= 0.998
             failed |= not ok
@@ -112,6 +124,9 @@ def main():
     ok = grown > 0
     failed |= not ok
     print(f"{'ok  ' if ok else 'FAIL'} the extension (cut {EXTEND_CUT}) gave {grown} more hits to tracks")
+    ok = turned > 0
+    failed |= not ok
+    print(f"{'ok  ' if ok else 'FAIL'} the turn limit ({MAX_TURN} rad) changed the track of {turned} hits")
     ok = mixed["walk"] < mixed["components"]
     failed |= not ok
     print(f"{'ok  ' if ok else 'FAIL'} hits in another particle's track: walk {mixed['walk']}, "

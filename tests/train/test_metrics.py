@@ -459,6 +459,44 @@ class TrackExtension(unittest.TestCase):
         self.assertEqual(pipeline.build_tracks(ev, e, lg, 0.5, "walk", 3, extend_cut=0.3).tolist(), plain.tolist())
 
 
+class WalkTurnLimit(unittest.TestCase):
+    """graph.walk_tracks with max_turn (the C++ TrackBuilder's Config::maxTurn; the same
+    hand-made case as its test): a path may not turn from one particle into another."""
+
+    def test_hand_made(self):
+        # P: hits 0-5 at r = z = 10..60 (45 degrees in r-z); Q: hits 6-8 at z = -5, r = 10, 20,
+        # 30, and a wrong edge 8 -> 3 scored 2 (the path turns by 1.35 rad at hit 8, 0.57 at hit 3).
+        xyz = np.array([[10.0 * (i + 1), 0, 10.0 * (i + 1)] for i in range(6)]
+                       + [[10.0 * (j + 1), 0, -5.0] for j in range(3)])
+        src = np.array([0, 1, 2, 3, 4, 6, 7, 8])
+        dst = np.array([1, 2, 3, 4, 5, 7, 8, 3])
+        w = np.array([1, 1, 1, 1, 1, 1, 1, 2], np.float32)
+        e = np.stack([src, dst])
+        self.assertEqual(graph.walk_tracks(9, e, w, 3).tolist(), [0, 0, 0, 1, 1, 1, 1, 1, 1])
+        self.assertEqual(graph.walk_tracks(9, e, w, 3, xyz, 0.1).tolist(), [0, 0, 0, 0, 0, 0, 1, 1, 1])
+        self.assertEqual(graph.walk_tracks(9, e, w, 3, xyz, 1.4).tolist(), [0, 0, 0, 1, 1, 1, 1, 1, 1])
+        with self.assertRaises(ValueError):
+            graph.walk_tracks(9, e, w, 3, None, 0.1)
+
+    def test_pi_is_no_limit(self):
+        # Every turn is at most pi: the recomputed paths are the incremental walk's.
+        rng = np.random.default_rng(5)
+        split = 0
+        for _ in range(100):
+            n = int(rng.integers(3, 20))
+            xyz = rng.uniform(-100, 100, (n, 3))
+            a, b = rng.integers(0, n, int(rng.integers(0, 2 * n))), rng.integers(0, n, 0)
+            b = rng.integers(0, n, len(a))
+            keep = a != b
+            e = np.stack([np.minimum(a, b)[keep], np.maximum(a, b)[keep]])
+            w = rng.uniform(-2, 8, e.shape[1]).astype(np.float32)
+            for m in (1, 2, 3):
+                plain = graph.walk_tracks(n, e, w, m)
+                self.assertEqual(graph.walk_tracks(n, e, w, m, xyz, np.pi).tolist(), plain.tolist())
+                split += plain.tolist() != graph.connected_components(n, e, m).tolist()
+        self.assertGreater(split, 10)
+
+
 class TrackSettingsScan(unittest.TestCase):
     """pipeline.scan_track_settings and build_tracks: the minimum track size drops short
     tracks, the metrics' selection (particles with >= 3 hits) stays fixed, and the scan picks
@@ -515,11 +553,11 @@ class TrackSettingsScan(unittest.TestCase):
         self.assertAlmostEqual(got[(0.5, 3)]["fake_rate"], 4 / 6)
         self.assertAlmostEqual(got[(0.5, 5)]["track_efficiency_pt1"], 1 / 5)
         self.assertAlmostEqual(got[(0.5, 5)]["fake_rate"], 0.0)
-        self.assertEqual(best, (0.1, 5, None))
+        self.assertEqual(best, (0.1, 5, None, None))
         # With a fake-rate limit: the highest efficiency within it. At 0.5, (0.1, 3) (3/5 at
         # fakes 2/5) beats (0.1, 5); at 0, (0.1, 5) (2/5) beats (0.5, 5) (1/5); a limit nothing
         # meets falls back to efficiency minus fake rate.
-        for limit, want in ((0.5, (0.1, 3, None)), (0.0, (0.1, 5, None)), (-1.0, (0.1, 5, None))):
+        for limit, want in ((0.5, (0.1, 3, None, None)), (0.0, (0.1, 5, None, None)), (-1.0, (0.1, 5, None, None))):
             got_best, _ = pipeline.scan_track_settings([self.sample], [0.1, 0.5], [3, 5], "walk", log=lambda _: None,
                                                        max_fake_rate=limit)
             self.assertEqual(got_best, want, limit)

@@ -247,6 +247,17 @@ def extend_list(text):
     return out
 
 
+def turn_list(text):
+    """'none,0.05,0.1' -> [None, 0.05, 0.1]: walk turn limits in radians (none: no limit)."""
+    out = []
+    for part in text.split(","):
+        part = part.strip().lower()
+        out.append(None if part in ("none", "off", "") else float(part))
+        if out[-1] is not None and not 0.0 < out[-1] <= math.pi:
+            raise argparse.ArgumentTypeError(f"{text!r}: turn limits lie in (0, pi] or are 'none'")
+    return out
+
+
 def int_list(text):
     """'3' or '3,4,6' or '3-8' -> [int]."""
     out = []
@@ -272,7 +283,9 @@ def write_yaml(path, cfg):
         f"gnn_cut: {cfg['gnn_cut']!r}",
         f"min_track_size: {cfg['min_track_size']}",
         f"track_builder: {cfg.get('track_builder', 'components')}",
-    ] + ([f"extend_cut: {cfg['extend_cut']!r}"] if cfg.get("extend_cut") is not None else []) + [
+    ]
+    lines += [f"{k}: {cfg[k]!r}" for k in ("extend_cut", "walk_max_turn") if cfg.get(k) is not None]
+    lines += [
         "embedding_chunk: 4096  # the embedding is a per-hit MLP: hits in chunks on the CPU",
         f"volumes: [{', '.join(str(v) for v in cfg['volumes'])}]",
         "edge_truth: same_particle",
@@ -361,6 +374,9 @@ def main():
     p.add_argument("--extend-cuts", type=extend_list, default=[None],
                    help="comma list of lower GNN cuts along which tracks grow at their ends ('none': no "
                         "extension); with several, the validation scan chooses among them (e.g. none,0.1,0.3,0.5)")
+    p.add_argument("--max-turns", type=turn_list, default=[None],
+                   help="turn limits of the walk in r-z (radians) for the validation scan, comma list ('none': "
+                        "no limit), e.g. none,0.05,0.1")
     p.add_argument("--max-fake-rate", type=float, default=None,
                    help="with several cuts/sizes: the highest validation efficiency pT > 1 GeV among the "
                         "settings with at most this fake rate (default: best efficiency minus fake rate)")
@@ -483,12 +499,11 @@ def main():
     lg_va = [pipeline.gnn_logits(scripted["gnn"], e["x"], e["fgraph"].numpy()) for e in va]
     gs_va = [torch.sigmoid(torch.from_numpy(lg)).numpy() for lg in lg_va]
     samples = [(e["ev"], e["fgraph"].numpy(), lg) for e, lg in zip(va, lg_va)]
-    (cut, size, ext), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder, log,
-                                                       a.extend_cuts, a.max_fake_rate)
+    (cut, size, ext, turn), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder,
+                                                             log, a.extend_cuts, a.max_fake_rate, a.max_turns)
     cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": cut, "min_track_size": size,
-           "track_builder": a.track_builder, "extend_cut": ext}
-    log(f"gnn cut {cut}, min track size {size}, extend cut {ext} (best efficiency pT > 1 minus fake rate on "
-        "validation)")
+           "track_builder": a.track_builder, "extend_cut": ext, "walk_max_turn": turn}
+    log(f"gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn} (chosen on validation)")
     with torch.no_grad():
         dim = int(emb(va[0]["x"][:1]).shape[1])
     cfg.update({"embedding_dim": dim, "volumes": volumes, "features": names, "train_pileup": a.train_pileup,

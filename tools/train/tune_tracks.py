@@ -27,21 +27,22 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from trkaas_train import data, pipeline  # noqa: E402
 import evaluate  # noqa: E402
-from train import GNN_CUTS, extend_list, int_list  # noqa: E402
+from train import GNN_CUTS, extend_list, int_list, turn_list  # noqa: E402
 
 
-def rewrite_yaml(path, cut, size, ext):
+def rewrite_yaml(path, cut, size, ext, turn=None):
     """The pipeline.yaml at path with its gnn_cut and min_track_size values replaced and its
-    extend_cut line set (after min_track_size) or removed (ext None)."""
+    extend_cut and walk_max_turn lines set (after min_track_size) or removed (None)."""
     with open(path) as f:
         text = f.read()
     for key, value in (("gnn_cut", repr(cut)), ("min_track_size", str(size))):
         text, n = re.subn(rf"^{key}:[^\n#]*", f"{key}: {value}", text, count=1, flags=re.M)
         if n != 1:
             sys.exit(f"tune_tracks.py: {path} has no '{key}:' line to replace")
-    text = re.sub(r"^extend_cut:[^\n]*\n", "", text, flags=re.M)
-    if ext is not None:
-        text = re.sub(r"^(min_track_size:[^\n]*\n)", rf"\1extend_cut: {ext!r}\n", text, count=1, flags=re.M)
+    for key, value in (("walk_max_turn", turn), ("extend_cut", ext)):
+        text = re.sub(rf"^{key}:[^\n]*\n", "", text, flags=re.M)
+        if value is not None:
+            text = re.sub(r"^(min_track_size:[^\n]*\n)", rf"\1{key}: {value!r}\n", text, count=1, flags=re.M)
     with open(path, "w") as f:
         f.write(text)
 
@@ -56,6 +57,9 @@ def main():
     p.add_argument("--extend-cuts", type=extend_list, default=[None],
                    help="lower GNN cuts along which tracks grow at their ends, comma list ('none': no "
                         "extension), e.g. none,0.1,0.3,0.5")
+    p.add_argument("--max-turns", type=turn_list, default=[None],
+                   help="turn limits of the walk in r-z to scan (radians, comma list, 'none': no limit), "
+                        "e.g. none,0.05,0.1")
     p.add_argument("--max-fake-rate", type=float, default=None,
                    help="choose the highest efficiency pT > 1 GeV among the settings with at most this "
                         "validation fake rate (e.g. 0.02, the physics target); default: the best efficiency "
@@ -77,20 +81,21 @@ def main():
                   flush=True)
     if not samples:
         sys.exit("tune_tracks.py: no validation events read")
-    (cut, size, ext), rows = pipeline.scan_track_settings(samples, cuts, a.min_track_size, cfg["track_builder"],
-                                                          extend_cuts=a.extend_cuts, max_fake_rate=a.max_fake_rate)
-    print(f"best: gnn cut {cut}, min track size {size}, extend cut {ext} "
-          f"(was {cfg['gnn_cut']}, {cfg['min_track_size']}, {cfg.get('extend_cut')})")
+    (cut, size, ext, turn), rows = pipeline.scan_track_settings(
+        samples, cuts, a.min_track_size, cfg["track_builder"], extend_cuts=a.extend_cuts,
+        max_fake_rate=a.max_fake_rate, max_turns=a.max_turns)
+    print(f"best: gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn} "
+          f"(was {cfg['gnn_cut']}, {cfg['min_track_size']}, {cfg.get('extend_cut')}, {cfg.get('walk_max_turn')})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"models": a.models, "val": a.val,
                        "events": len(samples), "track_builder": cfg["track_builder"],
-                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext},
+                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext, "walk_max_turn": turn},
                        "max_fake_rate": a.max_fake_rate,
                        "scan": rows}, f, indent=2)
     if a.write:
-        rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size, ext)
-        print(f"wrote gnn_cut {cut}, min_track_size {size}, extend_cut {ext} into {os.path.join(a.models, 'pipeline.yaml')}")
+        rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size, ext, turn)
+        print(f"wrote gnn_cut {cut}, min_track_size {size}, extend_cut {ext}, walk_max_turn {turn} into {os.path.join(a.models, 'pipeline.yaml')}")
 
 
 if __name__ == "__main__":

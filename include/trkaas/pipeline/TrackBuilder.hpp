@@ -35,24 +35,32 @@ class TrackBuilder {
     bool junctionRemoval = false;
     /// How kept edges become tracks; Walk excludes junctionRemoval.
     Method method = Method::Components;
+    /// Walk only: a path continues from an edge into a hit only if that hit's own path starts
+    /// with an edge turning by at most this angle (radians, in [0, pi]) from it in the r-z
+    /// plane (r the distance from the beam line); a particle's track runs straight there, a
+    /// path crossing from one particle into another turns. The paths are then recomputed in
+    /// full after each one is taken (per component: quadratic in a component's size). 0: no
+    /// limit. Needs the hits' positions.
+    double maxTurn = 0.0;
   };
 
   /// "components" or "walk" (the pipeline YAML's track_builder); throws trkaas::Error.
   static Method methodFromName(const std::string& name);
   static const char* methodName(Method method);
 
-  /// Validates the config (minTrackSize >= 1, Walk without junctionRemoval); throws
-  /// trkaas::Error.
+  /// Validates the config (minTrackSize >= 1, Walk without junctionRemoval, maxTurn in
+  /// [0, pi] and only for Walk); throws trkaas::Error.
   explicit TrackBuilder(Config config);
 
   /// Labels for `numHits` hits from `numEdges` edges src[e] -> dst[e] with optional
-  /// `scores` (may be null unless junctionRemoval or Walk). Tracks are numbered 0, 1, ... in the
+  /// `scores` (may be null unless junctionRemoval or Walk) and positions `xyz` (numHits rows
+  /// of x, y, z; needed for Walk with maxTurn). Tracks are numbered 0, 1, ... in the
   /// order of their lowest hit index; hits without a track get -1. Throws trkaas::Error
   /// for an edge endpoint outside [0, numHits), a NaN score, or (Walk) an infinite score or a
   /// cycle of edges.
   std::vector<std::int64_t> build(std::int64_t numHits, const std::int64_t* src,
                                   const std::int64_t* dst, std::int64_t numEdges,
-                                  const float* scores) const;
+                                  const float* scores, const float* xyz = nullptr) const;
 
   /// Grows the tracks of `labels` (as build() returns them; track numbers unchanged) at both
   /// ends: for each track in number order, from its outermost hit (the largest x^2 + y^2 +

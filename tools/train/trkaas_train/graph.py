@@ -164,12 +164,28 @@ def orient_outwards(xyz, edge_index):
     return np.stack([np.where(swap, b, a), np.where(swap, a, b)])
 
 
-def walk_tracks(n, edge_index, scores, min_size=3):
+def edge_rz_angles(xyz, src, dst):
+    """Each edge's direction in the r-z plane, atan2(r_dst - r_src, z_dst - z_src), r the
+    distance from the beam line, in float64 (the C++ TrackBuilder's, same operations)."""
+    p = np.asarray(xyz, np.float64)
+    r = np.sqrt(p[:, 0] * p[:, 0] + p[:, 1] * p[:, 1])
+    return np.arctan2(r[dst] - r[src], p[dst, 2] - p[src, 2])
+
+
+def turn(a, b):
+    """The angle between two r-z directions, in [0, pi]."""
+    d = abs(a - b)
+    return min(d, 2.0 * np.pi - d)
+
+
+def walk_tracks(n, edge_index, scores, min_size=3, xyz=None, max_turn=None):
     """Tracks by walk (the C++ TrackBuilder::Method::Walk, same rules and ties): components
     whose hits all have at most one incoming and one outgoing edge are tracks; the others give
     their longest paths (most hits, then the highest sum of scores, then the lowest start
     hit) while they have >= min_size hits, then each hit left over that shares an edge with a
-    track's hit joins it (first such edge in edge order, one pass). edge_index must be oriented
+    track's hit joins it (first such edge in edge order, one pass). With max_turn (radians;
+    xyz the hits' positions) a path continues from an edge only into a hit whose own path
+    turns by at most max_turn in the r-z plane (_straight_paths). edge_index must be oriented
     (orient_outwards); scores are summed in float64. Labels 0..T-1 in order of the lowest hit."""
     src, dst = np.asarray(edge_index[0], np.int64), np.asarray(edge_index[1], np.int64)
     w = np.asarray(scores, np.float32).astype(np.float64)
@@ -191,6 +207,13 @@ def walk_tracks(n, edge_index, scores, min_size=3):
     for h in np.nonzero(branched[comp])[0].tolist():
         members.setdefault(int(comp[h]), []).append(h)
     nxt = n
+    if max_turn is not None:
+        if xyz is None:
+            raise ValueError("walk: a turn limit needs the hits' positions")
+        nxt = _straight_paths(members, succ, es, ed, edge_rz_angles(xyz, np.asarray(es, np.int64),
+                                                                     np.asarray(ed, np.int64)),
+                              ew, labels, min_size, float(max_turn), nxt)
+        members = {}
     for nodes in members.values():
         pending = {h: 0 for h in nodes}
         for h in nodes:
@@ -244,6 +267,73 @@ def walk_tracks(n, edge_index, scores, min_size=3):
         rank[np.argsort(first, kind="stable")] = np.arange(len(first))
         out[has] = rank[inv.reshape(-1)]
     return out
+
+
+def _straight_paths(members, succ_unused, es, ed, angle, ew, labels, min_size, max_turn, nxt):
+    """The walk's paths with a turn limit (the C++ TrackBuilder with Config::maxTurn): per
+    component, repeatedly: each hit not taken gets its longest path onwards (most hits, then
+    the highest sum of scores; the first such successor in edge order), where a successor
+    counts only if its own path starts with an edge turning by at most max_turn from the edge
+    into it (or has no edge); the best path of the component (most hits, highest sum, lowest
+    start hit) is taken while it has >= min_size hits. Recomputed after each path: no
+    incremental shortcut, since taking hits can lengthen a predecessor's eligible paths."""
+    outs = {}
+    for k, a in enumerate(es):
+        outs.setdefault(a, []).append(k)
+    for nodes in members.values():
+        order = _topological(nodes, outs, ed)
+        taken = set()
+        while True:
+            length, total, onward = {}, {}, {}
+            best = -1
+            for h in reversed(order):
+                if h in taken:
+                    continue
+                ln, sm, to = 1, 0.0, -1
+                for k in outs.get(h, ()):
+                    t = ed[k]
+                    if t in taken:
+                        continue
+                    f = onward[t]
+                    if f >= 0 and turn(angle[k], angle[f]) > max_turn:
+                        continue
+                    l, v = length[t] + 1, total[t] + ew[k]
+                    if l > ln or (l == ln and v > sm):
+                        ln, sm, to = l, v, k
+                length[h], total[h], onward[h] = ln, sm, to
+                if best < 0 or (ln, sm, -h) > (length[best], total[best], -best):
+                    best = h
+            if best < 0 or length[best] < min_size:
+                break
+            h = best
+            while True:
+                labels[h] = nxt
+                taken.add(h)
+                if onward[h] < 0:
+                    break
+                h = ed[onward[h]]
+            nxt += 1
+    return nxt
+
+
+def _topological(nodes, outs, ed):
+    pending = {h: 0 for h in nodes}
+    for h in nodes:
+        for k in outs.get(h, ()):
+            pending[ed[k]] += 1
+    stack, topo = [h for h in nodes if pending[h] == 0], []
+    while stack:
+        h = stack.pop()
+        topo.append(h)
+        for k in outs.get(h, ()):
+            t = ed[k]
+            pending[t] -= 1
+            if pending[t] == 0:
+                stack.append(t)
+    if len(topo) != len(nodes):
+        raise ValueError(f"walk: a cycle of edges in the component of hit {nodes[0]} "
+                         "(edges must be oriented outwards)")
+    return topo
 
 
 def extend_tracks(labels, xyz, edge_index, scores):

@@ -35,19 +35,20 @@ def gnn_scores(model, x, edge_index):
 METRIC_MIN_HITS = 3
 
 
-def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None):
+def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None, max_turn=None):
     """Track labels (-1: none) from the filtered graph's edges and their GNN logits: the edges
     with sigmoid(logit) > cut, made into tracks by builder ("walk" or "components"), tracks of
     at least min_size hits, as the C++ TrackBuilder does. With extend_cut (< cut), the tracks
     then grow at their ends along the edges with sigmoid(logit) > extend_cut
-    (graph.extend_tracks, the pipeline YAML's extend_cut)."""
+    (graph.extend_tracks, the pipeline YAML's extend_cut). max_turn: the walk's turn limit in
+    the r-z plane (radians, the YAML's walk_max_turn; graph.walk_tracks)."""
     n = len(ev["x"])
     prob = torch.sigmoid(torch.from_numpy(logits)).numpy()  # as run_event's scores
     keep = prob > cut
     kept = edges[:, keep]
     xyz = np.stack([ev["x"], ev["y"], ev["z"]], 1)
     if builder == "walk":
-        labels = graph.walk_tracks(n, graph.orient_outwards(xyz, kept), logits[keep], min_size)
+        labels = graph.walk_tracks(n, graph.orient_outwards(xyz, kept), logits[keep], min_size, xyz, max_turn)
     else:
         labels = graph.connected_components(n, kept, min_size)
     if extend_cut is not None:
@@ -56,11 +57,12 @@ def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None):
     return labels
 
 
-def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,), max_fake_rate=None):
+def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,), max_fake_rate=None,
+                        max_turns=(None,)):
     """Track metrics on validation samples [(ev, filtered edges, GNN logits)] for every GNN
     cut, minimum track size and extension cut (None: no extension; a value at or above the cut
-    is skipped); returns (best (cut, size, extend_cut), rows [{cut, min_track_size,
-    extend_cut, metrics}]). Best: the highest efficiency pT > 1 GeV among the settings whose
+    is skipped) and walk turn limit (max_turns; None: none); returns (best (cut, size,
+    extend_cut, max_turn), rows [{cut, min_track_size, extend_cut, max_turn, metrics}]). Best: the highest efficiency pT > 1 GeV among the settings whose
     fake rate is at most max_fake_rate (ties: the lower fake rate); without max_fake_rate, or
     when no setting meets it, the highest efficiency minus fake rate."""
     rows, best = [], None
@@ -69,24 +71,26 @@ def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(N
             for ext in extend_cuts:
                 if ext is not None and ext >= cut:
                     continue
-                counts = [metrics.track_metrics(build_tracks(ev, e, lg, cut, builder, size, ext), ev["particle_id"],
-                                                ev["weight"], pt_lookup(ev), min_hits=METRIC_MIN_HITS)
-                          for ev, e, lg in samples]
-                m, _ = metrics.summarize_tracks(counts)
-                rows.append({"cut": cut, "min_track_size": size, "extend_cut": ext, "metrics": m})
-                log(f"validation gnn cut {cut}, min track size {size}, extend cut {ext}: track eff (pT>1) "
-                    f"{m['track_efficiency_pt1']:.4f}, eff {m['track_efficiency']:.4f}, fake {m['fake_rate']:.4f}, "
-                    f"dup {m['duplicate_rate']:.4f}, score {m['trackml_score']:.4f}")
-                obj = m["track_efficiency_pt1"] - m["fake_rate"]
-                if best is None or obj > best[1]:
-                    best = ((cut, size, ext), obj)
+                for turn in max_turns:
+                    counts = [metrics.track_metrics(build_tracks(ev, e, lg, cut, builder, size, ext, turn),
+                                                    ev["particle_id"], ev["weight"], pt_lookup(ev),
+                                                    min_hits=METRIC_MIN_HITS)
+                              for ev, e, lg in samples]
+                    m, _ = metrics.summarize_tracks(counts)
+                    rows.append({"cut": cut, "min_track_size": size, "extend_cut": ext, "max_turn": turn, "metrics": m})
+                    log(f"validation gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn}: "
+                        f"track eff (pT>1) {m['track_efficiency_pt1']:.4f}, eff {m['track_efficiency']:.4f}, "
+                        f"fake {m['fake_rate']:.4f}, dup {m['duplicate_rate']:.4f}, score {m['trackml_score']:.4f}")
+                    obj = m["track_efficiency_pt1"] - m["fake_rate"]
+                    if best is None or obj > best[1]:
+                        best = ((cut, size, ext, turn), obj)
     if max_fake_rate is not None:
         ok = [r for r in rows if r["metrics"]["fake_rate"] <= max_fake_rate]
         if ok:
             r = max(ok, key=lambda r: (r["metrics"]["track_efficiency_pt1"], -r["metrics"]["fake_rate"]))
             log(f"highest efficiency with fake rate <= {max_fake_rate}: gnn cut {r['cut']}, min track size "
-                f"{r['min_track_size']}, extend cut {r['extend_cut']}")
-            return (r["cut"], r["min_track_size"], r["extend_cut"]), rows
+                f"{r['min_track_size']}, extend cut {r['extend_cut']}, max turn {r['max_turn']}")
+            return (r["cut"], r["min_track_size"], r["extend_cut"], r["max_turn"]), rows
         log(f"no setting has a fake rate <= {max_fake_rate}: best efficiency minus fake rate instead")
     return best[0], rows
 
@@ -127,7 +131,7 @@ def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     t0 = time.time()
     keep = gs > cfg["gnn_cut"]
     res["labels"] = build_tracks(ev, fe, logits, cfg["gnn_cut"], cfg.get("track_builder", "components"),
-                                 cfg["min_track_size"], cfg.get("extend_cut"))
+                                 cfg["min_track_size"], cfg.get("extend_cut"), cfg.get("walk_max_turn"))
     ge = fe[:, keep]
     t["tracks"] = time.time() - t0
     res["kept"] = ge
