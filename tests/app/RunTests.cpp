@@ -97,6 +97,14 @@ TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]"
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("bad_extend.yaml") &&
                              HasSubstring("extend_cut must lie strictly between 0 and gnn_cut"));
+  r = runCli("run -c " + writeConfig("bad_turn.yaml", "walk_max_turn: 0.1\n") + " -i " + events +
+             " -o " + tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("walk_max_turn needs track_builder: walk"));
+  r = runCli("run -c " + writeConfig("bad_turn2.yaml", "track_builder: walk\nwalk_max_turn: 4\n") +
+             " -i " + events + " -o " + tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("walk_max_turn must lie in (0, pi] radians"));
   r = runCli("run --mode service -c " + writeConfig("ok.yaml") + " -i " + events + " -o " +
              tmp("t.h5") + " -f");
   REQUIRE(r.code == 1);
