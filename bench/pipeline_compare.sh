@@ -43,6 +43,15 @@ if ! "$PY" -c 'import torch, faiss, scipy, h5py, yaml' 2>/dev/null; then
   echo "  tools/setup.sh makes .venv/ with all of them (tools/requirements.txt)" >&2
   exit 1
 fi
+# Both chains build connected components: the plain Python chain has no walk, extension or
+# turn limit, so both run a copy of the config with those settings taken out.
+compare_config="$dir/compare_pipeline.yaml"
+mkdir -p "$dir"
+config_dir="$(cd "$(dirname "$config")" && pwd)"
+sed -E "/^(track_builder|extend_cut|walk_max_turn):/d; s#(embedding|filter|gnn): ([A-Za-z0-9_.-]+\.pt2?)#\1: $config_dir/\2#g" \
+  "$config" > "$compare_config"
+echo "track_builder: components" >> "$compare_config"
+config="$compare_config"
 # Both implementations run with malloc huge pages (trkaas turns them on by itself).
 export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
 mkdir -p "$dir"

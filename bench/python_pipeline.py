@@ -45,6 +45,7 @@ KNOWN_KEYS = {
     "filter_cut", "gnn_cut", "min_track_size", "volumes", "edge_truth", "models",
     "trained_on", "grid_dims", "filter_chunk", "junction_removal", "undirected",
     "embedding_chunk",  # a C++ setting (hits per embedding call): the plain chain makes one call
+    "track_builder", "extend_cut", "walk_max_turn",  # the plain chain: connected components only
 }
 KNOWN_FEATURES = ("x", "y", "z", "r", "phi", "eta", "rho", "cell_count", "cell_value")
 
@@ -76,6 +77,10 @@ def load_config(path):
     for key in ("features", "radius", "max_neighbours", "filter_cut", "gnn_cut", "models"):
         if key not in raw:
             fail(f"{key} is missing")
+    if (str(raw.get("track_builder", "components")).split("#")[0].strip() != "components"
+            or raw.get("extend_cut") is not None or raw.get("walk_max_turn") is not None):
+        fail("the plain chain builds connected components only (track_builder: components, no "
+             "extend_cut or walk_max_turn); bench/pipeline_compare.sh gives both chains such a copy")
     if raw.get("format", "trkaas-pipeline") != "trkaas-pipeline":
         fail("format must be trkaas-pipeline")
     folder = os.path.dirname(path) or "."
