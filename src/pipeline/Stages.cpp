@@ -132,9 +132,10 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
   const torch::Tensor dst = hostEdges.select(0, 1).contiguous();
   const torch::Tensor s =
       oriented ? scores.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
-  // Positions on the host for the walk's turn limit and the extension.
+  // Positions on the host only for the walk's turn limit and the extension.
+  const bool hostPositions = m_extend || m_cpu.config().maxTurn > 0.0;
   const torch::Tensor p =
-      walk || m_extend ? xyz.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
+      hostPositions ? xyz.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
   std::vector<std::int64_t> labels = m_cpu.build(
       n, src.data_ptr<std::int64_t>(), dst.data_ptr<std::int64_t>(), src.numel(),
       oriented ? s.data_ptr<float>() : nullptr, p.defined() ? p.data_ptr<float>() : nullptr);

@@ -144,6 +144,32 @@ std::vector<std::int64_t> topologicalOrder(const WalkGraph& g, DisjointSets& set
       std::to_string(*named));
 }
 
+/// The longest path from local hit v onwards from its successors' values (length, weight):
+/// most hits, then the highest sum of edge scores, the first such successor in edge order,
+/// over the edges e that `follow(e)` allows. Sets len and sum; returns the edge the path
+/// leaves by (-1: v alone).
+template <class Follow>
+std::int64_t longestOnward(const WalkGraph& g, std::int64_t v,
+                           const std::vector<std::int32_t>& length,
+                           const std::vector<double>& weight, Follow follow, std::int32_t& len,
+                           double& sum) {
+  len = 1;
+  sum = 0.0;
+  std::int64_t to = -1;
+  for (std::int64_t k = g.outFirst[v]; k < g.outFirst[v + 1]; ++k) {
+    const std::int64_t e = g.outEdge[k], t = g.to[e];
+    if (!follow(e)) continue;
+    const std::int32_t l = length[t] + 1;
+    const double w = weight[t] + g.score[e];
+    if (l > len || (l == len && w > sum)) {
+      len = l;
+      sum = w;
+      to = e;
+    }
+  }
+  return to;
+}
+
 /// Method::Walk's paths, taken one by one, best first, over all walked components at once
 /// (they do not interact). Each hit keeps its longest path onwards among the hits not taken
 /// (the first strictly better successor in edge order). Taking a path only shortens the
@@ -222,23 +248,10 @@ class PathExtraction {
 
   /// The longest path from v onwards over hits not taken, from its successors' values.
   void relax(std::int64_t v) {
-    std::int32_t len = 1;
-    double sum = 0.0;
-    std::int64_t to = -1;
-    for (std::int64_t k = m_g.outFirst[v]; k < m_g.outFirst[v + 1]; ++k) {
-      const std::int64_t e = m_g.outEdge[k], t = m_g.to[e];
-      if (m_taken[t]) continue;
-      const std::int32_t l = m_length[t] + 1;
-      const double w = m_weight[t] + m_g.score[e];
-      if (l > len || (l == len && w > sum)) {
-        len = l;
-        sum = w;
-        to = t;
-      }
-    }
-    m_length[v] = len;
-    m_weight[v] = sum;
-    m_onward[v] = to;
+    const std::int64_t e = longestOnward(
+        m_g, v, m_length, m_weight, [&](std::int64_t f) { return !m_taken[m_g.to[f]]; },
+        m_length[v], m_weight[v]);
+    m_onward[v] = e < 0 ? -1 : m_g.to[e];
   }
 
   /// Schedules the hits not taken whose path continues with v.
@@ -322,30 +335,20 @@ void straightPaths(const WalkGraph& g, const std::vector<std::int64_t>& order, i
   std::vector<double> sum(g.size(), 0.0);
   std::vector<std::int64_t> onward(g.size(), -1);  // the edge the path leaves by
   std::vector<char> taken(g.size(), 0);
+  // A successor counts if its own path leaves within the turn limit (or it is alone).
+  const auto follow = [&](std::int64_t e) {
+    const std::int64_t t = g.to[e];
+    return !taken[t] && (onward[t] < 0 || turnAngle(angle[e], angle[onward[t]]) <= maxTurn);
+  };
   for (const auto& hits : components) {
     while (true) {
       std::int64_t best = -1;
       for (auto k = hits.size(); k-- > 0;) {
         const std::int64_t v = hits[k];
         if (taken[v]) continue;
-        std::int32_t len = 1;
-        double s = 0.0;
-        std::int64_t to = -1;
-        for (std::int64_t j = g.outFirst[v]; j < g.outFirst[v + 1]; ++j) {
-          const std::int64_t e = g.outEdge[j], t = g.to[e];
-          if (taken[t]) continue;
-          if (onward[t] >= 0 && turnAngle(angle[e], angle[onward[t]]) > maxTurn) continue;
-          const std::int32_t l = length[t] + 1;
-          const double w = sum[t] + g.score[e];
-          if (l > len || (l == len && w > s)) {
-            len = l;
-            s = w;
-            to = e;
-          }
-        }
-        length[v] = len;
-        sum[v] = s;
-        onward[v] = to;
+        onward[v] = longestOnward(g, v, length, sum, follow, length[v], sum[v]);
+        const std::int32_t len = length[v];
+        const double s = sum[v];
         // Local indices follow the hit indices: the lower one is the lower hit.
         if (best < 0 || len > length[best] || (len == length[best] && s > sum[best]) ||
             (len == length[best] && s == sum[best] && v < best)) {

@@ -236,26 +236,40 @@ def scores(model, evs, key):
 GNN_CUTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99)
 
 
-def extend_list(text):
-    """'none,0.1,0.3' -> [None, 0.1, 0.3]: extension cuts to scan (none: no extension)."""
+def _optional_floats(text, ok, what):
+    """'none,0.1,0.3' -> [None, 0.1, 0.3] ('none'/'off': the setting off); each value ok(v)."""
     out = []
     for part in text.split(","):
         part = part.strip().lower()
         out.append(None if part in ("none", "off", "") else float(part))
-        if out[-1] is not None and not 0.0 < out[-1] < 1.0:
-            raise argparse.ArgumentTypeError(f"{text!r}: extension cuts lie in (0, 1) or are 'none'")
+        if out[-1] is not None and not ok(out[-1]):
+            raise argparse.ArgumentTypeError(f"{text!r}: {what} or 'none'")
     return out
+
+
+def extend_list(text):
+    """Extension cuts to scan, in (0, 1) (none: no extension)."""
+    return _optional_floats(text, lambda v: 0.0 < v < 1.0, "extension cuts lie in (0, 1)")
 
 
 def turn_list(text):
-    """'none,0.05,0.1' -> [None, 0.05, 0.1]: walk turn limits in radians (none: no limit)."""
-    out = []
-    for part in text.split(","):
-        part = part.strip().lower()
-        out.append(None if part in ("none", "off", "") else float(part))
-        if out[-1] is not None and not 0.0 < out[-1] <= math.pi:
-            raise argparse.ArgumentTypeError(f"{text!r}: turn limits lie in (0, pi] or are 'none'")
-    return out
+    """Walk turn limits in radians to scan, in (0, pi] (none: no limit)."""
+    return _optional_floats(text, lambda v: 0.0 < v <= math.pi, "turn limits lie in (0, pi]")
+
+
+def add_track_scan_args(p):
+    """The options of the validation scan of track settings beside the GNN cut and the track
+    size (train.py's end, tune_tracks.py)."""
+    p.add_argument("--extend-cuts", type=extend_list, default=[None],
+                   help="lower GNN cuts along which tracks grow at their ends, comma list ('none': no "
+                        "extension), e.g. none,0.1,0.3,0.5")
+    p.add_argument("--max-turns", type=turn_list, default=[None],
+                   help="turn limits of the walk in r-z (radians), comma list ('none': no limit), "
+                        "e.g. none,0.05,0.1")
+    p.add_argument("--max-fake-rate", type=float, default=None,
+                   help="choose the highest validation efficiency pT > 1 GeV among the settings with at most "
+                        "this fake rate (e.g. 0.02, the physics target); default: the best efficiency minus "
+                        "fake rate")
 
 
 def int_list(text):
@@ -371,15 +385,7 @@ def main():
     p.add_argument("--min-track-size", type=int_list, default=[3],
                    help="comma list: the smallest track kept; with several, the validation scan chooses "
                         "it with the GNN cut (whole-detector tracks are long: 3,4,5,6,7,8)")
-    p.add_argument("--extend-cuts", type=extend_list, default=[None],
-                   help="comma list of lower GNN cuts along which tracks grow at their ends ('none': no "
-                        "extension); with several, the validation scan chooses among them (e.g. none,0.1,0.3,0.5)")
-    p.add_argument("--max-turns", type=turn_list, default=[None],
-                   help="turn limits of the walk in r-z (radians) for the validation scan, comma list ('none': "
-                        "no limit), e.g. none,0.05,0.1")
-    p.add_argument("--max-fake-rate", type=float, default=None,
-                   help="with several cuts/sizes: the highest validation efficiency pT > 1 GeV among the "
-                        "settings with at most this fake rate (default: best efficiency minus fake rate)")
+    add_track_scan_args(p)
     p.add_argument("--track-builder", choices=("walk", "components"), default="walk",
                    help="how kept edges become tracks, for the GNN cut scan and in pipeline.yaml "
                         "(walk: merged components split into paths; models/README.md)")

@@ -9,7 +9,8 @@ Every (cut, size, extension cut) is scored by track efficiency pT > 1 GeV minus 
 with --max-fake-rate F the highest efficiency among those with a fake rate <= F (selection:
 particles with >= 3 hits in the scope, double majority; the pipeline's min_track_size is
 a reconstruction setting and does not change it). --write puts the chosen setting into
-MODELS/pipeline.yaml (its gnn_cut, min_track_size and extend_cut lines; the rest unchanged).
+MODELS/pipeline.yaml (its gnn_cut, min_track_size, extend_cut and walk_max_turn lines; the
+rest unchanged).
 
 Why a minimum track size: with tracks built by walk, most fake tracks of the
 whole-detector models are fragments, pieces of particles cut where the GNN lost an edge.
@@ -27,7 +28,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from trkaas_train import data, pipeline  # noqa: E402
 import evaluate  # noqa: E402
-from train import GNN_CUTS, extend_list, int_list, turn_list  # noqa: E402
+from train import GNN_CUTS, add_track_scan_args, int_list  # noqa: E402
 
 
 def rewrite_yaml(path, cut, size, ext, turn=None):
@@ -54,16 +55,7 @@ def main():
     p.add_argument("--max-events", type=int, default=None, help="per file")
     p.add_argument("--min-track-size", type=int_list, default=[3], help="sizes to scan: '3-8' or '3,5,6'")
     p.add_argument("--cuts", default=",".join(str(c) for c in GNN_CUTS), help="GNN cuts to scan, comma list")
-    p.add_argument("--extend-cuts", type=extend_list, default=[None],
-                   help="lower GNN cuts along which tracks grow at their ends, comma list ('none': no "
-                        "extension), e.g. none,0.1,0.3,0.5")
-    p.add_argument("--max-turns", type=turn_list, default=[None],
-                   help="turn limits of the walk in r-z to scan (radians, comma list, 'none': no limit), "
-                        "e.g. none,0.05,0.1")
-    p.add_argument("--max-fake-rate", type=float, default=None,
-                   help="choose the highest efficiency pT > 1 GeV among the settings with at most this "
-                        "validation fake rate (e.g. 0.02, the physics target); default: the best efficiency "
-                        "minus fake rate")
+    add_track_scan_args(p)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None, help="write every scanned pair's metrics here")
     p.add_argument("--write", action="store_true", help="put the best pair into MODELS/pipeline.yaml")

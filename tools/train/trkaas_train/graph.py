@@ -200,9 +200,9 @@ def walk_tracks(n, edge_index, scores, min_size=3, xyz=None, max_turn=None):
     labels = np.where(~branched[comp] & (size[comp] >= min_size), comp, -1).astype(np.int64)
     walked = ~loop & branched[comp[src]]
     es, ed, ew = src[walked].tolist(), dst[walked].tolist(), w[walked].tolist()
-    succ = {}
-    for a, b, s in zip(es, ed, ew):
-        succ.setdefault(a, []).append((b, s))
+    outs = {}  # walked edges per source hit, in edge order
+    for k, a in enumerate(es):
+        outs.setdefault(a, []).append(k)
     members = {}
     for h in np.nonzero(branched[comp])[0].tolist():
         members.setdefault(int(comp[h]), []).append(h)
@@ -210,26 +210,12 @@ def walk_tracks(n, edge_index, scores, min_size=3, xyz=None, max_turn=None):
     if max_turn is not None:
         if xyz is None:
             raise ValueError("walk: a turn limit needs the hits' positions")
-        nxt = _straight_paths(members, succ, es, ed, edge_rz_angles(xyz, np.asarray(es, np.int64),
-                                                                     np.asarray(ed, np.int64)),
+        nxt = _straight_paths(members, outs, ed, edge_rz_angles(xyz, np.asarray(es, np.int64),
+                                                               np.asarray(ed, np.int64)),
                               ew, labels, min_size, float(max_turn), nxt)
         members = {}
     for nodes in members.values():
-        pending = {h: 0 for h in nodes}
-        for h in nodes:
-            for t, _ in succ.get(h, ()):
-                pending[t] += 1
-        stack, topo = [h for h in nodes if pending[h] == 0], []
-        while stack:
-            h = stack.pop()
-            topo.append(h)
-            for t, _ in succ.get(h, ()):
-                pending[t] -= 1
-                if pending[t] == 0:
-                    stack.append(t)
-        if len(topo) != len(nodes):
-            raise ValueError(f"walk: a cycle of edges in the component of hit {nodes[0]} "
-                             "(edges must be oriented outwards)")
+        topo = _topological(nodes, outs, ed)
         length, total, onward = {}, {}, {}
         while True:
             best = -1
@@ -237,7 +223,8 @@ def walk_tracks(n, edge_index, scores, min_size=3, xyz=None, max_turn=None):
                 if labels[h] >= 0:
                     continue
                 ln, sm, to = 1, 0.0, -1
-                for t, s in succ.get(h, ()):
+                for k in outs.get(h, ()):
+                    t, s = ed[k], ew[k]
                     if labels[t] >= 0:
                         continue
                     l, v = length[t] + 1, total[t] + s
@@ -269,7 +256,7 @@ def walk_tracks(n, edge_index, scores, min_size=3, xyz=None, max_turn=None):
     return out
 
 
-def _straight_paths(members, succ_unused, es, ed, angle, ew, labels, min_size, max_turn, nxt):
+def _straight_paths(members, outs, ed, angle, ew, labels, min_size, max_turn, nxt):
     """The walk's paths with a turn limit (the C++ TrackBuilder with Config::maxTurn): per
     component, repeatedly: each hit not taken gets its longest path onwards (most hits, then
     the highest sum of scores; the first such successor in edge order), where a successor
@@ -277,9 +264,6 @@ def _straight_paths(members, succ_unused, es, ed, angle, ew, labels, min_size, m
     into it (or has no edge); the best path of the component (most hits, highest sum, lowest
     start hit) is taken while it has >= min_size hits. Recomputed after each path: no
     incremental shortcut, since taking hits can lengthen a predecessor's eligible paths."""
-    outs = {}
-    for k, a in enumerate(es):
-        outs.setdefault(a, []).append(k)
     for nodes in members.values():
         order = _topological(nodes, outs, ed)
         taken = set()
