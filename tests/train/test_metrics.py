@@ -562,5 +562,29 @@ class TrackSettingsScan(unittest.TestCase):
                                                        max_fake_rate=limit)
             self.assertEqual(got_best, want, limit)
 
+    def test_scan_maximize_score(self):
+        # TrackML scores (equal hit weights 1/42, 2 GeV): the hits of double-majority tracks.
+        # (0.1, 3): A, B, D = 20 hits; (0.1, 5): A, B = 16; (0.5, 3): A, D = 12 (B's halves
+        # hold 4 of its 8 hits, not a majority); (0.5, 5): A = 8.
+        _, rows = pipeline.scan_track_settings([self.sample], [0.1, 0.5], [3, 5], "walk", log=lambda _: None)
+        got = {(r["cut"], r["min_track_size"]): r["metrics"]["trackml_score"] for r in rows}
+        n = len(self.sample[0]["x"])
+        for key, hits in (((0.1, 3), 20), ((0.1, 5), 16), ((0.5, 3), 12), ((0.5, 5), 8)):
+            self.assertAlmostEqual(got[key], hits / n, msg=key)
+        # (limits, want): no limit -> the highest score; fakes <= 0 -> (0.1, 5) over (0.5, 5);
+        # efficiency >= 0.5 -> only (0.1, 3) (3/5); both limits -> none meets them, the
+        # fallback is the best efficiency minus fake rate, (0.1, 5).
+        for fakes, eff, want in ((None, None, (0.1, 3)), (0.0, None, (0.1, 5)), (0.5, 0.5, (0.1, 3)),
+                                 (None, 0.5, (0.1, 3)), (0.0, 0.5, (0.1, 5))):
+            best, _ = pipeline.scan_track_settings([self.sample], [0.1, 0.5], [3, 5], "walk", log=lambda _: None,
+                                                   max_fake_rate=fakes, maximize="score", min_efficiency=eff)
+            self.assertEqual(best, want + (None, None), (fakes, eff))
+        # An efficiency floor with the default objective: (0.1, 3) is the only one at 3/5.
+        best, _ = pipeline.scan_track_settings([self.sample], [0.1, 0.5], [3, 5], "walk", log=lambda _: None,
+                                               min_efficiency=0.55)
+        self.assertEqual(best, (0.1, 3, None, None))
+        with self.assertRaises(ValueError):
+            pipeline.scan_track_settings([self.sample], [0.1], [3], "walk", log=lambda _: None, maximize="purity")
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -270,6 +270,11 @@ def add_track_scan_args(p):
                    help="choose the highest validation efficiency pT > 1 GeV among the settings with at most "
                         "this fake rate (e.g. 0.02, the physics target); default: the best efficiency minus "
                         "fake rate")
+    p.add_argument("--min-efficiency", type=float, default=None,
+                   help="only settings with at least this validation efficiency pT > 1 GeV (e.g. 0.95)")
+    p.add_argument("--maximize", choices=("efficiency", "score"), default="efficiency",
+                   help="among the settings within the limits, the highest efficiency pT > 1 GeV (default) or "
+                        "TrackML score (models that target low-pT particles)")
 
 
 def int_list(text):
@@ -506,7 +511,8 @@ def main():
     gs_va = [torch.sigmoid(torch.from_numpy(lg)).numpy() for lg in lg_va]
     samples = [(e["ev"], e["fgraph"].numpy(), lg) for e, lg in zip(va, lg_va)]
     (cut, size, ext, turn), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder,
-                                                             log, a.extend_cuts, a.max_fake_rate, a.max_turns)
+                                                             log, a.extend_cuts, a.max_fake_rate, a.max_turns,
+                                                             a.maximize, a.min_efficiency)
     cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": cut, "min_track_size": size,
            "track_builder": a.track_builder, "extend_cut": ext, "walk_max_turn": turn}
     log(f"gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn} (chosen on validation)")

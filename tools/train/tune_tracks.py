@@ -6,7 +6,9 @@ without training: the same scan as the end of train.py, on the models as they ar
       --min-track-size 3-8 --json out/tune.json [--write]
 
 Every (cut, size, extension cut) is scored by track efficiency pT > 1 GeV minus fake rate, or
-with --max-fake-rate F the highest efficiency among those with a fake rate <= F (selection:
+with --max-fake-rate F the highest efficiency among those with a fake rate <= F (--maximize
+score: the highest TrackML score; --min-efficiency E: only those with an efficiency pT > 1
+GeV >= E) (selection:
 particles with >= 3 hits in the scope, double majority; the pipeline's min_track_size is
 a reconstruction setting and does not change it). --write puts the chosen setting into
 MODELS/pipeline.yaml (its gnn_cut, min_track_size, extend_cut and walk_max_turn lines; the
@@ -75,7 +77,7 @@ def main():
         sys.exit("tune_tracks.py: no validation events read")
     (cut, size, ext, turn), rows = pipeline.scan_track_settings(
         samples, cuts, a.min_track_size, cfg["track_builder"], extend_cuts=a.extend_cuts,
-        max_fake_rate=a.max_fake_rate, max_turns=a.max_turns)
+        max_fake_rate=a.max_fake_rate, max_turns=a.max_turns, maximize=a.maximize, min_efficiency=a.min_efficiency)
     print(f"best: gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn} "
           f"(was {cfg['gnn_cut']}, {cfg['min_track_size']}, {cfg.get('extend_cut')}, {cfg.get('walk_max_turn')})")
     if a.json:
@@ -83,7 +85,8 @@ def main():
             json.dump({"models": a.models, "val": a.val,
                        "events": len(samples), "track_builder": cfg["track_builder"],
                        "metric_min_hits": pipeline.METRIC_MIN_HITS, "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext, "walk_max_turn": turn},
-                       "max_fake_rate": a.max_fake_rate,
+                       "max_fake_rate": a.max_fake_rate, "min_efficiency": a.min_efficiency,
+                       "maximize": a.maximize,
                        "scan": rows}, f, indent=2)
     if a.write:
         rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size, ext, turn)

@@ -58,13 +58,17 @@ def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None, max
 
 
 def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,), max_fake_rate=None,
-                        max_turns=(None,)):
+                        max_turns=(None,), maximize="efficiency", min_efficiency=None):
     """Track metrics on validation samples [(ev, filtered edges, GNN logits)] for every GNN
     cut, minimum track size and extension cut (None: no extension; a value at or above the cut
     is skipped) and walk turn limit (max_turns; None: none); returns (best (cut, size,
-    extend_cut, max_turn), rows [{cut, min_track_size, extend_cut, max_turn, metrics}]). Best: the highest efficiency pT > 1 GeV among the settings whose
-    fake rate is at most max_fake_rate (ties: the lower fake rate); without max_fake_rate, or
-    when no setting meets it, the highest efficiency minus fake rate."""
+    extend_cut, max_turn), rows [{cut, min_track_size, extend_cut, max_turn, metrics}]). Best:
+    among the settings whose fake rate is at most max_fake_rate and whose efficiency pT > 1 GeV
+    is at least min_efficiency (each limit only when given), the highest efficiency pT > 1 GeV
+    (maximize="efficiency") or TrackML score (maximize="score"), ties to the lower fake rate;
+    without limits, or when no setting meets them, the highest efficiency minus fake rate."""
+    if maximize not in ("efficiency", "score"):
+        raise ValueError(f"maximize: 'efficiency' or 'score', not {maximize!r}")
     rows, best = [], None
     for size in sizes:
         for cut in cuts:
@@ -84,14 +88,20 @@ def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(N
                     obj = m["track_efficiency_pt1"] - m["fake_rate"]
                     if best is None or obj > best[1]:
                         best = ((cut, size, ext, turn), obj)
-    if max_fake_rate is not None:
-        ok = [r for r in rows if r["metrics"]["fake_rate"] <= max_fake_rate]
+    if max_fake_rate is not None or min_efficiency is not None or maximize != "efficiency":
+        limits = [f"fake rate <= {max_fake_rate}"] if max_fake_rate is not None else []
+        limits += [f"efficiency pT > 1 GeV >= {min_efficiency}"] if min_efficiency is not None else []
+        ok = [r for r in rows
+              if (max_fake_rate is None or r["metrics"]["fake_rate"] <= max_fake_rate)
+              and (min_efficiency is None or r["metrics"]["track_efficiency_pt1"] >= min_efficiency)]
+        key = "track_efficiency_pt1" if maximize == "efficiency" else "trackml_score"
+        within = " and ".join(limits) or "no limit"
         if ok:
-            r = max(ok, key=lambda r: (r["metrics"]["track_efficiency_pt1"], -r["metrics"]["fake_rate"]))
-            log(f"highest efficiency with fake rate <= {max_fake_rate}: gnn cut {r['cut']}, min track size "
+            r = max(ok, key=lambda r: (r["metrics"][key], -r["metrics"]["fake_rate"]))
+            log(f"highest {maximize} with {within}: gnn cut {r['cut']}, min track size "
                 f"{r['min_track_size']}, extend cut {r['extend_cut']}, max turn {r['max_turn']}")
             return (r["cut"], r["min_track_size"], r["extend_cut"], r["max_turn"]), rows
-        log(f"no setting has a fake rate <= {max_fake_rate}: best efficiency minus fake rate instead")
+        log(f"no setting has {within}: best efficiency minus fake rate instead")
     return best[0], rows
 
 
