@@ -131,6 +131,9 @@ class RadiusGraph(unittest.TestCase):
             self.check(y, r, k, dense_fraction=1e9)   # cell list forced
             self.check(y, r, k, dense_fraction=0.0)   # all-pairs path forced
             self.check(y, r, k, grid_dims=2)
+            # all-pairs path in chunks smaller than N: one reused distance buffer, last chunk partial
+            np.testing.assert_array_equal(graph._radius_graph_dense(y, r, k, chunk=7),
+                                          graph.radius_graph_brute(y, r, k))
 
     def test_clustered_points(self):
         rng = np.random.default_rng(3)
