@@ -56,7 +56,7 @@ def _radius_graph_dense(y, r, k, chunk=64):
     return _finish(np.concatenate(src), np.concatenate(dst), n)
 
 
-def radius_graph(y, r, k, chunk=4096, dense_fraction=0.05, grid_dims=4):
+def radius_graph(y, r, k, chunk=4096, dense_fraction=0.01, grid_dims=4):
     """Undirected radius graph on points y[N,D]: for each point, its neighbours closer than r
     (Euclidean, self excluded), of which only the k nearest are kept; the union over points is
     returned as i64[2,E] with i < j, no duplicates, sorted by (i, j).
@@ -83,7 +83,9 @@ def radius_graph(y, r, k, chunk=4096, dense_fraction=0.05, grid_dims=4):
     order = np.argsort(key, kind="stable")
     skey = key[order]
     offs = np.array(np.meshgrid(*[[-1, 0, 1]] * nd, indexing="ij")).reshape(nd, -1).T @ mult
-    # candidate pairs the cell list would test; dense search when that nears N^2
+    # candidate pairs the cell list would test; the all-pairs search when they pass 1% of N^2:
+    # per pair tested it costs ~2 ns, the cell list ~150 ns per candidate (one thread, an
+    # 18.6k-hit pile-up-50 event of the low-pT embedding: 2.7% of N^2, 1.4 s against 0.6 s)
     ucell, ucnt = np.unique(skey, return_counts=True)
     nbk = ucell[:, None] + offs[None, :]
     pos = np.clip(np.searchsorted(ucell, nbk), 0, len(ucell) - 1)
