@@ -440,9 +440,14 @@ def main():
     build_graphs(emb, tr + va, r, a.k, a)
     ne = np.mean([e["graph"].shape[1] for e in tr])
     pur = np.mean([float(e["graph_y"].mean()) if e["graph"].shape[1] else 0 for e in tr])
+    got = pt_pair_efficiency(va, "graph", a.eff_pt)
     log(f"graphs built: {ne:.0f} edges/event, target-edge fraction {pur:.3f}, "
-        f"validation pair efficiency pT > {a.eff_pt}: {pt_pair_efficiency(va, 'graph', a.eff_pt):.4f}, "
+        f"validation pair efficiency pT > {a.eff_pt}: {got:.4f}, "
         f"all: {pt_pair_efficiency(va, 'graph', -1.0):.4f}")
+    if got < a.pair_eff - 0.002:
+        # the radius keeps a.pair_eff of these pairs by construction; the rest is the k cap
+        log(f"warning: --k {a.k} drops {a.pair_eff - got:.4f} of the validation pairs above {a.eff_pt} GeV "
+            f"that the radius keeps (hits with more than {a.k} neighbours within it); a larger --k keeps them")
     stage_time["embedding"] = time.time() - t
     if a.stop_after == "embedding":
         return
