@@ -21,25 +21,6 @@ import evaluate  # noqa: E402
 from trkaas_train import data, graph  # noqa: E402
 
 
-def candidate_fraction(y, r, grid_dims=4):
-    """Pairs the cell list would test, as a share of N^2 (radius_graph's own estimate)."""
-    c = y.astype(np.float64) - y.mean(0, dtype=np.float64)
-    nd = min(grid_dims, y.shape[1])
-    w, v = np.linalg.eigh(c.T @ c)
-    p = c @ v[:, ::-1][:, :nd]
-    cell = np.floor((p - p.min(0)) / r).astype(np.int64) + 1
-    dims = cell.max(0) + 2
-    mult = np.ones(nd, dtype=np.int64)
-    for d in range(nd - 2, -1, -1):
-        mult[d] = mult[d + 1] * dims[d + 1]
-    ucell, ucnt = np.unique(cell @ mult, return_counts=True)
-    offs = np.array(np.meshgrid(*[[-1, 0, 1]] * nd, indexing="ij")).reshape(nd, -1).T @ mult
-    nbk = ucell[:, None] + offs[None, :]
-    pos = np.clip(np.searchsorted(ucell, nbk), 0, len(ucell) - 1)
-    nbc = np.where(ucell[pos] == nbk, ucnt[pos], 0).sum(1)
-    return float((ucnt * nbc).sum()) / float(len(y)) ** 2
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="+", help="event files (HDF5)")
@@ -62,7 +43,7 @@ def main():
             with torch.no_grad():
                 y = np.ascontiguousarray(ms["embedding"](x).numpy(), dtype=np.float32)
             n = len(y)
-            frac = candidate_fraction(y, r)
+            frac = graph.cell_list(y, r)[2]
             t = time.perf_counter()
             cells = graph.radius_graph(y, r, k, dense_fraction=1e9)
             tc = time.perf_counter() - t

@@ -56,17 +56,12 @@ def _radius_graph_dense(y, r, k, chunk=64):
     return _finish(np.concatenate(src), np.concatenate(dst), n)
 
 
-def radius_graph(y, r, k, chunk=4096, dense_fraction=0.01, grid_dims=4):
-    """Undirected radius graph on points y[N,D]: for each point, its neighbours closer than r
-    (Euclidean, self excluded), of which only the k nearest are kept; the union over points is
-    returned as i64[2,E] with i < j, no duplicates, sorted by (i, j).
-
-    Cells of side r on the grid_dims leading principal axes of y (a rotation, so distances are
-    unchanged); the 3^grid_dims neighbouring cells give candidates, whose full-D distance decides."""
-    y = np.ascontiguousarray(y, dtype=np.float32)
+def cell_list(y, r, grid_dims=4):
+    """The cell list of radius_graph: each point's cell key (cells of side r on the grid_dims
+    leading principal axes of y, a rotation, so distances are unchanged), the key offsets of
+    the 3^grid_dims neighbouring cells, and the share of all N^2 pairs that the cell list
+    would test (the quantity radius_graph chooses its search by)."""
     n = y.shape[0]
-    if n < 2 or k <= 0:
-        return _EMPTY.copy()
     c = y.astype(np.float64) - y.mean(0, dtype=np.float64)
     nd = min(grid_dims, y.shape[1])
     if y.shape[1] > nd:
@@ -80,18 +75,32 @@ def radius_graph(y, r, k, chunk=4096, dense_fraction=0.01, grid_dims=4):
     for d in range(nd - 2, -1, -1):
         mult[d] = mult[d + 1] * dims[d + 1]
     key = cell @ mult
-    order = np.argsort(key, kind="stable")
-    skey = key[order]
     offs = np.array(np.meshgrid(*[[-1, 0, 1]] * nd, indexing="ij")).reshape(nd, -1).T @ mult
-    # candidate pairs the cell list would test; the all-pairs search when they pass 1% of N^2:
-    # per pair tested it costs ~2 ns, the cell list ~150 ns per candidate (one thread, an
-    # 18.6k-hit pile-up-50 event of the low-pT embedding: 2.7% of N^2, 1.4 s against 0.6 s)
-    ucell, ucnt = np.unique(skey, return_counts=True)
+    ucell, ucnt = np.unique(key, return_counts=True)
     nbk = ucell[:, None] + offs[None, :]
     pos = np.clip(np.searchsorted(ucell, nbk), 0, len(ucell) - 1)
     nbc = np.where(ucell[pos] == nbk, ucnt[pos], 0).sum(1)
-    if float((ucnt * nbc).sum()) > dense_fraction * float(n) * float(n):
+    return key, offs, float((ucnt * nbc).sum()) / (float(n) * float(n))
+
+
+def radius_graph(y, r, k, chunk=4096, dense_fraction=0.01, grid_dims=4):
+    """Undirected radius graph on points y[N,D]: for each point, its neighbours closer than r
+    (Euclidean, self excluded), of which only the k nearest are kept; the union over points is
+    returned as i64[2,E] with i < j, no duplicates, sorted by (i, j).
+
+    Cells of side r on the grid_dims leading principal axes of y (cell_list); the
+    3^grid_dims neighbouring cells give candidates, whose full-D distance decides. When the
+    candidates pass dense_fraction of N^2, the all-pairs search instead: per pair tested it
+    costs ~2 ns, the cell list 80-390 ns per candidate (bench/train_radius_graph.py)."""
+    y = np.ascontiguousarray(y, dtype=np.float32)
+    n = y.shape[0]
+    if n < 2 or k <= 0:
+        return _EMPTY.copy()
+    key, offs, share = cell_list(y, r, grid_dims)
+    if share > dense_fraction:
         return _radius_graph_dense(y, r, k)
+    order = np.argsort(key, kind="stable")
+    skey = key[order]
     r2 = np.float32(r) * np.float32(r)
     src_all, dst_all = [], []
     for q0 in range(0, n, chunk):
