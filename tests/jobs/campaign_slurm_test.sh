@@ -27,9 +27,13 @@ slurm_test_start
 t_start=$SECONDS
 
 # Shipped models: about 0.1 s per pile-up-15 event and 0.3 s per pile-up-40 event here;
-# the campaign's chunks must be slow enough to cancel one mid-run.
+# the campaign's chunks must be slow enough to cancel one mid-run. The scan's points must
+# stop by time, not by running out of events: 1 producer and 1 server have done 120
+# pile-up-15 events in 8 s on a quiet machine, so the scan gets SCAN_EVENTS = 400 (5 s to
+# generate, 55 MB).
+SCAN_EVENTS=400
 step "generating inputs"
-"$BIN" generate -n 120 --pileup 15 --pixel-only --seed 9 -f -o "$WORK/scan-events.h5" >"$WORK/generate.log" 2>&1 \
+"$BIN" generate -n $SCAN_EVENTS --pileup 15 --pixel-only --seed 9 -f -o "$WORK/scan-events.h5" >"$WORK/generate.log" 2>&1 \
   || { cat "$WORK/generate.log"; fail "trkaas generate"; }
 for k in 0 1 2 3; do
   "$BIN" generate -n 12 --pileup 40 --pixel-only --seed $((10 + k)) --first-event-id $((1000 * k)) \
@@ -45,16 +49,16 @@ job=$(RATIOS="1 2" WORKERS_LIST=1 SCAN_KIND=cpu SERVERS_PER_NODE=1 SERVER_THREAD
   -c "$SHIPPED/pipeline.yaml" -o "$WORK/scan" -i "$WORK/scan-events.h5") || fail "sbatch of the ratio scan"
 wait_gone "$job" 150
 [[ $(state "$job") == COMPLETED ]] || fail "ratio scan ended as $(state "$job")"
-"$PY" - "$WORK/scan" <<'PY' || fail "ratio scan output"
+"$PY" - "$WORK/scan" $SCAN_EVENTS <<'PY' || fail "ratio scan output"
 import csv, os, sys
-d = sys.argv[1]
+d, total = sys.argv[1], int(sys.argv[2])
 rows = list(csv.DictReader(open(os.path.join(d, "scan.csv"))))
 labels = [r["label"] for r in rows]
 assert labels == ["p1-w1", "p2-w1"], f"scan rows {labels}"
 for r in rows:
     done = int(r["events_done"])
-    # the time budget stopped each point before the 120 events were all done
-    assert 0 < done < 120, f"{r['label']}: {done} events done (expected a timed stop)"
+    # the time budget stopped each point before all the events were done
+    assert 0 < done < total, f"{r['label']}: {done} of {total} events done (expected a timed stop)"
     assert float(r["events_per_s"]) > 0 and 0 < float(r["server_busy"]) <= 1.0001, r
     assert int(r["producers"]) == int(r["label"][1]) and int(r["servers"]) == 1, r
 for png in ("throughput.png", "stages.png", "server_busy.png"):

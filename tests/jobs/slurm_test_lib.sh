@@ -72,12 +72,21 @@ step() { echo "[$(date +%T)] $*"; }
 # state JOB: the job's state from the controller (kept MinJobAge=600 s after the end).
 state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1; }
 
-# wait_gone JOB TIMEOUT: poll squeue (sbatch --wait polls only every 10 s). For a job
-# array, JOB is the array's id: waits for all its tasks.
+# wait_gone JOB TIMEOUT: poll until every record of JOB (for a job array, the array's id:
+# all its tasks) is in a final state (sbatch --wait polls only every 10 s). scontrol's
+# states decide, not an empty squeue: squeue prints nothing also when slurmctld is slow to
+# answer, and a job was once read as gone while scontrol still said RUNNING. A job already
+# purged from slurmctld counts as gone when squeue answers (exit 0) without it.
 wait_gone() {
-  local job=$1 limit=$2 t0=$SECONDS
-  while [[ -n $(squeue -h -j "$job" -o %i 2>/dev/null) ]]; do
-    ((SECONDS - t0 < limit)) || { scancel "$job"; fail "job $job still in the queue after ${limit}s"; }
+  local job=$1 limit=$2 t0=$SECONDS states listed
+  while :; do
+    states=$(scontrol show job "$job" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | sort -u | tr '\n' ' ')
+    if [[ -n $states ]]; then
+      grep -qE 'PENDING|CONFIGURING|RUNNING|COMPLETING|SUSPENDED|REQUEUE|RESIZING|SIGNALING|STAGE_OUT|STOPPED' <<<"$states" || return 0
+    elif listed=$(squeue -h -j "$job" -o %i 2>/dev/null) && [[ -z $listed ]]; then
+      return 0
+    fi
+    ((SECONDS - t0 < limit)) || { scancel "$job"; fail "job $job still in the queue after ${limit}s (states: ${states:-none})"; }
     sleep 0.5
   done
 }
