@@ -43,7 +43,8 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
       "max_neighbours",   "filter_cut",    "gnn_cut",    "min_track_size",  "volumes",
       "edge_truth",       "models",        "trained_on", "grid_dims",       "filter_chunk",
       "junction_removal", "undirected",    "max_hits",   "max_graph_edges", "embedding_chunk",
-      "detector",         "track_builder", "extend_cut", "walk_max_turn"};
+      "detector",         "track_builder", "extend_cut", "walk_max_turn",   "stitch_max_xy",
+      "stitch_max_z"};
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     if (known.count(key) == 0) fail(key, "is not a known setting");
@@ -98,6 +99,20 @@ PipelineConfig loadPipelineConfig(const std::string& path) {
         fail("walk_max_turn", "needs track_builder: walk");
       }
     }
+    if (root["stitch_max_xy"] || root["stitch_max_z"]) {
+      if (!root["stitch_max_xy"] || !root["stitch_max_z"]) {
+        fail(root["stitch_max_xy"] ? "stitch_max_z" : "stitch_max_xy",
+             "is missing (helix stitching needs stitch_max_xy and stitch_max_z)");
+      }
+      c.tracks.stitchMaxXy = root["stitch_max_xy"].as<double>();
+      c.tracks.stitchMaxZ = root["stitch_max_z"].as<double>();
+      for (const auto& [key, value] : {std::pair{"stitch_max_xy", c.tracks.stitchMaxXy},
+                                       std::pair{"stitch_max_z", c.tracks.stitchMaxZ}}) {
+        if (!(value > 0.0 && std::isfinite(value))) {
+          fail(key, "must be > 0 mm, got " + std::to_string(value));
+        }
+      }
+    }
     if (root["undirected"]) c.undirected = root["undirected"].as<bool>();
     if (root["max_hits"]) c.maxHits = root["max_hits"].as<std::int64_t>();
     if (root["max_graph_edges"]) c.maxGraphEdges = root["max_graph_edges"].as<std::int64_t>();
@@ -124,13 +139,16 @@ std::string describePipelineConfig(const PipelineConfig& c) {
     features.push_back(fmt::format("{}/{}", f.name, f.scale));
   return fmt::format(
       "features [{}]; volumes {}; graph r={} k={} grid dims {}; cuts filter {} gnn {}; "
-      "min track size {}{}{}{}{}; threads {}\n  models: {}, {}, {}",
+      "min track size {}{}{}{}{}{}; threads {}\n  models: {}, {}, {}",
       fmt::join(features, ", "),
       c.volumes.empty() ? std::string("all") : fmt::format("{}", fmt::join(c.volumes, ",")),
       c.graph.radius, c.graph.maxNeighbours, c.graph.gridDims, c.filterCut, c.gnnCut,
       c.tracks.minTrackSize, c.tracks.junctionRemoval ? ", junction removal" : "",
       c.tracks.method == TrackBuilder::Method::Walk ? ", tracks by walk" : "",
       c.extendCut > 0.0f ? fmt::format(", extended along edges above {}", c.extendCut) : "",
+      c.tracks.stitchMaxXy > 0.0 ? fmt::format(", helix stitching within {} / {} mm",
+                                               c.tracks.stitchMaxXy, c.tracks.stitchMaxZ)
+                                 : "",
       c.undirected ? ", edges scored in both directions" : "", c.threads, c.embeddingModel,
       c.filterModel, c.gnnModel);
 }

@@ -161,6 +161,10 @@ std::string describeTracks(const PipelineConfig& c) {
     << (c.tracks.junctionRemoval ? " after junction removal" : "");
   if (c.tracks.maxTurn > 0.0) s << " turning at most " << c.tracks.maxTurn << " rad in r-z";
   if (c.extendCut > 0.0f) s << ", grown at their ends along edges > " << c.extendCut;
+  if (c.tracks.stitchMaxXy > 0.0) {
+    s << ", joined where they continue one helix (within " << c.tracks.stitchMaxXy << " mm in x-y, "
+      << c.tracks.stitchMaxZ << " mm in z)";
+  }
   s << "; tracks of >= " << c.tracks.minTrackSize << " hits";
   return s.str();
 }

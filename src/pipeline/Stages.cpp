@@ -122,7 +122,9 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
   // farther one (along the particle's flight, in the barrel and in the endcaps alike).
   const bool oriented = junctions || walk;
   const torch::Tensor directed = oriented ? orientOutwardsTensor(xyz, edges) : edges;
-  if (directed.is_cuda() && !walk && !m_extend) {
+  const double stitchXy = m_cpu.config().stitchMaxXy, stitchZ = m_cpu.config().stitchMaxZ;
+  const bool stitch = stitchXy > 0.0;
+  if (directed.is_cuda() && !walk && !m_extend && !stitch) {
     return cudaComponents(m_cuda, n, directed.select(0, 0).contiguous(),
                           directed.select(0, 1).contiguous(),
                           junctions ? scores.contiguous() : torch::Tensor(), ctx);
@@ -133,7 +135,7 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
   const torch::Tensor s =
       oriented ? scores.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
   // Positions on the host only for the walk's turn limit and the extension.
-  const bool hostPositions = m_extend || m_cpu.config().maxTurn > 0.0;
+  const bool hostPositions = m_extend || stitch || m_cpu.config().maxTurn > 0.0;
   const torch::Tensor p =
       hostPositions ? xyz.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
   std::vector<std::int64_t> labels = m_cpu.build(
@@ -146,6 +148,29 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
     const torch::Tensor w = growScores.to(torch::kCPU, torch::kFloat32).contiguous();
     TrackBuilder::extend(labels, p.data_ptr<float>(), gs.data_ptr<std::int64_t>(),
                          gd.data_ptr<std::int64_t>(), gs.numel(), w.data_ptr<float>());
+  }
+  if (stitch) {
+    // The pieces: the same builder, down to kStitchMinPiece hits, along the kept edges
+    // between hits still without a track.
+    std::vector<std::int64_t> ps, pd;
+    std::vector<float> pw;
+    const std::int64_t* es = src.data_ptr<std::int64_t>();
+    const std::int64_t* ed = dst.data_ptr<std::int64_t>();
+    for (std::int64_t e = 0; e < src.numel(); ++e) {
+      if (labels[es[e]] >= 0 || labels[ed[e]] >= 0) continue;
+      ps.push_back(es[e]);
+      pd.push_back(ed[e]);
+      if (oriented) pw.push_back(s.data_ptr<float>()[e]);
+    }
+    TrackBuilder::Config pieceConfig = m_cpu.config();
+    pieceConfig.minTrackSize = TrackBuilder::kStitchMinPiece;
+    pieceConfig.stitchMaxXy = pieceConfig.stitchMaxZ = 0.0;
+    const std::vector<std::int64_t> pieces =
+        TrackBuilder(pieceConfig)
+            .build(n, ps.data(), pd.data(), static_cast<std::int64_t>(ps.size()),
+                   oriented ? pw.data() : nullptr, p.data_ptr<float>());
+    labels = TrackBuilder::stitch(labels, pieces, p.data_ptr<float>(), stitchXy, stitchZ,
+                                  m_cpu.config().minTrackSize);
   }
   if (directed.is_cuda()) return torch::tensor(labels, torch::kInt64).to(directed.device());
   return torch::tensor(labels, torch::kInt64);

@@ -420,6 +420,15 @@ TrackBuilder::TrackBuilder(Config config) : m_config(config) {
   if (m_config.maxTurn > 0.0 && m_config.method != Method::Walk) {
     throw Error("TrackBuilder: a turn limit (maxTurn) is for the walk only");
   }
+  const bool noStitch = m_config.stitchMaxXy == 0.0 && m_config.stitchMaxZ == 0.0;
+  const bool stitch = m_config.stitchMaxXy > 0.0 && m_config.stitchMaxZ > 0.0 &&
+                      std::isfinite(m_config.stitchMaxXy) && std::isfinite(m_config.stitchMaxZ);
+  if (!noStitch && !stitch) {
+    throw Error(
+        "TrackBuilder: the helix stitching's residual limits must both be > 0 (mm), or "
+        "both 0 for none; got " +
+        std::to_string(m_config.stitchMaxXy) + " and " + std::to_string(m_config.stitchMaxZ));
+  }
 }
 
 std::vector<std::int64_t> TrackBuilder::build(std::int64_t numHits, const std::int64_t* src,

@@ -735,3 +735,92 @@ TEST_CASE("the walk with a turn limit of pi gives the walk's tracks on random gr
   }
   REQUIRE(branched > 20);  // the walk split components, so the paths were exercised
 }
+
+namespace {
+/// Hits of a helix from the origin (B along z): transverse radius of curvature `rad` mm,
+/// direction `phi0` at the origin, charge sign `q`, z = z0 + cot * s; one hit at each
+/// transverse distance in `radii` (mm), as x, y, z floats appended to `xyz`.
+void helixHits(std::vector<float>& xyz, double rad, double phi0, int q, double z0, double cot,
+               const std::vector<double>& radii) {
+  for (const double r : radii) {
+    const double alpha = 2.0 * std::asin(r / (2.0 * rad));  // turning angle at distance r
+    const double lx = rad * std::sin(alpha), ly = q * rad * (1.0 - std::cos(alpha));
+    xyz.push_back(static_cast<float>(lx * std::cos(phi0) - ly * std::sin(phi0)));
+    xyz.push_back(static_cast<float>(lx * std::sin(phi0) + ly * std::cos(phi0)));
+    xyz.push_back(static_cast<float>(z0 + cot * rad * alpha));
+  }
+}
+}  // namespace
+
+TEST_CASE("helix stitching joins the pieces of one helix and keeps others apart",
+          "[pipeline][tracks]") {
+  // Particle A (0.8 GeV in 2 T: 1333 mm): a track of 6 hits, then two pieces of 3. Particle
+  // B, 0.02 rad away at the origin: two pieces of 3 (no track). Three scattered hits make a
+  // piece of their own.
+  std::vector<float> xyz;
+  const double radA = 800.0 / 0.6, radB = 1200.0 / 0.6;
+  helixHits(xyz, radA, 0.4, 1, 5.0, 0.3, {32, 72, 116, 172, 260, 360});  // hits 0-5
+  helixHits(xyz, radA, 0.4, 1, 5.0, 0.3, {500, 660, 820});               // 6-8
+  helixHits(xyz, radA, 0.4, 1, 5.0, 0.3, {900, 960, 1020});              // 9-11
+  helixHits(xyz, radB, 0.42, -1, -20.0, 0.31, {500, 660, 820});          // 12-14
+  helixHits(xyz, radB, 0.42, -1, -20.0, 0.31, {900, 960, 1020});         // 15-17
+  for (const float v : {300.f, -40.f, 100.f, 420.f, 10.f, -300.f, 610.f, 200.f, 50.f}) {
+    xyz.push_back(v);  // hits 18-20
+  }
+  std::vector<std::int64_t> labels(21, -1), pieces(21, -1);
+  for (int h = 0; h < 6; ++h) labels[h] = 0;
+  const int pieceOf[] = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4};
+  for (int h = 6; h < 21; ++h) pieces[h] = pieceOf[h - 6];
+  // The helix residuals of this construction are float rounding (< 0.01 mm): the limits
+  // only have to tell the particles apart (B's hits lie mm to cm from A's helix).
+  const std::vector<std::int64_t> out =
+      TrackBuilder::stitch(labels, pieces, xyz.data(), 3.0, 15.0, 6);
+  std::vector<std::int64_t> expect(21, -1);
+  for (int h = 0; h < 12; ++h) expect[h] = 0;   // A: the track and both its pieces
+  for (int h = 12; h < 18; ++h) expect[h] = 1;  // B: its two pieces (6 hits)
+  CHECK(out == expect);                         // the scattered piece: alone, so dropped
+
+  // With 7 hits at least, B's pair is too small; A still has 12.
+  const std::vector<std::int64_t> seven =
+      TrackBuilder::stitch(labels, pieces, xyz.data(), 3.0, 15.0, 7);
+  for (int h = 12; h < 18; ++h) expect[h] = -1;
+  CHECK(seven == expect);
+
+  // A's first piece moved by 60 mm in z: it no longer continues the helix, so the track
+  // joins A's second piece past it, and the moved piece, alone, is dropped.
+  std::vector<float> moved = xyz;
+  for (int h = 6; h < 9; ++h) moved[3 * h + 2] += 60.f;
+  const std::vector<std::int64_t> skip =
+      TrackBuilder::stitch(labels, pieces, moved.data(), 3.0, 15.0, 6);
+  std::vector<std::int64_t> expectSkip(21, -1);
+  for (int h : {0, 1, 2, 3, 4, 5, 9, 10, 11}) expectSkip[h] = 0;
+  for (int h = 12; h < 18; ++h) expectSkip[h] = 1;
+  CHECK(skip == expectSkip);
+
+  // A tighter x-y limit than B's offset from A still keeps A whole (its own residuals are
+  // rounding); a limit below the rounding joins nothing, and lone pieces go.
+  const std::vector<std::int64_t> tight =
+      TrackBuilder::stitch(labels, pieces, xyz.data(), 1e-9, 15.0, 6);
+  std::vector<std::int64_t> expectTight(21, -1);
+  for (int h = 0; h < 6; ++h) expectTight[h] = 0;
+  CHECK(tight == expectTight);
+}
+
+TEST_CASE("helix stitching refuses inconsistent inputs", "[pipeline][tracks]") {
+  std::vector<float> xyz(9, 1.f);
+  std::vector<std::int64_t> labels(3, -1), pieces(3, -1);
+  CHECK_THROWS_AS(
+      TrackBuilder::stitch(labels, std::vector<std::int64_t>(2, -1), xyz.data(), 1, 1, 3), Error);
+  labels[1] = 0;
+  pieces[1] = 0;
+  CHECK_THROWS_WITH(TrackBuilder::stitch(labels, pieces, xyz.data(), 1, 1, 3),
+                    HasSubstring("hit 1 is in a track and in a piece"));
+  pieces[1] = -1;
+  CHECK_THROWS_AS(TrackBuilder::stitch(labels, pieces, xyz.data(), 0.0, 1, 3), Error);
+  TrackBuilder::Config c;
+  c.method = TrackBuilder::Method::Walk;
+  c.stitchMaxXy = 2.0;  // without stitchMaxZ
+  CHECK_THROWS_WITH(TrackBuilder{c}, HasSubstring("both be > 0"));
+  c.stitchMaxZ = 10.0;
+  CHECK_NOTHROW(TrackBuilder{c});
+}

@@ -30,13 +30,14 @@ def run(cmd):
 
 def pipeline_yaml_with(models, path, settings):
     """Writes to path the models' pipeline.yaml with absolute model paths, its track builder
-    settings (track_builder, junction_removal, extend_cut, walk_max_turn) and any other key that `settings`
+    settings (track_builder, junction_removal, extend_cut, walk_max_turn, stitch_max_xy,
+    stitch_max_z) and any other key that `settings`
     (YAML lines) sets replaced by `settings`; returns path. The tests' one way to run the
     shipped models with other track-building settings."""
     text = open(os.path.join(models, "pipeline.yaml")).read()
     text = re.sub(r"(\w+): (\w+\.pt2?)\b",
                   lambda m: f"{m.group(1)}: {os.path.join(os.path.abspath(models), m.group(2))}", text)
-    keys = {"track_builder", "junction_removal", "extend_cut", "walk_max_turn"} | set(re.findall(r"^(\w+):", settings, re.M))
+    keys = {"track_builder", "junction_removal", "extend_cut", "walk_max_turn", "stitch_max_xy", "stitch_max_z"} | set(re.findall(r"^(\w+):", settings, re.M))
     text = re.sub(rf"^({'|'.join(sorted(keys))}):.*\n", "", text, flags=re.M)
     with open(path, "w") as f:
         f.write(text + settings)

@@ -4,9 +4,12 @@ pile-up-100 pixel sample with the shipped models, and splits components that pla
 components leave merged. The same for the walk's tracks grown at their ends along edges above
 a lower cut (`extend_cut`, C++ TrackBuilder::extend, Python graph.extend_tracks), which must
 give hits to tracks, and for the walk with a turn limit in r-z (`walk_max_turn`), which must
-change some tracks.
+change some tracks, and for helix stitching (`stitch_max_xy`, `stitch_max_z`, C++
+TrackBuilder::stitch, Python graph.stitch_tracks) on top of both. Pixel tracks are short, so
+the stitching is also checked with WHOLE_MODELS_DIR (the whole-detector models) on a
+whole-detector pile-up-20 event, where it must join some tracks.
 
-usage: check_walk.py TRKAAS_BIN MODELS_DIR WORKDIR
+usage: check_walk.py TRKAAS_BIN MODELS_DIR WORKDIR [WHOLE_MODELS_DIR]
 
 The chains are the same models on the same hits; GNN scores that sit within float rounding
 of the cut may flip an edge, so at most 0.2% of the hits may differ in their partition. The
@@ -30,6 +33,7 @@ from trkaas_train import data, pipeline  # noqa: E402
 
 EXTEND_CUT = 0.3
 MAX_TURN = 0.05
+STITCH = (3.0, 15.0)
 
 
 def builder_yaml(models, work, builder, extra=""):
@@ -69,6 +73,36 @@ def mixed_hits(labels, pid):
     return n
 
 
+def check_whole_stitching(binary, models, work):
+    """The whole-detector models on a whole-detector event: C++ and Python stitch alike, and
+    the stitching joins some tracks (pixel and strip pieces of one helix)."""
+    events = os.path.join(work, "whole_pu20.h5")
+    run([binary, "generate", "--cells", "-n", "1", "--pileup", "20", "--seed", "931",
+         "--first-event-id", "9300", "-o", events, "-f"])
+    ms, cfg = evaluate.load(models)
+    settings = f"track_builder: {cfg['track_builder']}\n" + "".join(
+        f"{k}: {cfg[k]}\n" for k in ("extend_cut", "walk_max_turn") if cfg.get(k) is not None)
+    settings += f"stitch_max_xy: {STITCH[0]}\nstitch_max_z: {STITCH[1]}\n"
+    yaml = pipeline_yaml_with(models, os.path.join(work, "whole_stitched.yaml"), settings)
+    cpp, _, _ = cpp_labels(binary, yaml, events, work, "whole_stitched")
+    ok = True
+    for k, whole in enumerate(data.read_events(events)):
+        ev, _ = data.select_volumes(whole, cfg.get("volumes"))
+        r = pipeline.run_event(ms, cfg, ev)
+        args = (ev, r["filtered"], r["gnn_logits"], cfg["gnn_cut"], cfg["track_builder"], cfg["min_track_size"],
+                cfg.get("extend_cut"), cfg.get("walk_max_turn"))
+        plain, py = pipeline.build_tracks(*args), pipeline.build_tracks(*args, STITCH)
+        c = np.array([cpp[k].get(h, -1) for h in ev["hit_id"].tolist()])
+        same = same_partition_fraction(py, c)
+        changed = int(round((1.0 - same_partition_fraction(py, plain)) * len(py)))
+        good = same >= 0.998 and changed > 0
+        ok &= good
+        print(f"{'ok  ' if good else 'FAIL'} whole detector, stitching, event {ev['event_id']}: {len(py)} hits, "
+              f"{int(py.max()) + 1} Python tracks, {int(c.max()) + 1} C++ tracks, same partition for {same:.4%} "
+              f"of hits; the stitching changed the track of {changed} hits (must be > 0)")
+    return ok
+
+
 def main():
     binary, models, work = sys.argv[1:4]
     os.makedirs(work, exist_ok=True)
@@ -88,6 +122,13 @@ def main():
                                    work, "walk_turn")
     if f"turning at most {MAX_TURN} rad in r-z" not in text:
         sys.exit("FAILED: trkaas run does not say it limits the walk's turns:\n" + text)
+    stitch_extra = (f"extend_cut: {EXTEND_CUT}\nwalk_max_turn: {MAX_TURN}\n"
+                    f"stitch_max_xy: {STITCH[0]}\nstitch_max_z: {STITCH[1]}\n")
+    cpp_st, _, text = cpp_labels(binary, pipeline_yaml_with(models, os.path.join(work, "walk_stitched.yaml"),
+                                                            "track_builder: walk\n" + stitch_extra),
+                                 events, work, "walk_stitched")
+    if f"helix stitching within {STITCH[0]:g} / {STITCH[1]:g} mm" not in text:
+        sys.exit("FAILED: trkaas run does not say it stitches the tracks:\n" + text)
     ms, cfg = evaluate.load(models)
     cfg.pop("extend_cut", None)
     cfg.pop("walk_max_turn", None)
@@ -97,6 +138,7 @@ def main():
     mixed = {"walk": 0, "components": 0}
     grown = 0
     turned = 0
+    stitched = 0
     for k, whole in enumerate(data.read_events(events)):
         ev, _ = data.select_volumes(whole, cfg.get("volumes"))
         r = pipeline.run_event(ms, cfg_walk, ev)
@@ -113,7 +155,14 @@ def main():
                                         cfg["min_track_size"], None, MAX_TURN)
         trn = np.array([cpp_turn[k].get(h, -1) for h in ids])
         turned += int(round((1.0 - same_partition_fraction(trn, cpp)) * len(ids)))
-        for name, a, b in (("walk", py, cpp), ("walk + extension", py_ext, ext), ("walk, turn limit", py_turn, trn)):
+        py_both = pipeline.build_tracks(ev, r["filtered"], r["gnn_logits"], cfg["gnn_cut"], "walk",
+                                        cfg["min_track_size"], EXTEND_CUT, MAX_TURN)
+        py_st = pipeline.build_tracks(ev, r["filtered"], r["gnn_logits"], cfg["gnn_cut"], "walk",
+                                      cfg["min_track_size"], EXTEND_CUT, MAX_TURN, STITCH)
+        st = np.array([cpp_st[k].get(h, -1) for h in ids])
+        stitched += int(round((1.0 - same_partition_fraction(py_st, py_both)) * len(ids)))
+        for name, a, b in (("walk", py, cpp), ("walk + extension", py_ext, ext), ("walk, turn limit", py_turn, trn),
+                           ("walk + extension + turn limit + stitching", py_st, st)):
             same = same_partition_fraction(a, b)
             ok = same >= 0.998
             failed |= not ok
@@ -127,6 +176,9 @@ def main():
     ok = turned > 0
     failed |= not ok
     print(f"{'ok  ' if ok else 'FAIL'} the turn limit ({MAX_TURN} rad) changed the track of {turned} hits")
+    print(f"the helix stitching {STITCH} changed the track of {stitched} pixel hits")
+    if len(sys.argv) > 4:
+        failed |= not check_whole_stitching(binary, sys.argv[4], work)
     ok = mixed["walk"] < mixed["components"]
     failed |= not ok
     print(f"{'ok  ' if ok else 'FAIL'} hits in another particle's track: walk {mixed['walk']}, "

@@ -42,7 +42,23 @@ class TrackBuilder {
     /// full after each one is taken (per component: quadratic in a component's size). 0: no
     /// limit. Needs the hits' positions.
     double maxTurn = 0.0;
+    /// Helix stitching (stitch()), after the tracks and their extension, when both are > 0:
+    /// the hits left without a track make pieces (this builder with minTrackSize
+    /// kStitchMinPiece, along the same edges), and tracks and pieces that continue one helix
+    /// from the origin within these residuals (mm: a hit's distance from the circle in x-y,
+    /// and from the line z(s) over the arc length s) are joined. Needs the hits' positions.
+    double stitchMaxXy = 0.0;
+    double stitchMaxZ = 0.0;
   };
+
+  /// Helix stitching's constants (tools/train graph.py has the same): pieces of at least
+  /// kStitchMinPiece hits; candidate pairs whose keys (the unit direction at the origin and
+  /// kStitchCotWeight * cot theta) lie within kStitchKeyRadius; the outer piece starts no
+  /// nearer the origin than kStitchOverlap mm before the inner one ends.
+  static constexpr int kStitchMinPiece = 3;
+  static constexpr double kStitchKeyRadius = 0.05;
+  static constexpr double kStitchCotWeight = 0.2;
+  static constexpr double kStitchOverlap = 1.0;
 
   /// "components" or "walk" (the pipeline YAML's track_builder); throws trkaas::Error.
   static Method methodFromName(const std::string& name);
@@ -73,6 +89,25 @@ class TrackBuilder {
   /// vector of the wrong size, an edge end outside the hits or a NaN score.
   static void extend(std::vector<std::int64_t>& labels, const float* xyz, const std::int64_t* src,
                      const std::int64_t* dst, std::int64_t numEdges, const float* scores);
+
+  /// Joins tracks and pieces that continue one helix from the origin; returns new labels.
+  /// `labels` are the tracks (-1: none), `pieces` the pieces of the hits without a track (-1
+  /// elsewhere), `xyz` numHits rows of x, y, z (mm). Every track and piece of at least
+  /// kStitchMinPiece hits gets a helix: the circle through the origin nearest (least squares)
+  /// to x^2 + y^2 = 2ax + 2by, then z = z0 + t s, s the arc length from the origin. A pair
+  /// (inner i, outer j) is a candidate when their keys lie within kStitchKeyRadius, j's hit
+  /// nearest the origin lies no nearer than i's farthest minus kStitchOverlap (distances from
+  /// the origin), and the helix through i's hits then j's keeps every hit within maxXy of the
+  /// circle and maxZ of the line. In order of cost (resXy / maxXy + resZ / maxZ, then i, then
+  /// j; tracks numbered before pieces, each in label order) a candidate joins the groups of i
+  /// and j when all their hits (in index order) still fit one helix within the limits (so a
+  /// group is always one helix, and a track can take several pieces). A group keeps
+  /// its hits if it holds a track or at least two pieces, and at least minTrackSize hits.
+  /// Tracks are numbered in the order of their lowest hit. Throws trkaas::Error for label
+  /// vectors of different sizes, a hit in both, or residual limits that are not > 0.
+  static std::vector<std::int64_t> stitch(const std::vector<std::int64_t>& labels,
+                                          const std::vector<std::int64_t>& pieces, const float* xyz,
+                                          double maxXy, double maxZ, int minTrackSize);
 
   const Config& config() const { return m_config; }
 

@@ -385,3 +385,119 @@ def extend_tracks(labels, xyz, edge_index, scores):
                 h = int(far[best])
                 labels[h] = t
     return labels
+
+
+# Helix stitching (the C++ TrackBuilder::stitch, same rules and constants).
+STITCH_MIN_PIECE = 3  # pieces: walks of at least this many hits among the hits without a track
+STITCH_KEY_RADIUS = 0.05  # candidate pairs: key distance (direction at the origin, cot theta)
+STITCH_COT_WEIGHT = 0.2  # cot theta's weight in the key
+STITCH_OVERLAP = 1.0  # mm: the outer piece starts no nearer the origin than this before the inner one ends
+
+
+def helix_fit(p):
+    """A helix from the origin through the hits p (rows x, y, z in mm, float64): the circle
+    through the origin nearest in x^2 + y^2 = 2ax + 2by (least squares), then z = z0 + t s with
+    s the arc length from the origin. Returns (largest distance of a hit from the circle,
+    largest |z - z0 - t s|, key) with key = (the unit direction at the origin towards the hits,
+    STITCH_COT_WEIGHT * t), or None when the hits fix no circle or no line."""
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    q = x * x + y * y
+    sxx, sxy, syy = float((x * x).sum()), float((x * y).sum()), float((y * y).sum())
+    sxq, syq = float((x * q).sum()), float((y * q).sum())
+    det = sxx * syy - sxy * sxy
+    if not det > 0.0:
+        return None
+    a = (sxq * syy - syq * sxy) / (2.0 * det)
+    b = (syq * sxx - sxq * sxy) / (2.0 * det)
+    rad = float(np.hypot(a, b))
+    if not (np.isfinite(rad) and rad > 0.0):
+        return None
+    res_xy = float(np.abs(np.hypot(x - a, y - b) - rad).max())
+    s = 2.0 * rad * np.arcsin(np.minimum(np.sqrt(q) / (2.0 * rad), 1.0))
+    n, ss, sss, sz, ssz = float(len(s)), float(s.sum()), float((s * s).sum()), float(z.sum()), float((s * z).sum())
+    den = n * sss - ss * ss
+    if not den > 0.0:
+        return None
+    t = (n * ssz - ss * sz) / den
+    z0 = (sz - t * ss) / n
+    res_z = float(np.abs(z - z0 - t * s).max())
+    far = int(np.argmax(q))  # the direction at the origin points towards the hits
+    tx, ty = -b / rad, a / rad
+    if tx * x[far] + ty * y[far] < 0.0:
+        tx, ty = -tx, -ty
+    return res_xy, res_z, (tx, ty, STITCH_COT_WEIGHT * t)
+
+
+def stitch_tracks(labels, pieces, xyz, max_xy, max_z, min_size):
+    """Tracks and pieces joined where they continue one helix from the origin (the C++
+    TrackBuilder::stitch): labels are the tracks (-1: none), pieces the walk's pieces of the
+    hits without a track (-1 elsewhere). Every track and piece of at least STITCH_MIN_PIECE
+    hits gets a helix (helix_fit on its hits in index order); a pair (inner i, outer j) is a
+    candidate when their keys lie within STITCH_KEY_RADIUS, j's hit nearest the origin is no
+    nearer than i's farthest minus STITCH_OVERLAP (distances from the origin), and the helix of
+    i's hits then j's stays within max_xy (mm, from the circle) and max_z (mm, in z). In order
+    of cost (res_xy / max_xy + res_z / max_z, then i, then j; i, j numbered tracks first, each
+    in label order) a candidate joins the groups of i and j when all their hits (in index
+    order) still fit one helix within the limits. A group keeps its hits if it holds a track or at least two
+    pieces, and at least min_size hits. Returns new labels numbered 0, 1, ... in the order of
+    their lowest hit."""
+    labels = np.asarray(labels, np.int64)
+    pieces = np.asarray(pieces, np.int64)
+    p = np.asarray(xyz, np.float64)
+    n = len(labels)
+    d2 = (p * p).sum(1)
+    d = np.sqrt(d2)
+    off = int(labels.max()) + 1 if n and labels.max() >= 0 else 0
+    comb = np.where(labels >= 0, labels, np.where(pieces >= 0, pieces + off, -1))
+    groups = {}
+    for h in np.nonzero(comb >= 0)[0].tolist():
+        groups.setdefault(int(comb[h]), []).append(h)
+    ids = sorted(groups)
+    is_track = [g < off for g in ids]
+    fits = [helix_fit(p[groups[g]]) if len(groups[g]) >= STITCH_MIN_PIECE else None for g in ids]
+    use = [k for k, f in enumerate(fits) if f is not None]
+    cands = []
+    if len(use) > 1:
+        from scipy.spatial import cKDTree  # the training venv's scipy
+        keys = np.array([fits[k][2] for k in use])
+        near = [min(d[groups[ids[k]]]) for k in use]
+        far = [max(d[groups[ids[k]]]) for k in use]
+        for u, v in cKDTree(keys).query_pairs(STITCH_KEY_RADIUS):
+            for a, b in ((u, v), (v, u)):
+                if near[b] < far[a] - STITCH_OVERLAP:
+                    continue
+                i, j = use[a], use[b]
+                f = helix_fit(p[groups[ids[i]] + groups[ids[j]]])
+                if f is not None and f[0] < max_xy and f[1] < max_z:
+                    cands.append((f[0] / max_xy + f[1] / max_z, i, j))
+    cands.sort()
+    parent = list(range(len(ids)))
+
+    def root(k):
+        while parent[k] != k:
+            k = parent[k]
+        return k
+
+    joined = {k: list(groups[ids[k]]) for k in range(len(ids))}
+    for _, i, j in cands:
+        ri, rj = root(i), root(j)
+        if ri == rj:
+            continue
+        hits = sorted(joined[ri] + joined[rj])
+        f = helix_fit(p[hits])
+        if f is None or not (f[0] < max_xy and f[1] < max_z):
+            continue
+        parent[max(ri, rj)] = min(ri, rj)
+        joined[min(ri, rj)] = hits
+    members = {}
+    for k in range(len(ids)):
+        members.setdefault(root(k), []).append(k)
+    out = np.full(n, -1, np.int64)
+    kept = []
+    for ks in members.values():
+        hits = [h for k in ks for h in groups[ids[k]]]
+        if (any(is_track[k] for k in ks) or len(ks) >= 2) and len(hits) >= min_size:
+            kept.append(hits)
+    for t, hits in enumerate(sorted(kept, key=min)):
+        out[hits] = t
+    return out

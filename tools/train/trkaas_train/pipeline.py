@@ -35,13 +35,17 @@ def gnn_scores(model, x, edge_index):
 METRIC_MIN_HITS = 3
 
 
-def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None, max_turn=None):
+def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None, max_turn=None, stitch=None):
     """Track labels (-1: none) from the filtered graph's edges and their GNN logits: the edges
     with sigmoid(logit) > cut, made into tracks by builder ("walk" or "components"), tracks of
     at least min_size hits, as the C++ TrackBuilder does. With extend_cut (< cut), the tracks
     then grow at their ends along the edges with sigmoid(logit) > extend_cut
     (graph.extend_tracks, the pipeline YAML's extend_cut). max_turn: the walk's turn limit in
-    the r-z plane (radians, the YAML's walk_max_turn; graph.walk_tracks)."""
+    the r-z plane (radians, the YAML's walk_max_turn; graph.walk_tracks). stitch: (max_xy,
+    max_z) in mm (the YAML's stitch_max_xy, stitch_max_z): the hits then left without a track
+    make pieces (the same builder, graph.STITCH_MIN_PIECE hits at least, along the same edges
+    above the cut), and tracks and pieces that continue one helix from the origin are joined
+    (graph.stitch_tracks)."""
     n = len(ev["x"])
     prob = torch.sigmoid(torch.from_numpy(logits)).numpy()  # as run_event's scores
     keep = prob > cut
@@ -54,7 +58,22 @@ def build_tracks(ev, edges, logits, cut, builder, min_size, extend_cut=None, max
     if extend_cut is not None:
         grow = prob > extend_cut
         labels = graph.extend_tracks(labels, xyz, graph.orient_outwards(xyz, edges[:, grow]), logits[grow])
+    if stitch is not None:
+        free = labels < 0
+        sub = keep & free[edges[0]] & free[edges[1]]
+        if builder == "walk":
+            pieces = graph.walk_tracks(n, graph.orient_outwards(xyz, edges[:, sub]), logits[sub],
+                                       graph.STITCH_MIN_PIECE, xyz, max_turn)
+        else:
+            pieces = graph.connected_components(n, edges[:, sub], graph.STITCH_MIN_PIECE)
+        labels = graph.stitch_tracks(labels, pieces, xyz, stitch[0], stitch[1], min_size)
     return labels
+
+
+def stitch_of(cfg):
+    """The pipeline config's helix stitching for build_tracks: (stitch_max_xy, stitch_max_z),
+    or None when the YAML has no stitch_max_xy."""
+    return (float(cfg["stitch_max_xy"]), float(cfg["stitch_max_z"])) if cfg.get("stitch_max_xy") else None
 
 
 def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,), max_fake_rate=None,
@@ -141,7 +160,8 @@ def run_event(models, cfg, ev, stages=("graph", "filter", "gnn")):
     t0 = time.time()
     keep = gs > cfg["gnn_cut"]
     res["labels"] = build_tracks(ev, fe, logits, cfg["gnn_cut"], cfg.get("track_builder", "components"),
-                                 cfg["min_track_size"], cfg.get("extend_cut"), cfg.get("walk_max_turn"))
+                                 cfg["min_track_size"], cfg.get("extend_cut"), cfg.get("walk_max_turn"),
+                                 stitch_of(cfg))
     ge = fe[:, keep]
     t["tracks"] = time.time() - t0
     res["kept"] = ge
