@@ -105,6 +105,15 @@ TEST_CASE("run refuses bad configs and modes with a clear message", "[cli][run]"
              " -i " + events + " -o " + tmp("t.h5") + " -f");
   REQUIRE(r.code == 1);
   REQUIRE_THAT(r.output, HasSubstring("walk_max_turn must lie in (0, pi] radians"));
+  r = runCli("run -c " + writeConfig("bad_stitch.yaml", "stitch_max_xy: 3\n") + " -i " + events +
+             " -o " + tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("bad_stitch.yaml") &&
+                             HasSubstring("stitch_max_z is missing (helix stitching needs"));
+  r = runCli("run -c " + writeConfig("bad_stitch2.yaml", "stitch_max_xy: 3\nstitch_max_z: -1\n") +
+             " -i " + events + " -o " + tmp("t.h5") + " -f");
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, HasSubstring("stitch_max_z must be > 0 mm"));
   r = runCli("run --mode service -c " + writeConfig("ok.yaml") + " -i " + events + " -o " +
              tmp("t.h5") + " -f");
   REQUIRE(r.code == 1);

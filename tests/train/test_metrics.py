@@ -589,5 +589,56 @@ class TrackSettingsScan(unittest.TestCase):
         with self.assertRaises(ValueError):
             pipeline.scan_track_settings([self.sample], [0.1], [3], "walk", log=lambda _: None, maximize="purity")
 
+def helix_hits(rad, phi0, q, z0, cot, radii):
+    """Hits of a helix from the origin (as the C++ test's helixHits): radius of curvature rad
+    mm, direction phi0 at the origin, charge sign q, z = z0 + cot * s; float32 like the files."""
+    out = []
+    for r in radii:
+        alpha = 2.0 * np.arcsin(r / (2.0 * rad))
+        lx, ly = rad * np.sin(alpha), q * rad * (1.0 - np.cos(alpha))
+        out.append([lx * np.cos(phi0) - ly * np.sin(phi0), lx * np.sin(phi0) + ly * np.cos(phi0), z0 + cot * rad * alpha])
+    return out
+
+
+class HelixStitching(unittest.TestCase):
+    """graph.stitch_tracks (the C++ TrackBuilder::stitch; the same case as its test)."""
+
+    def setUp(self):
+        ra, rb = 800.0 / 0.6, 1200.0 / 0.6
+        pts = (helix_hits(ra, 0.4, 1, 5.0, 0.3, [32, 72, 116, 172, 260, 360])   # A's track: hits 0-5
+               + helix_hits(ra, 0.4, 1, 5.0, 0.3, [500, 660, 820])              # A's pieces: 6-8,
+               + helix_hits(ra, 0.4, 1, 5.0, 0.3, [900, 960, 1020])             # 9-11
+               + helix_hits(rb, 0.42, -1, -20.0, 0.31, [500, 660, 820])         # B's pieces: 12-14,
+               + helix_hits(rb, 0.42, -1, -20.0, 0.31, [900, 960, 1020])        # 15-17
+               + [[300, -40, 100], [420, 10, -300], [610, 200, 50]])            # scattered: 18-20
+        self.xyz = np.array(pts, np.float32)
+        self.labels = np.array([0] * 6 + [-1] * 15)
+        self.pieces = np.array([-1] * 6 + [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3 + [4] * 3)
+
+    def test_pieces_of_one_helix_join(self):
+        out = graph.stitch_tracks(self.labels, self.pieces, self.xyz, 3.0, 15.0, 6)
+        self.assertEqual(out.tolist(), [0] * 12 + [1] * 6 + [-1] * 3)
+        # 7 hits at least: B's two pieces (6 hits) go.
+        out = graph.stitch_tracks(self.labels, self.pieces, self.xyz, 3.0, 15.0, 7)
+        self.assertEqual(out.tolist(), [0] * 12 + [-1] * 9)
+
+    def test_a_piece_off_the_helix_is_skipped(self):
+        moved = self.xyz.copy()
+        moved[6:9, 2] += 60.0
+        out = graph.stitch_tracks(self.labels, self.pieces, moved, 3.0, 15.0, 6)
+        self.assertEqual(out.tolist(), [0] * 6 + [-1] * 3 + [0] * 3 + [1] * 6 + [-1] * 3)
+
+    def test_build_tracks_stitch(self):
+        # A chain cut in two by a missing edge: the walk keeps the 6-hit half, the 4-hit half is a
+        # piece; stitching joins them.
+        xyz = np.array(helix_hits(1000.0, 1.0, 1, 0.0, 0.5, [30 + 70 * i for i in range(10)]), np.float32)
+        ev = {"x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2]}
+        e = np.array([[0, 1, 2, 3, 4, 6, 7, 8], [1, 2, 3, 4, 5, 7, 8, 9]])
+        lg = np.full(e.shape[1], 5.0, np.float32)
+        plain = pipeline.build_tracks(ev, e, lg, 0.5, "walk", 6)
+        self.assertEqual(plain.tolist(), [0] * 6 + [-1] * 4)
+        self.assertEqual(pipeline.build_tracks(ev, e, lg, 0.5, "walk", 6, stitch=(3.0, 15.0)).tolist(), [0] * 10)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

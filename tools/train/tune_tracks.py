@@ -12,7 +12,8 @@ GeV >= E) (selection:
 particles with >= 3 hits in the scope, double majority; the pipeline's min_track_size is
 a reconstruction setting and does not change it). --write puts the chosen setting into
 MODELS/pipeline.yaml (its gnn_cut, min_track_size, extend_cut and walk_max_turn lines; the
-rest unchanged).
+rest unchanged). A pipeline.yaml with helix stitching (stitch_max_xy, stitch_max_z) is
+scanned with it, and keeps those lines.
 
 Why a minimum track size: with tracks built by walk, most fake tracks of the
 whole-detector models are fragments, pieces of particles cut where the GNN lost an edge.
@@ -77,14 +78,15 @@ def main():
         sys.exit("tune_tracks.py: no validation events read")
     (cut, size, ext, turn), rows = pipeline.scan_track_settings(
         samples, cuts, a.min_track_size, cfg["track_builder"], extend_cuts=a.extend_cuts,
-        max_fake_rate=a.max_fake_rate, max_turns=a.max_turns, maximize=a.maximize, min_efficiency=a.min_efficiency)
+        max_fake_rate=a.max_fake_rate, max_turns=a.max_turns, maximize=a.maximize, min_efficiency=a.min_efficiency,
+        stitch=pipeline.stitch_of(cfg))
     print(f"best: gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn} "
           f"(was {cfg['gnn_cut']}, {cfg['min_track_size']}, {cfg.get('extend_cut')}, {cfg.get('walk_max_turn')})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"models": a.models, "val": a.val,
                        "events": len(samples), "track_builder": cfg["track_builder"],
-                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext, "walk_max_turn": turn},
+                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "stitch": pipeline.stitch_of(cfg), "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext, "walk_max_turn": turn},
                        "max_fake_rate": a.max_fake_rate, "min_efficiency": a.min_efficiency,
                        "maximize": a.maximize,
                        "scan": rows}, f, indent=2)

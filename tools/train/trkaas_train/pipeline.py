@@ -77,7 +77,7 @@ def stitch_of(cfg):
 
 
 def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(None,), max_fake_rate=None,
-                        max_turns=(None,), maximize="efficiency", min_efficiency=None):
+                        max_turns=(None,), maximize="efficiency", min_efficiency=None, stitch=None):
     """Track metrics on validation samples [(ev, filtered edges, GNN logits)] for every GNN
     cut, minimum track size and extension cut (None: no extension; a value at or above the cut
     is skipped) and walk turn limit (max_turns; None: none); returns (best (cut, size,
@@ -85,7 +85,8 @@ def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(N
     among the settings whose fake rate is at most max_fake_rate and whose efficiency pT > 1 GeV
     is at least min_efficiency (each limit only when given), the highest efficiency pT > 1 GeV
     (maximize="efficiency") or TrackML score (maximize="score"), ties to the lower fake rate;
-    without limits, or when no setting meets them, the highest efficiency minus fake rate."""
+    without limits, or when no setting meets them, the highest efficiency minus fake rate.
+    stitch: every setting with this helix stitching (build_tracks)."""
     if maximize not in ("efficiency", "score"):
         raise ValueError(f"maximize: 'efficiency' or 'score', not {maximize!r}")
     rows, best = [], None
@@ -95,7 +96,7 @@ def scan_track_settings(samples, cuts, sizes, builder, log=print, extend_cuts=(N
                 if ext is not None and ext >= cut:
                     continue
                 for turn in max_turns:
-                    counts = [metrics.track_metrics(build_tracks(ev, e, lg, cut, builder, size, ext, turn),
+                    counts = [metrics.track_metrics(build_tracks(ev, e, lg, cut, builder, size, ext, turn, stitch),
                                                     ev["particle_id"], ev["weight"], pt_lookup(ev),
                                                     min_hits=METRIC_MIN_HITS)
                               for ev, e, lg in samples]
