@@ -18,6 +18,7 @@ compares two copies of the components.
 """
 import json
 import os
+import re
 import sys
 
 import h5py
@@ -80,9 +81,20 @@ def check_whole_stitching(binary, models, work):
     run([binary, "generate", "--cells", "-n", "1", "--pileup", "20", "--seed", "931",
          "--first-event-id", "9300", "-o", events, "-f"])
     ms, cfg = evaluate.load(models)
+    # The shipped YAML's stitching as evaluate.py reads it (else STITCH): Python's labels come
+    # from run_event with that config, as in evaluate.py and the model card.
+    with open(os.path.join(models, "pipeline.yaml")) as f:
+        shipped = re.findall(r"^stitch_max_(?:xy|z):\s*([-+0-9.eE]+)", f.read(), re.M)
+    if shipped and pipeline.stitch_of(cfg) != tuple(float(v) for v in shipped):
+        print(f"FAIL evaluate.load read the stitching {pipeline.stitch_of(cfg)} from {models}/pipeline.yaml, "
+              f"which sets {shipped}")
+        return False
+    if not shipped:
+        cfg = dict(cfg, stitch_max_xy=STITCH[0], stitch_max_z=STITCH[1])
+    stitch = pipeline.stitch_of(cfg)
     settings = f"track_builder: {cfg['track_builder']}\n" + "".join(
         f"{k}: {cfg[k]}\n" for k in ("extend_cut", "walk_max_turn") if cfg.get(k) is not None)
-    settings += f"stitch_max_xy: {STITCH[0]}\nstitch_max_z: {STITCH[1]}\n"
+    settings += f"stitch_max_xy: {stitch[0]}\nstitch_max_z: {stitch[1]}\n"
     yaml = pipeline_yaml_with(models, os.path.join(work, "whole_stitched.yaml"), settings)
     cpp, _, _ = cpp_labels(binary, yaml, events, work, "whole_stitched")
     ok = True
@@ -91,7 +103,7 @@ def check_whole_stitching(binary, models, work):
         r = pipeline.run_event(ms, cfg, ev)
         args = (ev, r["filtered"], r["gnn_logits"], cfg["gnn_cut"], cfg["track_builder"], cfg["min_track_size"],
                 cfg.get("extend_cut"), cfg.get("walk_max_turn"))
-        plain, py = pipeline.build_tracks(*args), pipeline.build_tracks(*args, STITCH)
+        plain, py = pipeline.build_tracks(*args), r["labels"]
         c = np.array([cpp[k].get(h, -1) for h in ev["hit_id"].tolist()])
         same = same_partition_fraction(py, c)
         changed = int(round((1.0 - same_partition_fraction(py, plain)) * len(py)))

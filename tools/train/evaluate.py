@@ -102,7 +102,7 @@ def load(models_dir):
     cfg = {"radius": float(y["radius"]), "k": int(y["max_neighbours"]), "filter_cut": float(y["filter_cut"]),
            "gnn_cut": float(y["gnn_cut"]), "min_track_size": int(y["min_track_size"]), "volumes": volumes,
            "features": features, "track_builder": y.get("track_builder", "components").split("#")[0].strip()}
-    for key in ("extend_cut", "walk_max_turn"):
+    for key in ("extend_cut", "walk_max_turn", "stitch_max_xy", "stitch_max_z"):
         if y.get(key, "").split("#")[0].strip():
             cfg[key] = float(y[key].split("#")[0])
     if data.needs_geometry(features):  # the module table, as `trkaas run` reads it (detector:, else the default)
