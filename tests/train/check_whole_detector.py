@@ -8,7 +8,8 @@ usage: check_whole_detector.py TRKAAS_BIN WORKDIR [PIXEL_MODELS_DIR]
 The training is warm-started from the pixel models (train.py --init, default models/ of the
 source tree) with budgets of seconds, so that it finds tracks: a comparison of empty track
 lists would prove little. What must hold:
-- pipeline.yaml names the cell features and every volume of the sample;
+- pipeline.yaml names the cell features and every volume of the sample, and the helix
+  stitching asked for (--stitch 3,15), which trkaas run and evaluate.py then both apply;
 - `trkaas run` reads them (its printout lists the features; it processes every hit);
 - C++ and Python count the same particles and hits, the same edges' efficiency and purity
   after graph building and the filter (so the C++ FeatureBuilder's cluster shapes are the
@@ -46,7 +47,8 @@ def main():
          "--volumes", ",".join(map(str, VOLUMES)), "--train-pileup", "20", "--init", pixel, "--lr", "1e-3",
          "--embed-epochs", "1", "--embed-minutes", "0.05", "--hard-queries", "500",
          "--filter-epochs", "1", "--filter-minutes", "0.05", "--filter-steps-per-event", "2",
-         "--gnn-epochs", "1", "--gnn-minutes", "0.05", "--gnn-steps-per-event", "1"])
+         "--gnn-epochs", "1", "--gnn-minutes", "0.05", "--gnn-steps-per-event", "1",
+         "--track-builder", "walk", "--stitch", "3,15"])
     yaml = open(os.path.join(models, "pipeline.yaml")).read()
     names = re.findall(r"name:\s*(\w+)", yaml)
     failed = []
@@ -54,12 +56,16 @@ def main():
         failed.append(f"pipeline.yaml features {names}, expected {FEATURES}")
     if f"volumes: [{', '.join(map(str, VOLUMES))}]" not in yaml:
         failed.append("pipeline.yaml does not list every volume")
+    if not re.search(r"^stitch_max_xy: 3\.0\n", yaml, re.M) or not re.search(r"^stitch_max_z: 15\.0\n", yaml, re.M):
+        failed.append("pipeline.yaml lacks the helix stitching that --stitch 3,15 asked for")
 
     report = os.path.join(work, "cpp.json")
     out = run([binary, "run", "-c", os.path.join(models, "pipeline.yaml"), "-i", files["test"], "-o",
                os.path.join(work, "tracks.h5"), "-f", "-j", "1", "--metrics-json", report])
     if "ly/10" not in out or "geta/1" not in out:
         failed.append("trkaas run's printout does not list the cell features")
+    if "helix stitching within 3 / 15 mm" not in out:
+        failed.append("trkaas run's printout does not say it stitches tracks along helices")
     cpp = json.load(open(report))["physics"]
     py_json = os.path.join(work, "py.json")
     run([sys.executable, os.path.join(TRAIN, "evaluate.py"), "--models", models, "--events",

@@ -257,6 +257,19 @@ def turn_list(text):
     return _optional_floats(text, lambda v: 0.0 < v <= math.pi, "turn limits lie in (0, pi]")
 
 
+def stitch_arg(text):
+    """Helix stitching limits 'XY,Z' in mm (both > 0), or 'none'."""
+    if text.strip().lower() == "none":
+        return False
+    try:
+        xy, z = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: 'XY,Z' in mm (e.g. 3,15) or none expected")
+    if not (xy > 0.0 and z > 0.0 and math.isfinite(xy) and math.isfinite(z)):
+        raise argparse.ArgumentTypeError(f"{text!r}: both limits must be > 0 mm")
+    return (xy, z)
+
+
 def add_track_scan_args(p):
     """The options of the validation scan of track settings beside the GNN cut and the track
     size (train.py's end, tune_tracks.py)."""
@@ -272,6 +285,10 @@ def add_track_scan_args(p):
                         "fake rate")
     p.add_argument("--min-efficiency", type=float, default=None,
                    help="only settings with at least this validation efficiency pT > 1 GeV (e.g. 0.95)")
+    p.add_argument("--stitch", type=stitch_arg, default=None,
+                   help="helix stitching 'XY,Z' (mm: the YAML's stitch_max_xy, stitch_max_z; e.g. 3,15), "
+                        "applied in the scan and written to pipeline.yaml; 'none': off. train.py's default: "
+                        "off; tune_tracks.py's: the YAML's own")
     p.add_argument("--maximize", choices=("efficiency", "score"), default="efficiency",
                    help="among the settings within the limits, the highest efficiency pT > 1 GeV (default) or "
                         "TrackML score (models that target low-pT particles)")
@@ -303,7 +320,8 @@ def write_yaml(path, cfg):
         f"min_track_size: {cfg['min_track_size']}",
         f"track_builder: {cfg.get('track_builder', 'components')}",
     ]
-    lines += [f"{k}: {cfg[k]!r}" for k in ("extend_cut", "walk_max_turn") if cfg.get(k) is not None]
+    lines += [f"{k}: {cfg[k]!r}" for k in ("extend_cut", "walk_max_turn", "stitch_max_xy", "stitch_max_z")
+              if cfg.get(k) is not None]
     lines += [
         "embedding_chunk: 4096  # the embedding is a per-hit MLP: hits in chunks on the CPU",
         f"volumes: [{', '.join(str(v) for v in cfg['volumes'])}]",
@@ -517,9 +535,11 @@ def main():
     samples = [(e["ev"], e["fgraph"].numpy(), lg) for e, lg in zip(va, lg_va)]
     (cut, size, ext, turn), _ = pipeline.scan_track_settings(samples, GNN_CUTS, a.min_track_size, a.track_builder,
                                                              log, a.extend_cuts, a.max_fake_rate, a.max_turns,
-                                                             a.maximize, a.min_efficiency)
+                                                             a.maximize, a.min_efficiency, a.stitch or None)
     cfg = {"radius": r, "k": a.k, "filter_cut": fcut, "gnn_cut": cut, "min_track_size": size,
            "track_builder": a.track_builder, "extend_cut": ext, "walk_max_turn": turn}
+    if a.stitch:
+        cfg.update(stitch_max_xy=a.stitch[0], stitch_max_z=a.stitch[1])
     log(f"gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn} (chosen on validation)")
     with torch.no_grad():
         dim = int(emb(va[0]["x"][:1]).shape[1])

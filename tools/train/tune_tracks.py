@@ -13,7 +13,8 @@ particles with >= 3 hits in the scope, double majority; the pipeline's min_track
 a reconstruction setting and does not change it). --write puts the chosen setting into
 MODELS/pipeline.yaml (its gnn_cut, min_track_size, extend_cut and walk_max_turn lines; the
 rest unchanged). A pipeline.yaml with helix stitching (stitch_max_xy, stitch_max_z) is
-scanned with it, and keeps those lines.
+scanned with it, and keeps those lines; --stitch XY,Z (or none) replaces it in the scan and,
+with --write, in the file.
 
 Why a minimum track size: with tracks built by walk, most fake tracks of the
 whole-detector models are fragments, pieces of particles cut where the GNN lost an edge.
@@ -34,16 +35,18 @@ import evaluate  # noqa: E402
 from train import GNN_CUTS, add_track_scan_args, int_list  # noqa: E402
 
 
-def rewrite_yaml(path, cut, size, ext, turn=None):
+def rewrite_yaml(path, cut, size, ext, turn=None, stitch=None):
     """The pipeline.yaml at path with its gnn_cut and min_track_size values replaced and its
-    extend_cut and walk_max_turn lines set (after min_track_size) or removed (None)."""
+    extend_cut, walk_max_turn and (stitch: (xy, z)) stitch_max_xy / stitch_max_z lines set
+    (after min_track_size) or removed (None)."""
     with open(path) as f:
         text = f.read()
     for key, value in (("gnn_cut", repr(cut)), ("min_track_size", str(size))):
         text, n = re.subn(rf"^{key}:[^\n#]*", f"{key}: {value}", text, count=1, flags=re.M)
         if n != 1:
             sys.exit(f"tune_tracks.py: {path} has no '{key}:' line to replace")
-    for key, value in (("walk_max_turn", turn), ("extend_cut", ext)):
+    xy, z = stitch if stitch else (None, None)
+    for key, value in (("stitch_max_z", z), ("stitch_max_xy", xy), ("walk_max_turn", turn), ("extend_cut", ext)):
         text = re.sub(rf"^{key}:[^\n]*\n", "", text, flags=re.M)
         if value is not None:
             text = re.sub(r"^(min_track_size:[^\n]*\n)", rf"\1{key}: {value!r}\n", text, count=1, flags=re.M)
@@ -66,6 +69,8 @@ def main():
     torch.set_num_threads(a.threads)
     ms, cfg = evaluate.load(a.models)
     cuts = [float(c) for c in a.cuts.split(",")]
+    # --stitch XY,Z or none replaces the YAML's stitching; without it the YAML's is kept.
+    stitch = pipeline.stitch_of(cfg) if a.stitch is None else (a.stitch or None)
     samples = []
     for path in a.val:
         for whole in data.read_events(path, a.max_events):
@@ -79,20 +84,21 @@ def main():
     (cut, size, ext, turn), rows = pipeline.scan_track_settings(
         samples, cuts, a.min_track_size, cfg["track_builder"], extend_cuts=a.extend_cuts,
         max_fake_rate=a.max_fake_rate, max_turns=a.max_turns, maximize=a.maximize, min_efficiency=a.min_efficiency,
-        stitch=pipeline.stitch_of(cfg))
+        stitch=stitch)
     print(f"best: gnn cut {cut}, min track size {size}, extend cut {ext}, max turn {turn} "
           f"(was {cfg['gnn_cut']}, {cfg['min_track_size']}, {cfg.get('extend_cut')}, {cfg.get('walk_max_turn')})")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"models": a.models, "val": a.val,
                        "events": len(samples), "track_builder": cfg["track_builder"],
-                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "stitch": pipeline.stitch_of(cfg), "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext, "walk_max_turn": turn},
+                       "metric_min_hits": pipeline.METRIC_MIN_HITS, "stitch": stitch, "best": {"gnn_cut": cut, "min_track_size": size, "extend_cut": ext, "walk_max_turn": turn},
                        "max_fake_rate": a.max_fake_rate, "min_efficiency": a.min_efficiency,
                        "maximize": a.maximize,
                        "scan": rows}, f, indent=2)
     if a.write:
-        rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size, ext, turn)
-        print(f"wrote gnn_cut {cut}, min_track_size {size}, extend_cut {ext}, walk_max_turn {turn} into {os.path.join(a.models, 'pipeline.yaml')}")
+        rewrite_yaml(os.path.join(a.models, "pipeline.yaml"), cut, size, ext, turn, stitch)
+        print(f"wrote gnn_cut {cut}, min_track_size {size}, extend_cut {ext}, walk_max_turn {turn}, "
+              f"stitching {stitch} into {os.path.join(a.models, 'pipeline.yaml')}")
 
 
 if __name__ == "__main__":
