@@ -134,7 +134,7 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
   const torch::Tensor dst = hostEdges.select(0, 1).contiguous();
   const torch::Tensor s =
       oriented ? scores.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
-  // Positions on the host only for the walk's turn limit and the extension.
+  // Positions on the host only for the walk's turn limit, the extension and the stitching.
   const bool hostPositions = m_extend || stitch || m_cpu.config().maxTurn > 0.0;
   const torch::Tensor p =
       hostPositions ? xyz.to(torch::kCPU, torch::kFloat32).contiguous() : torch::Tensor();
@@ -156,11 +156,12 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
     std::vector<float> pw;
     const std::int64_t* es = src.data_ptr<std::int64_t>();
     const std::int64_t* ed = dst.data_ptr<std::int64_t>();
+    const float* ew = oriented ? s.data_ptr<float>() : nullptr;
     for (std::int64_t e = 0; e < src.numel(); ++e) {
       if (labels[es[e]] >= 0 || labels[ed[e]] >= 0) continue;
       ps.push_back(es[e]);
       pd.push_back(ed[e]);
-      if (oriented) pw.push_back(s.data_ptr<float>()[e]);
+      if (ew != nullptr) pw.push_back(ew[e]);
     }
     TrackBuilder::Config pieceConfig = m_cpu.config();
     pieceConfig.minTrackSize = TrackBuilder::kStitchMinPiece;
@@ -168,7 +169,7 @@ torch::Tensor ComponentsStage::labels(std::int64_t n, const torch::Tensor& edges
     const std::vector<std::int64_t> pieces =
         TrackBuilder(pieceConfig)
             .build(n, ps.data(), pd.data(), static_cast<std::int64_t>(ps.size()),
-                   oriented ? pw.data() : nullptr, p.data_ptr<float>());
+                   ew != nullptr ? pw.data() : nullptr, p.data_ptr<float>());
     labels = TrackBuilder::stitch(labels, pieces, p.data_ptr<float>(), stitchXy, stitchZ,
                                   m_cpu.config().minTrackSize);
   }

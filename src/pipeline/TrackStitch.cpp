@@ -194,12 +194,12 @@ std::vector<std::int64_t> TrackBuilder::stitch(const std::vector<std::int64_t>& 
     joined[keep] = std::move(hits);
     joined[gone].clear();
   }
-  // Keep a group with a track or two pieces, and enough hits; number by the lowest hit.
-  std::vector<std::int64_t> size(groups.size(), 0), members(groups.size(), 0);
+  // Keep a group with a track or two pieces, and enough hits (joined[r] holds them all);
+  // number by the lowest hit.
+  std::vector<std::int64_t> members(groups.size(), 0);
   std::vector<char> holdsTrack(groups.size(), 0);
   for (std::size_t g = 0; g < groups.size(); ++g) {
     const std::int64_t r = root(static_cast<std::int64_t>(g));
-    size[r] += static_cast<std::int64_t>(groups[g].size());
     members[r] += 1;
     if (static_cast<std::int64_t>(g) < numTracks) holdsTrack[r] = 1;
   }
@@ -210,7 +210,10 @@ std::vector<std::int64_t> TrackBuilder::stitch(const std::vector<std::int64_t>& 
     const std::int64_t g = labels[h] >= 0 ? labels[h] : pieces[h] >= 0 ? numTracks + pieces[h] : -1;
     if (g < 0) continue;
     const std::int64_t r = root(g);
-    if (!(holdsTrack[r] || members[r] >= 2) || size[r] < minTrackSize) continue;
+    if (!(holdsTrack[r] || members[r] >= 2) ||
+        joined[r].size() < static_cast<std::size_t>(std::max(minTrackSize, 0))) {
+      continue;
+    }
     if (number[r] < 0) number[r] = next++;
     out[h] = number[r];
   }

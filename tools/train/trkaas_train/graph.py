@@ -445,8 +445,7 @@ def stitch_tracks(labels, pieces, xyz, max_xy, max_z, min_size):
     pieces = np.asarray(pieces, np.int64)
     p = np.asarray(xyz, np.float64)
     n = len(labels)
-    d2 = (p * p).sum(1)
-    d = np.sqrt(d2)
+    d = np.sqrt((p * p).sum(1))
     off = int(labels.max()) + 1 if n and labels.max() >= 0 else 0
     comb = np.where(labels >= 0, labels, np.where(pieces >= 0, pieces + off, -1))
     groups = {}
@@ -493,11 +492,8 @@ def stitch_tracks(labels, pieces, xyz, max_xy, max_z, min_size):
     for k in range(len(ids)):
         members.setdefault(root(k), []).append(k)
     out = np.full(n, -1, np.int64)
-    kept = []
-    for ks in members.values():
-        hits = [h for k in ks for h in groups[ids[k]]]
-        if (any(is_track[k] for k in ks) or len(ks) >= 2) and len(hits) >= min_size:
-            kept.append(hits)
+    kept = [joined[r] for r, ks in members.items()  # joined[r]: all the hits of r's group
+            if (any(is_track[k] for k in ks) or len(ks) >= 2) and len(joined[r]) >= min_size]
     for t, hits in enumerate(sorted(kept, key=min)):
         out[hits] = t
     return out
