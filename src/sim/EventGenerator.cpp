@@ -1,10 +1,12 @@
 #include "trkaas/sim/EventGenerator.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "Random.hpp"
 #include "trkaas/core/Error.hpp"
@@ -97,16 +99,56 @@ const Species& pickSpecies(double u, bool measured) {
   return measured ? pickFrom(kMeasuredSpecies, u) : pickFrom(kSpecies, u);
 }
 
-/// TrackML-like weight of a particle's hits by its pT: soft particles count less.
+// ---- TrackML's hit weights -------------------------------------------------------------
+// As the challenge's scoring library computes them (trackml-library, weights.py,
+// weight_hits_phase1; the accuracy phase's score): a hit's weight is the product of
+//  - a weight by the particle's pT: 0 below 0.05 GeV, 0.2 up to 0.5 GeV, rising linearly
+//    to 1 at 3 GeV;
+//  - a weight by the hit's place along the particle, its rank by |z - z of the particle's
+//    vertex| (true positions): the proposal 10 8 6 5 3 3 3 5 6 stretched over the
+//    particle's hits, normalised so that each particle's hits sum to 1. Particles with
+//    fewer than 4 hits weigh nothing; above 20 hits the profile of 20 is used and the
+//    hits past the 20th weigh nothing; hits at the same distance share a rank, the
+//    library's (pandas' average rank, truncated);
+// then normalised over the event. Hits without a particle (noise) weigh nothing.
+
+constexpr std::size_t kOrderMinHits = 4;
+constexpr std::size_t kOrderMaxHits = 20;
+
 double ptWeight(double pt) {
+  if (pt < 0.05) return 0.0;
   if (pt <= 0.5) return 0.2;
   if (pt >= 3.0) return 1.0;
   return 0.2 + 0.8 * (pt - 0.5) / 2.5;
 }
 
-/// TrackML-like weight of hit k (0-based, along the trajectory) of n: the first three
-/// and the last three hits count double.
-double orderWeight(std::size_t k, std::size_t n) { return (k < 3 || k + 3 >= n) ? 2.0 : 1.0; }
+/// The order weights of the hits of a particle with n hits (kOrderMinHits <= n <=
+/// kOrderMaxHits), summing to 1.
+std::vector<double> orderWeights(std::size_t n) {
+  constexpr std::array<double, 9> proposal = {10., 8., 6., 5., 3., 3., 3., 5., 6.};
+  const double step = static_cast<double>(n - 1) / static_cast<double>(proposal.size() - 1);
+  std::vector<double> w(n);
+  double sum = 0.0;
+  for (std::size_t k = 0; k < n; ++k) {
+    // Piecewise-linear through (j * step, proposal[j]).
+    const double x = static_cast<double>(k) / step;
+    const auto j = std::min(static_cast<std::size_t>(x), proposal.size() - 2);
+    const double f = x - static_cast<double>(j);
+    w[k] = proposal[j] + f * (proposal[j + 1] - proposal[j]);
+    sum += w[k];
+  }
+  for (double& v : w) v /= sum;
+  return w;
+}
+
+const std::vector<double>& orderWeightTable(std::size_t n) {
+  static const auto table = [] {
+    std::vector<std::vector<double>> t(kOrderMaxHits + 1);
+    for (std::size_t k = kOrderMinHits; k <= kOrderMaxHits; ++k) t[k] = orderWeights(k);
+    return t;
+  }();
+  return table[n];
+}
 
 std::string str(double v) {
   std::string s = std::to_string(v);
@@ -583,14 +625,29 @@ Event EventGenerator::generateFromSeed(std::int64_t eventId, std::uint64_t event
   // ---- weights -----------------------------------------------------------------------
   std::vector<double> weight(hits.size(), 0.0);
   double weightSum = 0.0;
+  std::vector<std::pair<float, std::size_t>> rank;
   for (std::size_t i = 0; i < particles.size(); ++i) {
     const std::size_t n = firstHit[i + 1] - firstHit[i];
-    if (n < 3) continue;
     const double wp = ptWeight(particles[i].momentum.perp());
-    for (std::size_t k = 0; k < n; ++k) {
-      const double w = wp * orderWeight(k, n);
-      weight[firstHit[i] + k] = w;
-      weightSum += w;
+    if (n < kOrderMinHits || wp == 0.0) continue;
+    // Ranked by the file's columns as written (float).
+    const auto vz = static_cast<float>(particles[i].vertex.z);
+    rank.clear();
+    for (std::size_t h = firstHit[i]; h < firstHit[i + 1]; ++h)
+      rank.emplace_back(std::abs(static_cast<float>(hits[h].truePosition.z) - vz), h);
+    std::stable_sort(rank.begin(), rank.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    const std::vector<double>& order = orderWeightTable(std::min(n, kOrderMaxHits));
+    for (std::size_t s = 0; s < n;) {
+      // Tied hits share the library's rank: pandas' average rank, 0-based, truncated.
+      std::size_t e = s + 1;
+      while (e < n && rank[e].first == rank[s].first) ++e;
+      const std::size_t k = (s + e - 1) / 2;
+      const double w = k < order.size() ? wp * order[k] : 0.0;
+      for (; s < e; ++s) {
+        weight[rank[s].second] = w;
+        weightSum += w;
+      }
     }
   }
   if (weightSum > 0.0) {

@@ -133,11 +133,28 @@ TEST_CASE("EventGenerator: ids, order, truth and weights are consistent", "[sim]
   }
   CHECK(ids.size() == e.particles.size());
   for (const auto& [id, n] : hitsOf) CHECK(ids.count(id) == 1);
-  // Hits of particles with fewer than 3 hits carry no weight.
+  // TrackML's weights (trackml-library weight_hits_phase1): particles with fewer than 4 hits
+  // weigh nothing; every other particle's hits sum to its pT weight (0.2 up to 0.5 GeV,
+  // linear to 1 at 3 GeV) over the event's total. The order within a particle is checked
+  // against the library's own formula by tests/app/trackml_weights_test.py.
+  std::map<std::int64_t, double> weightOf;
   for (std::size_t i = 0; i < e.hits.size(); ++i) {
     const std::int64_t id = e.truth.particleId[i];
-    if (id != 0 && hitsOf[id] < 3) CHECK(e.truth.weight[i] == 0.0f);
+    if (id != 0) weightOf[id] += e.truth.weight[i];
+    if (id != 0 && hitsOf[id] < 4) CHECK(e.truth.weight[i] == 0.0f);
   }
+  double perUnit = -1.0;
+  std::size_t weighed = 0;
+  for (std::size_t p = 0; p < e.particles.size(); ++p) {
+    if (e.particles.nHits[p] < 4) continue;
+    const double pt = trkaas::particlePt(e.particles, p);
+    const double ptWeight = pt <= 0.5 ? 0.2 : pt >= 3.0 ? 1.0 : 0.2 + 0.32 * (pt - 0.5);
+    const double ratio = weightOf[e.particles.particleId[p]] / ptWeight;
+    if (perUnit < 0.0) perUnit = ratio;
+    CHECK(ratio == Approx(perUnit).epsilon(1e-4));
+    ++weighed;
+  }
+  CHECK(weighed > 10);
 }
 
 TEST_CASE("EventGenerator: same seed and event id give identical events", "[sim][generator]") {
