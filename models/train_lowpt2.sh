@@ -14,6 +14,13 @@
 #   nice -n 10 models/train_lowpt2.sh > out/lowpt2.log 2>&1 &
 #
 # Budgets fit about 90 minutes of wall time on 2 cores (--threads 2).
+#
+# The run of 2026-12-04 (models/lowpt2/train_lowpt2.log) trained all three stages (87 min;
+# 8 GNN epochs) and was stopped in train.py's closing scan of track settings: on graphs this
+# large the Python track building with stitching took ~270 s per setting and event set. Its
+# radius and filter cut were copied from the log into models/lowpt2/pipeline.yaml, with the
+# track settings of models/lowpt; the tune_tracks.py and evaluate.py lines below did not run
+# (models/README.md, "Labels from 0.1 GeV", says what was measured instead).
 # Environment: PT_MIN (0.1), EFF_PT (0.2), K (128), LR (5e-4), OUT (out/lowpt2),
 # EMBED_MINUTES (12), FILTER_MINUTES (10), GNN_MINUTES (45).
 set -euo pipefail
