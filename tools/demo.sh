@@ -39,7 +39,10 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 mkdir -p out
 SAMPLE=out/$NAME.h5
 JOB=out/${NAME}_job
-if [[ ! -f $SAMPLE ]] || [[ config/$NAME.yaml -nt $SAMPLE ]] || [[ "$(build/trkaas inspect --json "$SAMPLE" | \
+# The sample is remade (seconds) when missing, when its config or the generator (the trkaas
+# binary; e.g. TrackML's truth weights since 2026-12-04) is newer, or for another size.
+if [[ ! -f $SAMPLE ]] || [[ config/$NAME.yaml -nt $SAMPLE ]] || [[ build/trkaas -nt $SAMPLE ]] || \
+    [[ "$(build/trkaas inspect --json "$SAMPLE" | \
       python3 -c 'import json,sys; print(json.load(sys.stdin)["events"])' 2>/dev/null)" != "$EVENTS" ]]; then
   rm -rf "$JOB"
   build/trkaas generate --config "config/$NAME.yaml" --events "$EVENTS" --pileup "$PILEUP" \
