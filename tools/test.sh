@@ -9,7 +9,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
 cd "$BUILD_DIR"
 # A failed test is run once more before it counts: the multi-node Slurm tests start a
-# dozen daemons and MPI over TCP on 2 busy cores and have failed 2 runs in 10 there
-# (OpenMPI setup timing, jobs/README.md). A second failure fails the suite; the log keeps
-# the first.
+# dozen daemons and MPI over TCP on 2 busy cores (OpenMPI's TCP wire-up has failed there
+# under load; the CPU-0 stalls are avoided since 2026-12-04, jobs/README.md). A second
+# failure fails the suite; the log keeps the first.
 ctest --output-on-failure -j"$(nproc)" --repeat until-pass:2 "$@"
