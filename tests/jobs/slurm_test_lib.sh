@@ -59,12 +59,10 @@ slurm_test_start() {
 # TRKAAS_CPU_BIND=none and in 0 of 10 with this wrapper, no lockup reported. Only the process
 # is unpinned, not what the scripts ask of srun.
 unpinned_bin() {
-  local all
-  all="0-$(($(nproc --all) - 1))"
   command -v taskset >/dev/null 2>&1 || return 0
   cat >"$WORK/trkaas-unpinned" <<EOF2
 #!/bin/sh
-exec taskset -c $all "$BIN" "\$@"
+exec taskset -c 0-$(($(nproc --all) - 1)) "$BIN" "\$@"
 EOF2
   chmod +x "$WORK/trkaas-unpinned"
   export TRKAAS_BIN=$WORK/trkaas-unpinned

@@ -2,7 +2,8 @@
 """tools/train/fake_tracks.py against trkaas's own metrics: a generated whole-detector event
 (pile-up 20, cells, seed 177) run by `trkaas run` with the shipped low-pT models; the script reads
 the tracks file and the event's truth itself and must count the same tracks, fake rate and
-TrackML score as the C++ metrics (whole-event scope), and its kinds must add up to its fakes.
+TrackML score as the C++ metrics (whole-event scope; the script counts with evaluate.py's
+matching, trkaas_train.metrics), and its kinds must add up to its fakes.
 
 usage: test_fake_tracks.py TRKAAS_BIN WORKDIR MODELS_DIR
 """
@@ -10,18 +11,12 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
-
-
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"FAIL: {' '.join(cmd)} exited {r.returncode}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    return r.stdout
+sys.path.insert(0, os.path.join(ROOT, "tests", "pipeline"))
+from check_card_physics import run  # noqa: E402  (the tests' one command runner)
 
 
 def main():

@@ -4,10 +4,10 @@
     fake_tracks.py RUN_DIR EVENTS.h5 [EVENTS.h5 ...] [--min-hits 6]
 
 RUN_DIR is a `trkaas run -o` directory (its run-*/tracks-*.h5), EVENTS.h5 the event files it
-ran on (with truth). Tracks of at least --min-hits hits, whole-event scope, double majority
-as in trkaas's metrics. A fake is a *fragment* when more than half of the track is one
-particle that has more than twice the track's hits of it, else *mixed*; both are counted by
-the particle's pT and size. Then, for a few pT and size thresholds, the fake rate left and
+ran on (with truth). Tracks of at least --min-hits hits, whole-event scope, the matching of
+evaluate.py (trkaas_train.metrics: double majority). A fake is a *fragment* when more than
+half of the track is one particle that has more than twice the track's hits of it, *noise*
+when more than half is noise hits, else *mixed*; counted by the particle's pT and size. Then, for a few pT and size thresholds, the fake rate left and
 the TrackML score lost when tracks below both are dropped (pT estimated from the circle
 through the innermost, middle and outermost hit in xy, B = 2 T).
 """
@@ -21,7 +21,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from trkaas_train import data  # noqa: E402
+from trkaas_train import data, metrics  # noqa: E402
 
 
 def pt_bin(pt):
@@ -54,54 +54,56 @@ def main():
     files = sorted(glob.glob(os.path.join(args.run_dir, "run-*", "tracks-*.h5")))
     if not files:
         sys.exit(f"fake_tracks: no run-*/tracks-*.h5 in {args.run_dir}")
-    kinds, rows, n_events = {}, [], 0
+    kinds, rows, counts = {}, [], []
     for tf in files:
         with h5py.File(tf) as f:
             for k, eid in enumerate(f["index/event_id"][:]):
                 if int(eid) not in events:
                     sys.exit(f"fake_tracks: event {eid} of {tf} is in none of the event files")
-                n_events += 1
                 a, n = int(f["index/offset"][k]), int(f["index/count"][k])
                 hid, tid = f["tracks/hit_id"][a:a + n], f["tracks/track_id"][a:a + n]
                 ev = events[int(eid)]
                 order = np.argsort(ev["hit_id"])
-                pos = order[np.searchsorted(ev["hit_id"][order], hid)]
                 pid = ev["particle_id"].astype(np.int64)
-                up, pc = np.unique(pid[pid != 0], return_counts=True)
-                size = dict(zip(up.tolist(), pc.tolist()))
+                label = np.full(len(pid), -1, np.int64)
+                label[order[np.searchsorted(ev["hit_id"][order], hid)]] = tid
+                # The matching is evaluate.py's (trkaas_train.metrics): totals and each track's
+                # majority particle.
                 ids, pts = data.particle_pt(ev)
-                label = np.full(len(pid), -1)
-                label[pos] = tid
+                counts.append(metrics.track_metrics(label, pid, ev["weight"], lambda q: data.lookup(ids, pts, q, 0.0),
+                                                    min_hits=args.min_hits))
+                tsize, psize, best = metrics.majorities(label, pid, ev["weight"])
+                noisy = label[(label >= 0) & (pid == 0)]
+                noise = dict(zip(*(v.tolist() for v in np.unique(noisy, return_counts=True))))
                 o = np.argsort(label, kind="stable")
                 ls = label[o]
                 starts = np.r_[0, np.flatnonzero(ls[1:] != ls[:-1]) + 1, len(ls)]
                 for s, e in zip(starts[:-1], starts[1:]):
-                    if ls[s] < 0 or e - s < args.min_hits:
+                    t, cnt = int(ls[s]), e - s
+                    if t < 0 or cnt < args.min_hits:
                         continue
-                    h, cnt = o[s:e], e - s
-                    u, c = np.unique(pid[h], return_counts=True)
-                    j = c.argmax()
-                    p, cc = int(u[j]), int(c[j])
-                    matched = p != 0 and 2 * cc > cnt and 2 * cc > size[p]
-                    weight = float(ev["weight"][h][pid[h] == p].sum()) if matched else 0.0
-                    rows.append((circle_pt(ev["x"][h], ev["y"][h]), cnt, not matched, weight))
+                    p, cc, w = best.get(t, (0, 0, 0.0))
+                    matched = 2 * cc > cnt and 2 * cc > psize.get(p, 0)
+                    rows.append((circle_pt(ev["x"][o[s:e]], ev["y"][o[s:e]]), cnt, not matched, w if matched else 0.0))
                     if matched:
                         continue
                     pt = float(data.lookup(ids, pts, np.array([p]), 0.0)[0]) if p else 0.0
-                    kind = "noise" if p == 0 and 2 * cc > cnt else "fragment" if 2 * cc > cnt else "mixed"
+                    kind = ("fragment" if 2 * cc > cnt else "noise" if 2 * noise.get(t, 0) > cnt else "mixed")
                     keys = [(kind, "pT " + pt_bin(pt))]
                     if kind == "fragment":
-                        keys.append((kind, "holds <30% of its particle" if cc < 0.3 * size[p] else "holds 30-50% of its particle"))
-                        keys.append((kind, "particle <20 hits" if size[p] < 20 else "particle 20-39 hits" if size[p] < 40 else "particle >=40 hits"))
+                        keys.append((kind, "holds <30% of its particle" if cc < 0.3 * psize[p] else "holds 30-50% of its particle"))
+                        keys.append((kind, "particle <20 hits" if psize[p] < 20 else "particle 20-39 hits" if psize[p] < 40 else "particle >=40 hits"))
                     if kind == "mixed":
                         keys.append((kind, "largest particle <30%" if cc < 0.3 * cnt else "largest particle 30-50%"))
                     for key in keys:
                         kinds[key] = kinds.get(key, 0) + 1
+    n_events = len(counts)
+    total, summed = metrics.summarize_tracks(counts)
     rows = np.array(rows)
     pt, n, fake, weight = rows.T
     fake = fake.astype(bool)
-    print(f"{args.run_dir}: {n_events} event(s), {len(rows)} tracks of >= {args.min_hits} hits, "
-          f"{int(fake.sum())} fake (rate {fake.mean():.4f}), TrackML score {weight.sum() / n_events:.4f}")
+    print(f"{args.run_dir}: {n_events} event(s), {summed['n_tracks']} tracks of >= {args.min_hits} hits, "
+          f"{summed['n_fake']} fake (rate {total['fake_rate']:.4f}), TrackML score {total['trackml_score']:.4f}")
     for key in sorted(kinds):
         print(f"  {key[0]:9s} {key[1]:30s} {kinds[key]:6d}")
     print("dropping tracks below an estimated pT and a size:")
@@ -115,8 +117,8 @@ def main():
                   f"score lost {cuts[-1]['score_lost']:.4f}")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"events": n_events, "tracks": len(rows), "fakes": int(fake.sum()),
-                       "fake_rate": float(fake.mean()), "trackml_score": float(weight.sum() / n_events),
+            json.dump({"events": n_events, "tracks": summed["n_tracks"], "fakes": summed["n_fake"],
+                       "fake_rate": total["fake_rate"], "trackml_score": total["trackml_score"],
                        "kinds": {" / ".join(k): v for k, v in sorted(kinds.items())}, "cuts": cuts}, out, indent=1)
 
 

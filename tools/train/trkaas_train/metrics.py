@@ -36,25 +36,34 @@ def _pairs(labels, pid, weight):
     return u[:, 0], u[:, 1], c, w
 
 
+def majorities(labels, pid, weight):
+    """The matching's first step. Returns (tsize, psize, best): hits per track label >= 0 (noise
+    included), hits per particle (pid != 0), and per track that has particle hits its
+    majority candidate (particle, its hits in the track, their weight): the particle with the
+    most hits in the track, ties to the smaller id. A double-majority match is
+    2 * hits > tsize[track] and 2 * hits > psize[particle]."""
+    labels = np.asarray(labels, np.int64)
+    pid = np.asarray(pid, np.int64)
+    weight = np.asarray(weight, np.float64)
+    up, pc = np.unique(pid[pid != 0], return_counts=True)
+    psize = dict(zip(up.tolist(), pc.tolist()))
+    ut, tc = np.unique(labels[labels >= 0], return_counts=True)
+    tsize = dict(zip(ut.tolist(), tc.tolist()))
+    t_ids, p_ids, cnt, wsum = _pairs(labels, pid, weight)
+    best = {}
+    for t, p, c, w in zip(t_ids.tolist(), p_ids.tolist(), cnt.tolist(), wsum.tolist()):
+        if t not in best or c > best[t][1] or (c == best[t][1] and p < best[t][0]):
+            best[t] = (p, c, w)
+    return tsize, psize, best
+
+
 def track_metrics(labels, pid, weight, pt_of, min_hits=3, pt_cut=1.0):
     """labels: int[N] track label per hit (-1 = none); pid: int[N] particle per hit (0 noise);
     weight: float[N]; pt_of: function(particle ids array) -> pT array.
     Returns a dict of counts (see module doc)."""
     labels = np.asarray(labels, np.int64)
-    pid = np.asarray(pid, np.int64)
     weight = np.asarray(weight, np.float64)
-    # particle sizes
-    up, pc = np.unique(pid[pid != 0], return_counts=True)
-    psize = dict(zip(up.tolist(), pc.tolist()))
-    # track sizes (all hits, noise included)
-    ut, tc = np.unique(labels[labels >= 0], return_counts=True)
-    tsize = dict(zip(ut.tolist(), tc.tolist()))
-    t_ids, p_ids, cnt, wsum = _pairs(labels, pid, weight)
-    # majority particle of each track
-    best = {}
-    for t, p, c, w in zip(t_ids.tolist(), p_ids.tolist(), cnt.tolist(), wsum.tolist()):
-        if t not in best or c > best[t][1] or (c == best[t][1] and p < best[t][0]):
-            best[t] = (p, c, w)
+    tsize, psize, best = majorities(labels, pid, weight)
     score = 0.0
     matched_particles = set()
     matched_tracks = set()
